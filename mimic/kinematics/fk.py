@@ -1,0 +1,69 @@
+"""Forward kinematics of a character, batched over any leading dimensions (numpy only).
+
+Positions and rotations of every joint frame and body centre from a pose, and, given velocities,
+the world angular velocity of every body, the linear velocity of every joint point and body
+centre, and the centre-of-mass velocity (what DeepMimic's cRBDUtil::CalcCoM computes).
+Joint angular velocities follow the clip convention: root in the world frame, other joints in the
+joint's own (child) frame, which is also pybullet's convention for spherical joint velocities.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mimic.kinematics import rotations as R
+from mimic.kinematics.character import Character
+
+
+def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=None,
+                       local_ang_vel=None):
+    """Returns a dict of arrays with leading shape ``root_pos.shape[:-1]``:
+
+    joint_pos [..., J, 3], joint_rot [..., J, 4] (world), com_pos [..., J, 3] (body centres),
+    and when velocities are given: ang_vel [..., J, 3] (world), joint_vel [..., J, 3],
+    com_vel [..., J, 3] (body centres) and char_com_vel [..., 3] (whole character).
+    """
+    root_pos = np.asarray(root_pos, dtype=np.float64)
+    local_rot = np.asarray(local_rot, dtype=np.float64)
+    lead = root_pos.shape[:-1]
+    J = character.num_joints
+    parents = character.parents
+    jpos = np.zeros(lead + (J, 3))
+    jrot = np.zeros(lead + (J, 4))
+    jpos[..., 0, :] = root_pos
+    jrot[..., 0, :] = local_rot[..., 0, :]
+    with_vel = root_lin_vel is not None and local_ang_vel is not None
+    if with_vel:
+        local_ang_vel = np.asarray(local_ang_vel, dtype=np.float64)
+        angv = np.zeros(lead + (J, 3))
+        jvel = np.zeros(lead + (J, 3))
+        angv[..., 0, :] = local_ang_vel[..., 0, :]
+        jvel[..., 0, :] = root_lin_vel
+    for j in range(1, J):
+        p = parents[j]
+        arm = R.quat_rotate(jrot[..., p, :], character.attach[j])
+        jrot[..., j, :] = R.quat_mul(jrot[..., p, :], local_rot[..., j, :])
+        jpos[..., j, :] = jpos[..., p, :] + arm
+        if with_vel:
+            angv[..., j, :] = angv[..., p, :] + R.quat_rotate(jrot[..., j, :],
+                                                              local_ang_vel[..., j, :])
+            jvel[..., j, :] = jvel[..., p, :] + np.cross(angv[..., p, :], arm)
+    com_arm = R.quat_rotate(jrot, character.com_offset)
+    out = dict(joint_pos=jpos, joint_rot=jrot, com_pos=jpos + com_arm)
+    if with_vel:
+        cvel = jvel + np.cross(angv, com_arm)
+        out.update(ang_vel=angv, joint_vel=jvel, com_vel=cvel,
+                   char_com_vel=np.einsum('...jk,j->...k', cvel, character.masses)
+                   / character.total_mass)
+    return out
+
+
+def lowest_point(character: Character, joint_pos, joint_rot) -> float:
+    """Lowest y reached by the character's collision shapes, for joint frames in the world
+    (joint_pos [J, 3], joint_rot [J, 4] xyzw) -- used to lift a pose out of the ground."""
+    rot = R.quat_to_matrix_batch(np.asarray(joint_rot)[character.shape_link])
+    centre_y = (np.asarray(joint_pos)[character.shape_link, 1]
+                + np.einsum('kj,kj->k', rot[:, 1, :], character.shape_origin))
+    # the world y-row of each shape's axes: |(R_link R_shape)_y,i| scales half extent i
+    y_row = np.einsum('kj,kji->ki', rot[:, 1, :], character.shape_rot)
+    extent = character.shape_radius + np.einsum('ki,ki->k', np.abs(y_row), character.shape_half)
+    return float(np.min(centre_y - extent))

@@ -1,0 +1,128 @@
+"""Reference motion precomputed per clip, for a cheap lookup at every control step.
+
+Everything the imitation reward, reference-state initialisation and kinematic playback need from
+the reference -- pose, joint velocities, end-effector positions in the heading frame and
+centre-of-mass velocity, computed with DeepMimic's semantics (slerped poses, lerped
+forward-difference velocities, forward kinematics of the interpolated pose) -- is evaluated once,
+on a fine uniform time grid over one cycle (600 Hz by default), and stored as one flat float row per
+grid point. At run time a lookup is one linear blend of two rows plus a quaternion renormalise,
+a handful of numpy calls, instead of a forward-kinematics pass per step. Blending on a 1/600 s grid
+is within 1e-6 rad / 1e-5 m of the exact evaluation (checked in tests/test_reference.py).
+
+The grid splits every clip frame interval into the same number k of equal pieces (k chosen so a
+piece is at most 1/rate long). Every clip frame time is then a grid point, so the velocities,
+which DeepMimic lerps between frames, are reproduced exactly even for clips with uneven dt.
+"""
+from __future__ import annotations
+
+import bisect
+import math
+
+import numpy as np
+
+from mimic.kinematics import rotations as R
+from mimic.kinematics.character import REVOLUTE
+from mimic.kinematics.clip import MotionClip
+from mimic.kinematics.fk import forward_kinematics
+
+
+class ReferenceMotion:
+    """Fine-grid table of a clip's reference state; ``sample(t)`` fills the named views."""
+
+    def __init__(self, clip: MotionClip, rate: float = 600.0):
+        self.clip = clip
+        ch = clip.character
+        J, E = ch.num_joints, len(ch.end_effectors)
+        self.duration = clip.duration
+        self.loop = clip.loop
+        self.cycle_delta = clip.cycle_delta
+        nf = clip.num_frames
+        self.k = k = max(1, int(math.ceil(clip.dts[:-1].max() * rate - 1e-9)))
+        self.frame_times = clip.frame_times.tolist()
+        self.dts = clip.dts.tolist()
+        pieces = np.arange(k) / k
+        times = (clip.frame_times[:-1, None] + clip.dts[:-1, None] * pieces).ravel()
+        times = np.concatenate([times, [self.duration]])
+        n = len(times)
+        # evaluate each grid point inside its own frame interval (the last one at the end)
+        seg = np.minimum(np.arange(n) // k, nf - 2)
+        root_pos, local_rot, lin, ang, hinge = _evaluate_in_segments(clip, times, seg)
+
+        fk = forward_kinematics(ch, root_pos, local_rot, lin, ang)
+        # end effectors: joint positions relative to the root, heading removed, y = height
+        rel = fk['joint_pos'][:, ch.end_effectors] - root_pos[:, None]
+        rel[..., 1] = fk['joint_pos'][:, ch.end_effectors, 1]
+        qh = R.heading_removal_quat(local_rot[:, 0])
+        ee = R.quat_rotate(qh[:, None], rel)
+        # keep consecutive grid quaternions on one hemisphere so that blends take the short way
+        for k in range(1, n):
+            flip = np.sum(local_rot[k] * local_rot[k - 1], axis=-1) < 0
+            local_rot[k, flip] *= -1
+
+        parts = [('root_pos', root_pos), ('local_rot', local_rot), ('local_ang_vel', ang),
+                 ('root_lin_vel', lin), ('ee_rel', ee), ('com_vel', fk['char_com_vel']),
+                 ('hinge', hinge)]
+        self.rows = np.concatenate([a.reshape(n, -1) for _, a in parts], axis=1)
+        self.buf = np.empty(self.rows.shape[1])
+        # named views into the sample buffer (no allocation per lookup)
+        o = 0
+        for name, a in parts:
+            size = int(np.prod(a.shape[1:]))
+            setattr(self, name, self.buf[o:o + size].reshape(a.shape[1:]))
+            o += size
+        self.num_rows = n
+
+    def cycles(self, t: float) -> int:
+        return int(t // self.duration) if self.loop else 0
+
+    def phase(self, t: float) -> float:
+        if self.loop:
+            return (t / self.duration) % 1.0
+        return min(max(t / self.duration, 0.0), 1.0)
+
+    def sample(self, t: float):
+        """Fill ``root_pos`` (no cycle drift), ``local_rot``, ``local_ang_vel``, ``root_lin_vel``,
+        ``ee_rel``, ``com_vel`` and ``hinge`` for time t; returns the completed cycles."""
+        T = self.duration
+        if self.loop:
+            c = int(t // T)
+            tc = t - c * T
+        else:
+            c = 0
+            tc = min(max(t, 0.0), T)
+        f = min(max(bisect.bisect_right(self.frame_times, tc) - 1, 0), len(self.dts) - 2)
+        g = (tc - self.frame_times[f]) / self.dts[f] * self.k
+        s = min(int(g), self.k - 1)
+        b = g - s
+        i = f * self.k + s
+        r0 = self.rows[i]
+        np.subtract(self.rows[i + 1], r0, out=self.buf)
+        self.buf *= b
+        self.buf += r0
+        q = self.local_rot
+        q /= np.sqrt(np.einsum('ij,ij->i', q, q))[:, None]
+        if not self.loop and t >= T:  # past the end: hold the last pose, at rest
+            self.local_ang_vel[:] = 0.0
+            self.root_lin_vel[:] = 0.0
+            self.com_vel[:] = 0.0
+        return c
+
+
+def _evaluate_in_segments(clip: MotionClip, times, seg):
+    """Clip pose and velocity at ``times``, each forced into frame interval ``seg``.
+
+    Like MotionClip.pose_at / velocity_at, but a time on a frame boundary is evaluated at the end
+    of the interval it closes, so each grid piece blends two points of one interval.
+    """
+    b = np.clip((times - clip.frame_times[seg]) / clip.dts[seg], 0.0, 1.0)
+    root = (1 - b)[:, None] * clip.root_pos[seg] + b[:, None] * clip.root_pos[seg + 1]
+    rot = R.quat_slerp(clip.local_rot[seg], clip.local_rot[seg + 1], b[:, None])
+    hinge = (1 - b)[:, None] * clip.hinge_angle[seg] + b[:, None] * clip.hinge_angle[seg + 1]
+    hj = clip.character.joint_types == REVOLUTE
+    half = 0.5 * hinge[:, hj]
+    rot[:, hj] = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half),
+                           np.cos(half)], axis=-1)
+    lin = (1 - b)[:, None] * clip.root_lin_vel[seg] + b[:, None] * clip.root_lin_vel[seg + 1]
+    ang = ((1 - b)[:, None, None] * clip.local_ang_vel[seg]
+           + b[:, None, None] * clip.local_ang_vel[seg + 1])
+    return root, rot, lin, ang, hinge
