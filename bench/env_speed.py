@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Control steps per second of mimic/Humanoid-v0 against pybullet's DeepMimic port and the raw floor.
+
+All three run in this one invocation, interleaved round by round so that machine noise hits them
+alike, each as its own process (one pybullet world per process, as in training):
+
+* ours  : gymnasium.make("mimic/Humanoid-v0", motion="humanoid3d_spinkick"), random actions
+          (normalised N(0, 0.05), DeepMimic's exploration noise, the peer benches' default),
+          reset on every episode end; training mode with full-length episodes (RSI, falls);
+* peer  : ../shared/bench/peer_deepmimic_pybullet.py (the port's own RL-world loop);
+* floor : ../shared/bench/raw_pybullet_floor.py (the same physics and stable-PD calls, nothing else).
+
+Each round times --steps control steps per contender after a warm-up; the figures are medians
+over --rounds rounds. Prints the ratios ours/peer (target >= 4) and ours/floor (target >= 0.8).
+
+    python bench/env_speed.py [--rounds 5] [--steps 3000] [--profile]
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED_BENCH = os.path.normpath(os.path.join(HERE, '..', '..', 'shared', 'bench'))
+
+
+def ours(steps, warmup, seed, profile=False):
+    """Time our env in this process; returns control steps/s."""
+    import gymnasium as gym
+    import numpy as np
+    import mimic  # noqa: F401  (registers the env)
+    env = gym.make('mimic/Humanoid-v0', motion='humanoid3d_spinkick', mode='train',
+                   anneal_samples=0)
+    mean, std = env.unwrapped.action_norm
+    rng = np.random.default_rng(seed)
+    acts = (mean + std * 0.05 * rng.standard_normal((4096, len(mean)))).astype(np.float32)
+    env.reset(seed=seed)
+
+    def run(n):
+        episodes = 0
+        for k in range(n):
+            _, _, term, trunc, _ = env.step(acts[k % 4096])
+            if term or trunc:
+                env.reset()
+                episodes += 1
+        return episodes
+
+    run(warmup)
+    if profile:
+        import cProfile
+        import pstats
+        cProfile.runctx('run(steps)', globals(), locals(), '/tmp/env_speed.prof')
+        pstats.Stats('/tmp/env_speed.prof').sort_stats('tottime').print_stats(20)
+    t0 = time.perf_counter()
+    episodes = run(steps)
+    el = time.perf_counter() - t0
+    env.close()
+    return steps / el, episodes
+
+
+def run_child(kind, steps, warmup, seed):
+    if kind == 'ours':
+        cmd = [sys.executable, __file__, '--child', '--steps', str(steps), '--warmup',
+               str(warmup), '--seed', str(seed)]
+        pat = r'ours_steps_per_s=([\d.]+)'
+    elif kind == 'peer':
+        cmd = [sys.executable, os.path.join(SHARED_BENCH, 'peer_deepmimic_pybullet.py'),
+               '--steps', str(max(steps // 4, 300)), '--warmup', str(warmup // 2), '--reps', '1',
+               '--seed', str(seed)]
+        pat = r'peer_steps_per_s=([\d.]+)'
+    else:
+        cmd = [sys.executable, os.path.join(SHARED_BENCH, 'raw_pybullet_floor.py'),
+               '--steps', str(steps), '--warmup', str(warmup), '--reps', '1', '--seed',
+               str(seed)]
+        pat = r'floor_steps_per_s=([\d.]+)'
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return float(re.findall(pat, out)[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--steps', type=int, default=3000, help='control steps per timing')
+    ap.add_argument('--warmup', type=int, default=300)
+    ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--profile', action='store_true', help='cProfile our env once and exit')
+    ap.add_argument('--json', help='also write the figures to this file')
+    ap.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
+    o = ap.parse_args()
+
+    if o.child or o.profile:
+        rate, episodes = ours(o.steps, o.warmup, o.seed, profile=o.profile)
+        print('ours_steps_per_s=%.1f episodes=%d' % (rate, episodes))
+        return
+    if not os.path.isdir(SHARED_BENCH):
+        sys.exit(f'{SHARED_BENCH} not found: the peer and floor harnesses live in ../shared/bench')
+
+    rates = {'ours': [], 'peer': [], 'floor': []}
+    for r in range(o.rounds):
+        for kind in ('floor', 'ours', 'peer'):
+            rates[kind].append(run_child(kind, o.steps, o.warmup, o.seed + r))
+        print('round %d: ' % r + '  '.join('%s %.0f' % (k, v[-1]) for k, v in rates.items()),
+              flush=True)
+    med = {k: statistics.median(v) for k, v in rates.items()}
+    print('\nmedian control steps/s over %d rounds (%d steps each): ours %.0f, peer %.0f, '
+          'floor %.0f' % (o.rounds, o.steps, med['ours'], med['peer'], med['floor']))
+    print('ours / peer  = %.2f   (target >= 4)' % (med['ours'] / med['peer']))
+    print('ours / floor = %.2f   (target >= 0.80)' % (med['ours'] / med['floor']))
+    print('peer / floor = %.2f' % (med['peer'] / med['floor']))
+    if o.json:
+        with open(o.json, 'w') as f:
+            json.dump({'rates': rates, 'median': med,
+                       'ours_over_peer': med['ours'] / med['peer'],
+                       'ours_over_floor': med['ours'] / med['floor']}, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,4 @@
+"""Gymnasium environments. ``import mimic`` registers them."""
+from mimic.envs.imitation import ImitationEnv
+
+__all__ = ['ImitationEnv']

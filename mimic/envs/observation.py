@@ -1,0 +1,53 @@
+"""DeepMimic's DM-2019 observation (cCtController::RecordState with the phase_rot controller).
+
+    [phase, root height,
+     for each body i: R_h (x_i - p_root) (3), q_h * q_i as w, x, y, z with w >= 0 (4),
+     for each body i: R_h v_i (3), R_h w_i (3)]
+
+x_i, q_i, v_i, w_i are body-centre position, rotation, linear and angular velocity; p_root is the
+root joint position; R_h / q_h remove the root's heading. Body 0 keeps its *world* rotation and
+velocities (RecordWorldRootRot), which the pybullet port does not. Size 2 + 13 J (humanoid 197).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from mimic.kinematics.character import Character
+
+
+class ObservationBuilder:
+    def __init__(self, character: Character):
+        J = self.J = character.num_joints
+        self.size = 2 + 13 * J
+        self._buf = np.zeros(self.size)
+        self._pose = self._buf[2:2 + 7 * J].reshape(J, 7)
+        self._vel = self._buf[2 + 7 * J:].reshape(J, 6)
+
+    def norm(self):
+        """(mean, std, fixed) for a trainer's normaliser: DeepMimic maps the phase with offset
+        -0.5 and scale 2 and never re-estimates it; everything else starts at 0 / 1."""
+        mean = np.zeros(self.size)
+        std = np.ones(self.size)
+        fixed = np.zeros(self.size, dtype=bool)
+        mean[0], std[0], fixed[0] = 0.5, 0.5, True
+        return mean, std, fixed
+
+    def __call__(self, S, phase: float, R_h, H):
+        """S: link state [J, 27]; R_h: heading-removal matrix; H: its quaternion matrix."""
+        buf, pose, vel = self._buf, self._pose, self._vel
+        root = S[0, 14:17]
+        buf[0] = phase
+        buf[1] = root[1]
+        np.matmul(S[:, 0:3] - root, R_h.T, out=pose[:, 0:3])
+        # q_h * q_i, rows of H reordered so the product comes out as w, x, y, z
+        np.matmul(S[:, 3:7], H[_WXYZ].T, out=pose[:, 3:7])
+        pose[0, 3:7] = S[0, _ROOT_WXYZ]                      # world root rotation
+        pose[pose[:, 3] < 0.0, 3:7] *= -1.0                  # w >= 0
+        np.matmul(S[:, 21:24], R_h.T, out=vel[:, 0:3])
+        np.matmul(S[:, 24:27], R_h.T, out=vel[:, 3:6])
+        vel[0] = S[0, 21:27]                                 # world root velocities
+        return buf.astype(np.float32)
+
+
+_WXYZ = [3, 0, 1, 2]
+_ROOT_WXYZ = [6, 3, 4, 5]   # body rotation columns of the link state, as w, x, y, z

@@ -1,0 +1,153 @@
+"""A character simulated in a World: URDF loading, stable PD, one batched state query, contacts."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pybullet as pb
+
+from mimic.kinematics.character import REVOLUTE, SPHERICAL, Character
+from mimic.sim.world import World, quiet_stdout
+
+# getLinkStates(computeLinkVelocity=1) returns per link: body-centre position (3) and rotation (4),
+# local inertial frame position (3) and rotation (4), link (= joint) frame position (3) and
+# rotation (4), body-centre linear velocity (3), angular velocity (3): 27 floats.
+LINK_STATE_SIZE = 27
+_chain = itertools.chain.from_iterable
+
+
+class SimCharacter:
+    """A character in a World. Link index j is the character's joint/body j.
+
+    ``ghost=True`` loads a collision-free, translucent copy that is only ever posed (a kinematic
+    reference for display); it never takes part in the dynamics.
+    """
+
+    def __init__(self, world: World, character: Character, ghost: bool = False,
+                 rgba=(0.4706, 0.549, 0.6863, 1.0)):
+        self.world = world
+        self.character = character
+        self.client = cid = world.client
+        flags = pb.URDF_MAINTAIN_LINK_ORDER | pb.URDF_USE_INERTIA_FROM_FILE
+        if not ghost:
+            flags |= pb.URDF_USE_SELF_COLLISION | pb.URDF_USE_SELF_COLLISION_EXCLUDE_ALL_PARENTS
+        with quiet_stdout():
+            self.body = pb.loadURDF(str(character.urdf_path), [0, character.spawn_height, 0],
+                                    flags=flags, physicsClientId=cid)
+        n = pb.getNumJoints(self.body, physicsClientId=cid)
+        if n != character.num_joints:
+            raise ValueError(f'{character.urdf_path}: pybullet sees {n} links, the character '
+                             f'description has {character.num_joints}')
+        self.links = list(range(n))
+        self.actuated = [int(j) for j in character.actuated]
+        types = character.joint_types
+        self._is_ball = [types[j] == SPHERICAL for j in self.actuated]
+        # Stable-PD arguments that never change, built once.
+        self.kp = [float(character.kp[j]) for j in self.actuated]
+        self.kd = [float(character.kd[j]) for j in self.actuated]
+        self.max_forces = [[float(character.torque_limits[j])] * (3 if b else 1)
+                           for j, b in zip(self.actuated, self._is_ball)]
+        self.zero_vel = [[0.0, 0.0, 0.0] if b else [0.0] for b in self._is_ball]
+        self.ghost = ghost
+        if ghost:
+            sleep = (pb.ACTIVATION_STATE_SLEEP + pb.ACTIVATION_STATE_ENABLE_SLEEPING
+                     + pb.ACTIVATION_STATE_DISABLE_WAKEUP)
+            for j in [-1] + self.links:
+                pb.setCollisionFilterGroupMask(self.body, j, 0, 0, physicsClientId=cid)
+                pb.changeDynamics(self.body, j, activationState=sleep, physicsClientId=cid)
+        else:
+            pb.changeDynamics(self.body, -1, linearDamping=0, angularDamping=0,
+                              physicsClientId=cid)
+            for j in self.links:
+                pb.changeDynamics(self.body, j, linearDamping=0, angularDamping=0,
+                                  physicsClientId=cid)
+            # pybullet's default velocity motors would fight the PD torques: switch them off
+            for j, b in zip(self.actuated, self._is_ball):
+                if b:
+                    pb.setJointMotorControlMultiDof(
+                        self.body, j, pb.POSITION_CONTROL, targetPosition=[0, 0, 0, 1],
+                        targetVelocity=[0, 0, 0], positionGain=0, velocityGain=1,
+                        force=[0, 0, 0], physicsClientId=cid)
+                else:
+                    pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0,
+                                             physicsClientId=cid)
+        if rgba is not None:
+            for j in [-1] + self.links:
+                pb.changeVisualShape(self.body, j, rgbaColor=list(rgba), physicsClientId=cid)
+        # bound pybullet functions for the hot path
+        self._set_pd = pb.setJointMotorControlMultiDofArray
+        self._link_states = pb.getLinkStates
+        self._contacts = pb.getContactPoints
+        # the link state, plus one extra "world" row (identity rotation, at rest) that stands in
+        # for the root's parent, so parent rows of every joint come out of one fancy index
+        self.state_ext = np.zeros((n + 1, LINK_STATE_SIZE))
+        self.state_ext[n, 20] = 1.0
+        self.state_ext[n, 6] = 1.0
+        self.state = self.state_ext[:n]
+
+    # ----------------------------------------------------------------- control
+    def apply_stable_pd(self, targets):
+        """Issue stable-PD targets (per actuated joint: xyzw quaternion or [angle]) for the next
+        physics step. pybullet consumes the command in one step, so call it before every step."""
+        self._set_pd(self.body, self.actuated, pb.STABLE_PD_CONTROL, targetPositions=targets,
+                     targetVelocities=self.zero_vel, forces=self.max_forces,
+                     positionGains=self.kp, velocityGains=self.kd, physicsClientId=self.client)
+
+    # ----------------------------------------------------------------- state
+    def query(self):
+        """One batched query of every link's state into ``self.state`` [J, 27]; returns it.
+
+        Columns: 0:3 body-centre position, 3:7 body rotation (xyzw), 7:14 the constant inertial
+        offset, 14:17 joint position, 17:21 joint-frame rotation (xyzw), 21:24 body-centre
+        velocity, 24:27 angular velocity (all world frame).
+        """
+        ls = self._link_states(self.body, self.links, computeLinkVelocity=1,
+                               computeForwardKinematics=1, physicsClientId=self.client)
+        self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64,
+                                    len(self.links) * LINK_STATE_SIZE).reshape(-1, LINK_STATE_SIZE)
+        return self.state
+
+    def shift_root(self, dy: float):
+        """Move the whole character up by dy (state arrays updated in place, no re-query)."""
+        pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
+        pb.resetBasePositionAndOrientation(self.body, [pos[0], pos[1] + dy, pos[2]], orn,
+                                           physicsClientId=self.client)
+        self.state[:, 1] += dy
+        self.state[:, 15] += dy
+
+    def set_state(self, root_pos, root_rot, local_rot, hinge, root_lin_vel=None,
+                  root_ang_vel=None, local_ang_vel=None):
+        """Place the character: root pose (world), joint rotations (local, [J, 4] xyzw), hinge
+        angles [J], and optionally velocities (root world; joints local, [J, 3])."""
+        cid, body = self.client, self.body
+        pb.resetBasePositionAndOrientation(body, list(root_pos), list(root_rot),
+                                           physicsClientId=cid)
+        lr = local_rot.tolist()
+        hg = hinge.tolist()
+        pos = [lr[j] if b else [hg[j]] for j, b in zip(self.actuated, self._is_ball)]
+        if local_ang_vel is None:
+            pb.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0], physicsClientId=cid)
+            vel = self.zero_vel
+        else:
+            pb.resetBaseVelocity(body, list(root_lin_vel), list(root_ang_vel),
+                                 physicsClientId=cid)
+            av = local_ang_vel.tolist()
+            vel = [av[j] if b else [av[j][2]] for j, b in zip(self.actuated, self._is_ball)]
+        pb.resetJointStatesMultiDof(body, self.actuated, pos, vel, physicsClientId=cid)
+
+    def ground_contacts(self) -> list:
+        """Link indices touching the ground (self-contacts are not ground contacts)."""
+        return [c[3] for c in self._contacts(bodyA=self.body, bodyB=self.world.ground,
+                                             physicsClientId=self.client)]
+
+    def touches_ground(self, mask: np.ndarray) -> bool:
+        """True if any link with ``mask[link]`` set touches the ground."""
+        for c in self._contacts(bodyA=self.body, bodyB=self.world.ground,
+                                physicsClientId=self.client):
+            if c[3] >= 0 and mask[c[3]]:
+                return True
+        return False
+
+    def remove(self):
+        if self.world.client is not None:
+            pb.removeBody(self.body, physicsClientId=self.client)
