@@ -14,4 +14,5 @@ for _id, _character, _motion in (('mimic/Humanoid-v0', 'humanoid', 'humanoid3d_w
                                  ('mimic/Dog-v0', 'dog', None)):
     if _id not in gym.registry:
         gym.register(id=_id, entry_point='mimic.envs.imitation:ImitationEnv',
+                     vector_entry_point='mimic.envs.imitation:ImitationVectorEnv',
                      kwargs={'character': _character, **({'motion': _motion} if _motion else {})})

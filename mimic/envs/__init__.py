@@ -1,4 +1,4 @@
 """Gymnasium environments. ``import mimic`` registers them."""
-from mimic.envs.imitation import ImitationEnv
+from mimic.envs.imitation import ImitationEnv, ImitationTask, ImitationVectorEnv
 
-__all__ = ['ImitationEnv']
+__all__ = ['ImitationEnv', 'ImitationTask', 'ImitationVectorEnv']

@@ -57,7 +57,6 @@ class ActionMap:
         nb = len(self.ball_angle)
         # position of each actuated joint's target in concat(ball quats, hinge angles)
         self._order = [k if kind == 'ball' else nb + k for kind, k in layout]
-        self._quats = np.zeros((nb, 4))
 
     @property
     def mean(self):
@@ -68,18 +67,26 @@ class ActionMap:
     def std(self):
         return 1.0 / self.scale
 
-    def to_targets(self, action) -> list:
-        """Action vector -> stable-PD targets (xyzw quaternion or [angle] per actuated joint)."""
-        a = np.minimum(np.maximum(np.asarray(action, dtype=np.float64), self.low), self.high)
-        axis = a[self.ball_axis]
-        n = np.sqrt(np.einsum('ij,ij->i', axis, axis))
+    def to_targets(self, actions) -> list:
+        """Actions [K, size] -> per character, the stable-PD targets (xyzw quaternion or [angle]
+        per actuated joint, in joint order)."""
+        a = np.minimum(np.maximum(np.asarray(actions, dtype=np.float64), self.low), self.high)
+        K = a.shape[0]
+        axis = a[:, self.ball_axis]
+        n = np.sqrt(np.einsum('kji,kji->kj', axis, axis))
         if n.min() < 1e-8:  # DeepMimic uses +z for a zero axis
             zero = n < 1e-8
             axis[zero] = (0.0, 0.0, 1.0)
             n[zero] = 1.0
-        half = 0.5 * a[self.ball_angle]
-        quats = self._quats
-        np.multiply(axis, (np.sin(half) / n)[:, None], out=quats[:, :3])
-        np.cos(half, out=quats[:, 3])
-        items = quats.tolist() + [[v] for v in a[self.hinge].tolist()]
-        return [items[k] for k in self._order]
+        half = 0.5 * a[:, self.ball_angle]
+        quats = np.empty(half.shape + (4,))
+        np.multiply(axis, (np.sin(half) / n)[..., None], out=quats[..., :3])
+        np.cos(half, out=quats[..., 3])
+        qs = quats.tolist()
+        hs = a[:, self.hinge].tolist()
+        order = self._order
+        out = []
+        for k in range(K):
+            items = qs[k] + [[v] for v in hs[k]]
+            out.append([items[i] for i in order])
+        return out

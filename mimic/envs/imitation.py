@@ -1,4 +1,4 @@
-"""DeepMimic-style motion imitation as a Gymnasium environment.
+"""DeepMimic-style motion imitation as Gymnasium environments.
 
 One episode: reference-state initialisation at a time drawn uniformly over the clip, then a policy
 at 30 Hz driving stable-PD targets with physics at 240 Hz (8 steps per action, the PD command
@@ -10,20 +10,27 @@ Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
 * ``terminated`` with ``info["clip_end"]``: a non-looping clip reached its end;
 * ``terminated`` with ``info["sim_unstable"]``: the physics produced non-finite values;
-* ``truncated``: the time limit (20 s in test mode; annealed from 0.5 s to 20 s over the first
-  ``anneal_samples`` training samples as (samples / anneal_samples)^4, as DeepMimic does).
+* ``truncated``: the time limit (20 s in test mode; in training annealed from 0.5 s to 20 s over the
+  first ``anneal_samples`` samples as (samples / anneal_samples)^4, as DeepMimic does).
 
 Looping clips: the reference root advances by the clip's per-cycle drift (vertical part dropped),
 and at each cycle wrap the reference root x, z is re-synced to the simulated root (C++
-SyncKinCharNewCycle), so root error never accumulates over cycles. Heading is not accumulated.
+SyncKinCharNewCycle) so root error never accumulates over cycles. Heading is not accumulated.
+
+Structure: :class:`ImitationTask` runs K characters, each in its own pybullet world, and does the
+reward, observation and reference work for all K in shared numpy calls -- numpy's per-call cost,
+not arithmetic, is what bounds this code, so a batch of K pays it once instead of K times.
+:class:`ImitationEnv` is the ``gymnasium.Env`` (K = 1); :class:`ImitationVectorEnv` is the
+``gymnasium.vector.VectorEnv`` (K = num_envs, same-step autoreset) that samplers use.
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space
 
 from mimic.envs.action import ActionMap
 from mimic.envs.observation import ObservationBuilder
@@ -32,7 +39,7 @@ from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip
 from mimic.kinematics.fk import lowest_point
 from mimic.kinematics.reference import ReferenceMotion
-from mimic.kinematics.rotations import heading_frame
+from mimic.kinematics.rotations import heading_frames
 from mimic.paths import resolve_motion
 
 MODES = ('train', 'test')
@@ -43,16 +50,16 @@ def character_for_motion(motion_path: Path) -> str:
     return 'dog' if Path(motion_path).stem.startswith('dog') else 'humanoid'
 
 
-class ImitationEnv(gym.Env):
-    metadata = {'render_modes': ['rgb_array'], 'render_fps': 30}
+class ImitationTask:
+    """K characters imitating one clip, each in its own physics world, stepped together."""
 
-    def __init__(self, motion='humanoid3d_walk', character=None, mode='train',
-                 kinematic=False, time_limit=20.0, initial_time_limit=0.5,
-                 anneal_samples=32e6, control_rate=30.0, sim_rate=240.0, rsi=True,
-                 early_termination=True, sync_root=True, reward_weights=None,
-                 reward_scales=None, render_mode=None, render_width=640, render_height=480):
+    def __init__(self, num=1, motion='humanoid3d_walk', character=None, mode='train',
+                 kinematic=False, time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
+                 control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
+                 sync_root=True, reward_weights=None, reward_scales=None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        self.num = K = int(num)
         motion_path = resolve_motion(motion)
         self.character = load_character(character or character_for_motion(motion_path))
         self.clip = load_clip(motion_path, self.character)
@@ -65,158 +72,339 @@ class ImitationEnv(gym.Env):
         self.rsi = bool(rsi)
         self.early_termination = bool(early_termination)
         self.sync_root = bool(sync_root)
+        self.control_rate = float(control_rate)
         self.control_dt = 1.0 / control_rate
         substeps = sim_rate / control_rate
-        if abs(substeps - round(substeps)) > 1e-9:
+        if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
             raise ValueError(f'sim_rate {sim_rate} must be a multiple of control_rate '
                              f'{control_rate}')
         self.substeps = int(round(substeps))
         self.sim_rate = float(sim_rate)
-        self.render_mode = render_mode
-        self.render_size = (int(render_width), int(render_height))
 
         self.reference = ReferenceMotion(self.clip)
         self.action_map = ActionMap(self.character)
         self.observer = ObservationBuilder(self.character)
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
-
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.observer.size,),
-                                                np.float32)
-        self.action_space = gym.spaces.Box(self.action_map.low.astype(np.float32),
-                                           self.action_map.high.astype(np.float32),
-                                           dtype=np.float32)
-        # read by trainers through env.get_wrapper_attr(...)
-        self.action_norm = (self.action_map.mean, self.action_map.std)
-        self.obs_norm = self.observer.norm()
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
 
-        self.world = None
-        self.sim = None
-        self.samples = 0          # control steps taken (training progress for annealing)
-        self.time = 0.0
-        self.episode_limit = self.time_limit
-        self._root_offset = np.zeros(3)   # reference root shift from cycle re-syncs
-        self._cycle = 0
-        self._ref_root = np.zeros(3)
-        self._renderer = None
+        J = self.character.num_joints
+        self.state_ext = np.zeros((K, J + 1, 27))   # link states + a "world" row per character
+        self.ref = self.reference.batch(K)
+        self._ref_one = self.reference.batch(1)
+        self.time = np.zeros(K)
+        self.start = np.zeros(K)
+        self.limit = np.full(K, self.time_limit)
+        self.cycle = np.zeros(K, dtype=np.int64)
+        self.root_offset = np.zeros((K, 3))     # reference root shift from cycle re-syncs
+        self.ref_root = np.zeros((K, 3))        # reference root position in the world
+        self._rot_h = np.zeros((K, 3, 3))
+        self._quat_h = np.zeros((K, 4, 4))
+        self.samples = 0                        # control steps taken (training progress)
+        self.worlds, self.sims = [], []
 
-    # ------------------------------------------------------------------ set-up
-    def _ensure_world(self):
-        if self.world is None:
+    # ------------------------------------------------------------------ worlds
+    def ensure_worlds(self):
+        if not self.worlds:
             from mimic.sim.character import SimCharacter
             from mimic.sim.world import World
-            self.world = World(timestep=1.0 / self.sim_rate)
-            self.sim = SimCharacter(self.world, self.character)
+            for k in range(self.num):
+                world = World(timestep=1.0 / self.sim_rate)
+                self.worlds.append(world)
+                self.sims.append(SimCharacter(world, self.character,
+                                              state_ext=self.state_ext[k]))
+
+    def close(self):
+        for w in self.worlds:
+            w.close()
+        self.worlds, self.sims = [], []
 
     def episode_time_limit(self) -> float:
         if self.mode == 'test':
             return self.time_limit
-        lam = min(1.0, self.samples / self.anneal_samples) ** 4 if self.anneal_samples > 0 else 1.0
+        if self.anneal_samples <= 0:
+            return self.time_limit
+        lam = min(1.0, self.samples / self.anneal_samples) ** 4
         return self.initial_time_limit + lam * (self.time_limit - self.initial_time_limit)
 
-    # ------------------------------------------------------------------ gymnasium API
-    def reset(self, *, seed=None, options=None):
-        super().reset(seed=seed)
-        self._ensure_world()
-        options = options or {}
-        if 'total_samples' in options:
-            self.samples = int(options['total_samples'])
-        if 'time' in options:
-            t0 = float(options['time'])
-        elif self.rsi:
-            t0 = float(self.np_random.uniform(0.0, self.clip.duration))
-        else:
-            t0 = 0.0
-        self.time = t0
-        self.episode_start = t0
-        self.episode_limit = self.episode_time_limit()
-        self._root_offset[:] = 0.0
-        self._cycle = self.reference.sample(t0)
-        self._update_ref_root()
-        self._place_at_reference()
-        S = self.sim.query()
-        if not self.kinematic:
-            lowest = lowest_point(self.character, S[:, 14:17], S[:, 17:21])
-            if lowest < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
-                self.sim.shift_root(0.001 - lowest)
-        R_h, H = heading_frame(S[0, 17:21])
-        obs = self.observer(S, self.reference.phase(self.time), R_h, H)
-        return obs, {'time': self.time, 'phase': self.reference.phase(self.time)}
+    def start_time(self, rng) -> float:
+        return float(rng.uniform(0.0, self.clip.duration)) if self.rsi else 0.0
 
-    def step(self, action):
-        sim, world = self.sim, self.world
-        if not self.kinematic:
-            targets = self.action_map.to_targets(action)
-            for _ in range(self.substeps):
-                sim.apply_stable_pd(targets)
-                world.step()
-        self.time += self.control_dt
-        self.samples += 1
-        ref = self.reference
-        cycle = ref.sample(self.time)
-        self._update_ref_root(cycle)
-        if self.kinematic:
-            self._place_at_reference()
+    # ------------------------------------------------------------------ episodes
+    def reset_one(self, k: int, t0: float):
+        """Start character k's episode at clip time t0 on the reference; returns its obs."""
+        one = self._ref_one
+        self.time[k] = self.start[k] = t0
+        self.limit[k] = self.episode_time_limit()
+        self.root_offset[k] = 0.0
+        self.cycle[k] = one.sample(self.time[k:k + 1])[0]
+        self.ref_root[k] = one.root_pos[0] + self.cycle[k] * self.reference.cycle_delta
+        sim = self.sims[k]
+        sim.set_state(self.ref_root[k], one.local_rot[0, 0], one.local_rot[0], one.hinge[0],
+                      one.root_lin_vel[0], one.local_ang_vel[0, 0], one.local_ang_vel[0])
         S = sim.query()
-        if cycle != self._cycle:
-            self._cycle = cycle
+        if not self.kinematic:
+            low = lowest_point(self.character, S[:, 14:17], S[:, 17:21])
+            if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
+                sim.shift_root(0.001 - low)
+        sl = slice(k, k + 1)
+        heading_frames(self.state_ext[sl, 0, 17:21], self._rot_h[sl], self._quat_h[sl])
+        return self.observer(self.state_ext[sl, :-1], one.phase, self._rot_h[sl],
+                             self._quat_h[sl])[0]
+
+    def step(self, actions):
+        """Advance all K characters one control step. Returns obs [K, D], reward [K],
+        terminated [K], truncated [K] and a dict of per-character arrays."""
+        K = self.num
+        sims, worlds = self.sims, self.worlds
+        if not self.kinematic:
+            targets = self.action_map.to_targets(np.asarray(actions).reshape(K, -1))
+            for k in range(K):
+                sim, world, tg = sims[k], worlds[k], targets[k]
+                for _ in range(self.substeps):
+                    sim.apply_stable_pd(tg)
+                    world.step()
+        self.time += self.control_dt
+        self.samples += K
+        ref = self.ref
+        cycles = ref.sample(self.time)
+        np.add(ref.root_pos, self.root_offset, out=self.ref_root)
+        self.ref_root += cycles[:, None] * self.reference.cycle_delta
+        if self.kinematic:
+            for k in range(K):
+                sims[k].set_state(self.ref_root[k], ref.local_rot[k, 0], ref.local_rot[k],
+                                  ref.hinge[k], ref.root_lin_vel[k], ref.local_ang_vel[k, 0],
+                                  ref.local_ang_vel[k])
+        for sim in sims:
+            sim.query()
+        S_ext = self.state_ext
+        S = S_ext[:, :-1]
+        wrapped = cycles != self.cycle
+        if wrapped.any():
+            self.cycle[:] = cycles
             if self.sync_root and not self.kinematic:
                 # new cycle: snap the reference root x, z onto the simulated root
-                self._root_offset[0] += S[0, 14] - self._ref_root[0]
-                self._root_offset[2] += S[0, 16] - self._ref_root[2]
-                self._update_ref_root(cycle)
+                d = S[wrapped, 0, 14:17] - self.ref_root[wrapped]
+                d[:, 1] = 0.0
+                self.root_offset[wrapped] += d
+                self.ref_root[wrapped] += d
 
-        unstable = not np.isfinite(S).all()
-        fallen = (not unstable and not self.kinematic and self.early_termination
-                  and sim.touches_ground(self.fall_mask))
-        clip_end = (not self.clip.loop) and self.time >= self.clip.duration
-        if unstable:
-            S = np.nan_to_num(S, nan=0.0, posinf=0.0, neginf=0.0)
-        R_h, H = heading_frame(S[0, 17:21])
-        phase = ref.phase(self.time)
-        if fallen or unstable:
-            reward, terms = 0.0, (0.0,) * len(REWARD_TERMS)
+        unstable = ~np.isfinite(S).all(axis=(1, 2))
+        if unstable.any():
+            S[unstable] = np.nan_to_num(S[unstable], nan=0.0, posinf=0.0, neginf=0.0)
+        if self.early_termination and not self.kinematic:
+            mask = self.fall_mask
+            fallen = np.array([sims[k].touches_ground(mask) for k in range(K)]) & ~unstable
         else:
-            reward, terms = self.reward_fn(sim.state_ext, ref, self._ref_root, R_h)
-        obs = self.observer(S, phase, R_h, H)
-        terminated = fallen or clip_end or unstable
-        truncated = (not terminated) and (self.time - self.episode_start
-                                          >= self.episode_limit - 1e-9)
-        info = {'reward_terms': dict(zip(REWARD_TERMS, terms)), 'time': self.time,
-                'phase': phase, 'fallen': fallen, 'clip_end': clip_end,
-                'sim_unstable': unstable}
+            fallen = np.zeros(K, dtype=bool)
+        if self.clip.loop:
+            clip_end = np.zeros(K, dtype=bool)
+        else:
+            clip_end = self.time >= self.clip.duration - 1e-9
+        heading_frames(S[:, 0, 17:21], self._rot_h, self._quat_h)
+        reward, terms = self.reward_fn(S_ext, ref, self.ref_root, self._rot_h)
+        dead = fallen | unstable
+        if dead.any():
+            reward[dead] = 0.0
+            terms[dead] = 0.0
+        obs = self.observer(S, ref.phase, self._rot_h, self._quat_h)
+        terminated = fallen | clip_end | unstable
+        truncated = ~terminated & (self.time - self.start >= self.limit - 1e-9)
+        info = {'reward_terms': terms, 'time': self.time.copy(), 'phase': ref.phase.copy(),
+                'fallen': fallen, 'clip_end': clip_end, 'sim_unstable': unstable}
         return obs, reward, terminated, truncated, info
 
-    # ------------------------------------------------------------------ helpers
-    def _update_ref_root(self, cycle=None):
-        ref = self.reference
-        c = self._cycle if cycle is None else cycle
-        np.add(ref.root_pos, self._root_offset, out=self._ref_root)
-        if c:
-            self._ref_root += c * ref.cycle_delta
 
-    def _place_at_reference(self):
-        """Put the simulated character exactly on the current reference state."""
-        ref = self.reference
-        self.sim.set_state(self._ref_root, ref.local_rot[0], ref.local_rot, ref.hinge,
-                           ref.root_lin_vel, ref.local_ang_vel[0], ref.local_ang_vel)
+_TASK_DEFAULTS = dict(motion='humanoid3d_walk', character=None, mode='train', kinematic=False,
+                      time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
+                      control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
+                      sync_root=True, reward_weights=None, reward_scales=None)
+
+
+class _TaskAttributes:
+    """What trainers and viewers read from either environment (``env.get_wrapper_attr``)."""
+
+    @property
+    def character(self):
+        return self.task.character
+
+    @property
+    def clip(self):
+        return self.task.clip
+
+    @property
+    def reference(self):
+        return self.task.reference
+
+    @property
+    def control_dt(self):
+        return self.task.control_dt
+
+    @property
+    def kinematic(self):
+        return self.task.kinematic
+
+    @property
+    def max_episode_return(self):
+        return self.task.max_episode_return
+
+    @property
+    def action_norm(self):
+        """(mean, std) of DeepMimic's action normalisation: a = mean + std * a_normalised."""
+        return self.task.action_map.mean, self.task.action_map.std
+
+    @property
+    def obs_norm(self):
+        """(mean, std, fixed) initial observation normaliser; fixed entries never re-estimate."""
+        return self.task.observer.norm()
+
+    def _spaces(self):
+        t = self.task
+        obs = gym.spaces.Box(-np.inf, np.inf, (t.observer.size,), np.float32)
+        act = gym.spaces.Box(t.action_map.low.astype(np.float32),
+                             t.action_map.high.astype(np.float32), dtype=np.float32)
+        return obs, act
+
+
+class ImitationEnv(_TaskAttributes, gym.Env):
+    """``gymnasium.make("mimic/Humanoid-v0", motion=..., mode="train"|"test", kinematic=...)``.
+
+    ``reset(options={"time": t})`` pins the start time, ``{"total_samples": n}`` sets the training
+    progress used for episode-length annealing. ``kinematic=True`` makes the character follow the
+    reference exactly (playback; reward checks).
+    """
+    metadata = {'render_modes': ['rgb_array'], 'render_fps': 30}
+
+    def __init__(self, render_mode=None, render_width=640, render_height=480, **kwargs):
+        unknown = set(kwargs) - set(_TASK_DEFAULTS)
+        if unknown:
+            raise TypeError(f'unknown environment options {sorted(unknown)} '
+                            f'(known: {", ".join(sorted(_TASK_DEFAULTS))})')
+        self.task = ImitationTask(1, **kwargs)
+        self.observation_space, self.action_space = self._spaces()
+        self.render_mode = render_mode
+        self.render_size = (int(render_width), int(render_height))
+        self.metadata = dict(self.metadata, render_fps=self.task.control_rate)
+
+    @property
+    def world(self):
+        return self.task.worlds[0] if self.task.worlds else None
+
+    @property
+    def sim(self):
+        return self.task.sims[0] if self.task.sims else None
+
+    @property
+    def time(self):
+        return float(self.task.time[0])
+
+    @property
+    def samples(self):
+        return self.task.samples
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        task = self.task
+        task.ensure_worlds()
+        options = options or {}
+        if 'total_samples' in options:
+            task.samples = int(options['total_samples'])
+        t0 = float(options['time']) if 'time' in options else task.start_time(self.np_random)
+        obs = task.reset_one(0, t0)
+        return obs, {'time': t0, 'phase': float(task.reference.phase(t0))}
+
+    def step(self, action):
+        obs, reward, term, trunc, info = self.task.step(np.asarray(action)[None])
+        terms = info['reward_terms'][0].tolist()
+        return obs[0], float(reward[0]), bool(term[0]), bool(trunc[0]), {
+            'reward_terms': dict(zip(REWARD_TERMS, terms)), 'time': float(info['time'][0]),
+            'phase': float(info['phase'][0]), 'fallen': bool(info['fallen'][0]),
+            'clip_end': bool(info['clip_end'][0]), 'sim_unstable': bool(info['sim_unstable'][0])}
 
     def reference_state(self):
         """The current reference: (root position in the world, local rotations [J, 4] xyzw,
         hinge angles [J]) -- what a viewer draws as the ghost."""
-        ref = self.reference
-        return self._ref_root.copy(), ref.local_rot.copy(), ref.hinge.copy()
+        t = self.task
+        one = t._ref_one
+        one.sample(t.time[:1])
+        return t.ref_root[0].copy(), one.local_rot[0].copy(), one.hinge[0].copy()
 
     def render(self):
         if self.render_mode != 'rgb_array':
             return None
         from mimic.sim.camera import render_rgb
-        self._ensure_world()
+        self.task.ensure_worlds()
         return render_rgb(self.world, self.sim, *self.render_size)
 
     def close(self):
-        if self.world is not None:
-            self.world.close()
-            self.world = None
-            self.sim = None
+        self.task.close()
+
+
+class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
+    """``gymnasium.make_vec("mimic/Humanoid-v0", num_envs=N, vectorization_mode=
+    "vector_entry_point", motion=...)``: N characters in one process.
+
+    ``autoreset="same_step"`` (default): an ended episode restarts on the same step; its last
+    observation is in ``infos["final_obs"]`` where ``infos["_final_obs"]`` is set.
+    ``autoreset="disabled"``: the caller restarts ended episodes itself with
+    ``reset(seed=[...], options={"reset_mask": mask})`` (per-episode seeds, as samplers that must
+    reproduce a run whatever their worker layout do).
+    """
+    metadata = {'autoreset_mode': AutoresetMode.SAME_STEP, 'render_modes': []}
+
+    def __init__(self, num_envs=1, autoreset='same_step', **kwargs):
+        unknown = set(kwargs) - set(_TASK_DEFAULTS)
+        if unknown:
+            raise TypeError(f'unknown environment options {sorted(unknown)}')
+        if autoreset not in ('same_step', 'disabled'):
+            raise ValueError("autoreset must be 'same_step' or 'disabled'")
+        self.metadata = dict(self.metadata, autoreset_mode=AutoresetMode.SAME_STEP
+                             if autoreset == 'same_step' else AutoresetMode.DISABLED)
+        self.task = ImitationTask(num_envs, **kwargs)
+        self.num_envs = int(num_envs)
+        self.single_observation_space, self.single_action_space = self._spaces()
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._rngs = [np.random.default_rng(s) for s in
+                      np.random.SeedSequence().spawn(self.num_envs)]
+        self._obs = np.zeros((self.num_envs, self.task.observer.size), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        """Reset all characters, or those in ``options["reset_mask"]``. ``seed`` is an int
+        (character i gets seed + i) or a list with one seed (or None) per character."""
+        task = self.task
+        task.ensure_worlds()
+        options = options or {}
+        mask = np.asarray(options.get('reset_mask', np.ones(self.num_envs, bool)), bool)
+        if seed is not None:
+            seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else \
+                [seed + i for i in range(self.num_envs)]
+            for i in np.flatnonzero(mask):
+                if seeds[i] is not None:
+                    self._rngs[i] = np.random.default_rng(int(seeds[i]))
+        if 'total_samples' in options:
+            task.samples = int(options['total_samples'])
+        for k in np.flatnonzero(mask):
+            t0 = float(options['time']) if 'time' in options else task.start_time(self._rngs[k])
+            self._obs[k] = task.reset_one(k, t0)
+        return self._obs.copy(), {}
+
+    def step(self, actions):
+        task = self.task
+        obs, reward, term, trunc, info = task.step(actions)
+        infos = {'reward_terms': info['reward_terms'], 'fallen': info['fallen'],
+                 'clip_end': info['clip_end'], 'sim_unstable': info['sim_unstable'],
+                 'time': info['time'], 'phase': info['phase']}
+        done = term | trunc
+        if done.any() and self.metadata['autoreset_mode'] == AutoresetMode.SAME_STEP:
+            final = np.empty(self.num_envs, dtype=object)
+            for k in np.flatnonzero(done):
+                final[k] = obs[k].copy()
+                obs[k] = task.reset_one(k, task.start_time(self._rngs[k]))
+            infos['final_obs'] = final
+            infos['_final_obs'] = done.copy()
+        self._obs[:] = obs
+        return obs, reward, term, trunc, infos
+
+    def close_extras(self, **kwargs):
+        self.task.close()

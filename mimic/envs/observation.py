@@ -16,12 +16,13 @@ from mimic.kinematics.character import Character
 
 
 class ObservationBuilder:
+    """Batched over K characters: __call__(S [K, J, 27], phase [K], R_h [K, 3, 3], H [K, 4, 4])
+    returns float32 observations [K, 2 + 13 J]."""
+
     def __init__(self, character: Character):
-        J = self.J = character.num_joints
-        self.size = 2 + 13 * J
-        self._buf = np.zeros(self.size)
-        self._pose = self._buf[2:2 + 7 * J].reshape(J, 7)
-        self._vel = self._buf[2 + 7 * J:].reshape(J, 6)
+        self.J = character.num_joints
+        self.size = 2 + 13 * self.J
+        self._bufs = {}
 
     def norm(self):
         """(mean, std, fixed) for a trainer's normaliser: DeepMimic maps the phase with offset
@@ -32,20 +33,30 @@ class ObservationBuilder:
         mean[0], std[0], fixed[0] = 0.5, 0.5, True
         return mean, std, fixed
 
-    def __call__(self, S, phase: float, R_h, H):
-        """S: link state [J, 27]; R_h: heading-removal matrix; H: its quaternion matrix."""
-        buf, pose, vel = self._buf, self._pose, self._vel
-        root = S[0, 14:17]
-        buf[0] = phase
-        buf[1] = root[1]
-        np.matmul(S[:, 0:3] - root, R_h.T, out=pose[:, 0:3])
+    def _buffers(self, K):
+        if K not in self._bufs:
+            J = self.J
+            buf = np.zeros((K, self.size))
+            self._bufs[K] = (buf, buf[:, 2:2 + 7 * J].reshape(K, J, 7),
+                             buf[:, 2 + 7 * J:].reshape(K, J, 6))
+        return self._bufs[K]
+
+    def __call__(self, S, phase, R_h, H):
+        K = S.shape[0]
+        buf, pose, vel = self._buffers(K)
+        root = S[:, 0, 14:17]
+        buf[:, 0] = phase
+        buf[:, 1] = root[:, 1]
+        RT = R_h.transpose(0, 2, 1)
+        np.matmul(S[..., 0:3] - root[:, None], RT, out=pose[..., 0:3])
         # q_h * q_i, rows of H reordered so the product comes out as w, x, y, z
-        np.matmul(S[:, 3:7], H[_WXYZ].T, out=pose[:, 3:7])
-        pose[0, 3:7] = S[0, _ROOT_WXYZ]                      # world root rotation
-        pose[pose[:, 3] < 0.0, 3:7] *= -1.0                  # w >= 0
-        np.matmul(S[:, 21:24], R_h.T, out=vel[:, 0:3])
-        np.matmul(S[:, 24:27], R_h.T, out=vel[:, 3:6])
-        vel[0] = S[0, 21:27]                                 # world root velocities
+        np.matmul(S[..., 3:7], H[:, _WXYZ].transpose(0, 2, 1), out=pose[..., 3:7])
+        pose[:, 0, 3:7] = S[:, 0, _ROOT_WXYZ]                # world root rotation
+        neg = pose[..., 3] < 0.0                             # w >= 0
+        pose[neg, 3:7] *= -1.0
+        np.matmul(S[..., 21:24], RT, out=vel[..., 0:3])
+        np.matmul(S[..., 24:27], RT, out=vel[..., 3:6])
+        vel[:, 0] = S[:, 0, 21:27]                           # world root velocities
         return buf.astype(np.float32)
 
 

@@ -15,12 +15,10 @@ effectors are root-relative in the heading frame, and the root position is the s
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from mimic.kinematics.character import Character
-from mimic.kinematics.rotations import quat_conj_mul_batch, quat_to_matrix_batch
+from mimic.kinematics.rotations import cross_batch, quat_conj_mul_batch, quat_to_matrix_batch
 
 REWARD_TERMS = ('pose', 'velocity', 'end_effector', 'root', 'com')
 DEFAULT_WEIGHTS = dict(pose=0.5, velocity=0.05, end_effector=0.15, root=0.2, com=0.1)
@@ -32,9 +30,10 @@ def default_scales(character: Character) -> dict:
 
 
 class ImitationReward:
-    """Call with the simulated link state [J, 27] (SimCharacter.query), the sampled reference
-    (ReferenceMotion views), the reference root position in the world, and the sim heading
-    matrix; returns (reward, per-term rewards as a tuple in REWARD_TERMS order)."""
+    """Batched over K characters. Call with the link states with the extra world row
+    S_ext [K, J + 1, 27] (see SimCharacter), a ReferenceBatch, the reference root positions in
+    the world [K, 3] and the sim heading matrices [K, 3, 3]; returns (reward [K], the weighted
+    terms [K, 5] in REWARD_TERMS order)."""
 
     def __init__(self, character: Character, weights: dict | None = None,
                  scales: dict | None = None):
@@ -47,64 +46,54 @@ class ImitationReward:
             if unknown:
                 raise ValueError(f'reward {what}: unknown terms {sorted(unknown)} '
                                  f'(terms: {", ".join(REWARD_TERMS)})')
-        self.weights = tuple(float(w[k]) for k in REWARD_TERMS)
-        self.scales = tuple(float(s[k]) for k in REWARD_TERMS)
-        J = character.num_joints
+        self.weights = np.array([float(w[k]) for k in REWARD_TERMS])
+        self.scales = np.array([float(s[k]) for k in REWARD_TERMS])
+        J = self.J = character.num_joints
         self.joint_w = character.diff_weights.copy()
-        # parent row of each joint in SimCharacter.state_ext; the root's parent is the extra
-        # "world" row J (identity rotation, at rest)
+        # parent row of each joint in the state with the world row; the root's parent is the
+        # world row J (identity rotation, at rest)
         self.parent_ext = np.where(character.parents < 0, J, character.parents)
         self.ee = character.end_effectors.copy()
         self.mass_frac = character.masses / character.total_mass
-        self.root_com_offset = character.com_offset[0].tolist()
+        self.root_com_offset = character.com_offset[0].copy()
 
     def __call__(self, S_ext, ref, ref_root_pos, R_h):
-        """S_ext: SimCharacter.state_ext ([J + 1, 27]: link states + the world row)."""
-        S = S_ext[:-1]
-        P = S_ext[self.parent_ext]
-        jrot = S[:, 17:21]
+        K, J = S_ext.shape[0], self.J
+        S = S_ext[:, :J]
+        P = S_ext[:, self.parent_ext]
+        jrot = S[..., 17:21]
+        errs = np.empty((K, 5))
         # pose: angle between local joint rotations (root: world rotation) and the reference,
         # from the quaternion dot product: angle(a^-1 b) = 2 acos |<a, b>|
-        local = quat_conj_mul_batch(P[:, 17:21], jrot)
-        cos_half = np.abs(np.einsum('ij,ij->i', local, ref.local_rot))
+        local = quat_conj_mul_batch(P[..., 17:21], jrot)
+        cos_half = np.abs(np.einsum('kji,kji->kj', local, ref.local_rot))
         ang = 2.0 * np.arccos(np.minimum(cos_half, 1.0))
         ang2 = ang * ang
-        pose_err = float(self.joint_w @ ang2)
-        # velocity: angular velocity relative to the parent, in the joint's own frame
+        errs[:, 0] = ang2 @ self.joint_w
+        # velocity: angular velocity relative to the parent, in the joint's own frame (R^T w)
         rot = quat_to_matrix_batch(jrot)
-        local_w = np.einsum('nji,nj->ni', rot, S[:, 24:27] - P[:, 24:27])
-        local_w[0] = S[0, 24:27]                       # root: world frame
+        rel = S[..., 24:27] - P[..., 24:27]
+        local_w = (rel[..., None, :] @ rot)[..., 0, :]
+        local_w[:, 0] = S[:, 0, 24:27]                      # root: world frame
         dv = local_w - ref.local_ang_vel
-        vel_err = float(self.joint_w @ np.einsum('ij,ij->i', dv, dv))
+        errs[:, 1] = np.einsum('kji,kji->kj', dv, dv) @ self.joint_w
         # end effectors: root-relative, heading frame, height above the ground
-        s0 = S[0].tolist()
-        rx, ry, rz = s0[14:17]
-        e = S[self.ee, 14:17] - (rx, 0.0, rz)
-        de = e @ R_h.T - ref.ee_rel
-        ee_err = float(np.einsum('ij,ij->', de, de))
-        # root (plain floats: 3-vectors are cheaper in Python than in numpy)
-        px, py, pz = ref_root_pos.tolist()
-        ox, oy, oz = self.root_com_offset
-        r0 = rot[0].tolist()
-        ax = r0[0][0] * ox + r0[0][1] * oy + r0[0][2] * oz   # arm root joint -> root body centre
-        ay = r0[1][0] * ox + r0[1][1] * oy + r0[1][2] * oz
-        az = r0[2][0] * ox + r0[2][1] * oy + r0[2][2] * oz
-        wx, wy, wz = s0[24:27]
-        vx, vy, vz = ref.root_lin_vel.tolist()
-        dvx = s0[21] - (wy * az - wz * ay) - vx          # root joint velocity = v_c - w x arm
-        dvy = s0[22] - (wz * ax - wx * az) - vy
-        dvz = s0[23] - (wx * ay - wy * ax) - vz
-        qx, qy, qz = ref.local_ang_vel[0].tolist()
-        root_err = ((rx - px) ** 2 + (ry - py) ** 2 + (rz - pz) ** 2 + 0.1 * float(ang2[0])
-                    + 0.01 * (dvx * dvx + dvy * dvy + dvz * dvz)
-                    + 0.001 * ((wx - qx) ** 2 + (wy - qy) ** 2 + (wz - qz) ** 2))
+        root = S[:, 0, 14:17]
+        e = S[:, self.ee, 14:17] - root[:, None]
+        e[..., 1] += root[:, None, 1]
+        de = e @ R_h.transpose(0, 2, 1) - ref.ee_rel
+        errs[:, 2] = np.einsum('kei,kei->k', de, de)
+        # root: position, rotation, velocity of the root joint point (v_centre - w x arm)
+        dp = root - ref_root_pos
+        w0 = S[:, 0, 24:27]
+        arm = rot[:, 0] @ self.root_com_offset
+        dvr = S[:, 0, 21:24] - cross_batch(w0, arm) - ref.root_lin_vel
+        dwr = w0 - ref.local_ang_vel[:, 0]
+        errs[:, 3] = (np.einsum('ki,ki->k', dp, dp) + 0.1 * ang2[:, 0]
+                      + 0.01 * np.einsum('ki,ki->k', dvr, dvr)
+                      + 0.001 * np.einsum('ki,ki->k', dwr, dwr))
         # centre-of-mass velocity
-        dc = self.mass_frac @ S[:, 21:24] - ref.com_vel
-        com_err = 0.1 * float(dc @ dc)
-
-        wp, wv, we, wr, wc = self.weights
-        kp, kv, ke, kr, kc = self.scales
-        terms = (wp * math.exp(-kp * pose_err), wv * math.exp(-kv * vel_err),
-                 we * math.exp(-ke * ee_err), wr * math.exp(-kr * root_err),
-                 wc * math.exp(-kc * com_err))
-        return terms[0] + terms[1] + terms[2] + terms[3] + terms[4], terms
+        dc = self.mass_frac @ S[..., 21:24] - ref.com_vel
+        errs[:, 4] = 0.1 * np.einsum('ki,ki->k', dc, dc)
+        terms = self.weights * np.exp(-self.scales * errs)
+        return terms.sum(axis=1), terms

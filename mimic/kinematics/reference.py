@@ -63,6 +63,7 @@ class ReferenceMotion:
                  ('root_lin_vel', lin), ('ee_rel', ee), ('com_vel', fk['char_com_vel']),
                  ('hinge', hinge)]
         self.rows = np.concatenate([a.reshape(n, -1) for _, a in parts], axis=1)
+        self.layout = [(name, a.shape[1:]) for name, a in parts]
         self.buf = np.empty(self.rows.shape[1])
         # named views into the sample buffer (no allocation per lookup)
         o = 0
@@ -71,6 +72,8 @@ class ReferenceMotion:
             setattr(self, name, self.buf[o:o + size].reshape(a.shape[1:]))
             o += size
         self.num_rows = n
+        self._frame_times = clip.frame_times
+        self._dts = clip.dts
 
     def cycles(self, t: float) -> int:
         return int(t // self.duration) if self.loop else 0
@@ -106,6 +109,57 @@ class ReferenceMotion:
             self.root_lin_vel[:] = 0.0
             self.com_vel[:] = 0.0
         return c
+
+    def batch(self, size: int) -> 'ReferenceBatch':
+        """A buffer for sampling ``size`` times at once (one per environment of a batch)."""
+        return ReferenceBatch(self, size)
+
+
+class ReferenceBatch:
+    """Reference samples for a batch of times; the named views have a leading batch axis."""
+
+    def __init__(self, motion: ReferenceMotion, size: int):
+        self.motion = motion
+        self.buf = np.empty((size, motion.rows.shape[1]))
+        o = 0
+        for name, shape in motion.layout:
+            n = int(np.prod(shape))
+            setattr(self, name, self.buf[:, o:o + n].reshape((size,) + tuple(shape)))
+            o += n
+        self.cycles = np.zeros(size, dtype=np.int64)
+        self.phase = np.zeros(size)
+
+    def sample(self, times):
+        """Fill the views for ``times`` [size]; sets and returns ``cycles``."""
+        m = self.motion
+        T = m.duration
+        if m.loop:
+            np.floor_divide(times, T, out=self.phase)
+            self.cycles[:] = self.phase
+            tc = times - self.cycles * T
+        else:
+            self.cycles[:] = 0
+            tc = np.clip(times, 0.0, T)
+        np.divide(tc, T, out=self.phase)
+        f = np.clip(np.searchsorted(m._frame_times, tc, side='right') - 1, 0, len(m._dts) - 2)
+        g = (tc - m._frame_times[f]) / m._dts[f] * m.k
+        s = np.minimum(g.astype(np.int64), m.k - 1)
+        b = (g - s)[:, None]
+        i = f * m.k + s
+        r0 = m.rows[i]
+        np.subtract(m.rows[i + 1], r0, out=self.buf)
+        self.buf *= b
+        self.buf += r0
+        q = self.local_rot
+        q /= np.sqrt(np.einsum('kji,kji->kj', q, q))[..., None]
+        if not m.loop:
+            np.minimum(self.phase, 1.0, out=self.phase)
+            past = times >= T
+            if past.any():  # past the end: hold the last pose, at rest
+                self.local_ang_vel[past] = 0.0
+                self.root_lin_vel[past] = 0.0
+                self.com_vel[past] = 0.0
+        return self.cycles
 
 
 def _evaluate_in_segments(clip: MotionClip, times, seg):

@@ -24,7 +24,7 @@ class SimCharacter:
     """
 
     def __init__(self, world: World, character: Character, ghost: bool = False,
-                 rgba=(0.4706, 0.549, 0.6863, 1.0)):
+                 rgba=(0.4706, 0.549, 0.6863, 1.0), state_ext=None):
         self.world = world
         self.character = character
         self.client = cid = world.client
@@ -79,8 +79,10 @@ class SimCharacter:
         self._link_states = pb.getLinkStates
         self._contacts = pb.getContactPoints
         # the link state, plus one extra "world" row (identity rotation, at rest) that stands in
-        # for the root's parent, so parent rows of every joint come out of one fancy index
-        self.state_ext = np.zeros((n + 1, LINK_STATE_SIZE))
+        # for the root's parent, so parent rows of every joint come out of one fancy index. A
+        # batch of characters passes a view of its own [K, J + 1, 27] array here.
+        self.state_ext = np.zeros((n + 1, LINK_STATE_SIZE)) if state_ext is None else state_ext
+        self.state_ext[n] = 0.0
         self.state_ext[n, 20] = 1.0
         self.state_ext[n, 6] = 1.0
         self.state = self.state_ext[:n]
