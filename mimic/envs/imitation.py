@@ -344,22 +344,23 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
     """``gymnasium.make_vec("mimic/Humanoid-v0", num_envs=N, vectorization_mode=
     "vector_entry_point", motion=...)``: N characters in one process.
 
-    ``autoreset="same_step"`` (default): an ended episode restarts on the same step; its last
-    observation is in ``infos["final_obs"]`` where ``infos["_final_obs"]`` is set.
-    ``autoreset="disabled"``: the caller restarts ended episodes itself with
+    ``autoreset_mode=AutoresetMode.SAME_STEP`` (default): an ended episode restarts on the same
+    step; its last observation is in ``infos["final_obs"]`` where ``infos["_final_obs"]`` is set.
+    ``autoreset_mode=AutoresetMode.DISABLED`` (or "Disabled"): the caller restarts ended episodes
+    itself with
     ``reset(seed=[...], options={"reset_mask": mask})`` (per-episode seeds, as samplers that must
     reproduce a run whatever their worker layout do).
     """
     metadata = {'autoreset_mode': AutoresetMode.SAME_STEP, 'render_modes': []}
 
-    def __init__(self, num_envs=1, autoreset='same_step', **kwargs):
+    def __init__(self, num_envs=1, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs):
         unknown = set(kwargs) - set(_TASK_DEFAULTS)
         if unknown:
             raise TypeError(f'unknown environment options {sorted(unknown)}')
-        if autoreset not in ('same_step', 'disabled'):
-            raise ValueError("autoreset must be 'same_step' or 'disabled'")
-        self.metadata = dict(self.metadata, autoreset_mode=AutoresetMode.SAME_STEP
-                             if autoreset == 'same_step' else AutoresetMode.DISABLED)
+        mode = AutoresetMode(autoreset_mode)
+        if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
+            raise ValueError(f'autoreset_mode {mode} is not supported (SameStep or Disabled)')
+        self.metadata = dict(self.metadata, autoreset_mode=mode)
         self.task = ImitationTask(num_envs, **kwargs)
         self.num_envs = int(num_envs)
         self.single_observation_space, self.single_action_space = self._spaces()

@@ -86,6 +86,11 @@ class ReferenceMotion:
     def sample(self, t: float):
         """Fill ``root_pos`` (no cycle drift), ``local_rot``, ``local_ang_vel``, ``root_lin_vel``,
         ``ee_rel``, ``com_vel`` and ``hinge`` for time t; returns the completed cycles."""
+        return self.fill(t, self.buf, self.local_rot, self.local_ang_vel, self.root_lin_vel,
+                         self.com_vel)
+
+    def fill(self, t, buf, local_rot, local_ang_vel, root_lin_vel, com_vel) -> int:
+        """Write the sample for time t into buf (views given for the post-processing)."""
         T = self.duration
         if self.loop:
             c = int(t // T)
@@ -99,15 +104,14 @@ class ReferenceMotion:
         b = g - s
         i = f * self.k + s
         r0 = self.rows[i]
-        np.subtract(self.rows[i + 1], r0, out=self.buf)
-        self.buf *= b
-        self.buf += r0
-        q = self.local_rot
-        q /= np.sqrt(np.einsum('ij,ij->i', q, q))[:, None]
+        np.subtract(self.rows[i + 1], r0, out=buf)
+        buf *= b
+        buf += r0
+        local_rot /= np.sqrt(np.einsum('ij,ij->i', local_rot, local_rot))[:, None]
         if not self.loop and t >= T:  # past the end: hold the last pose, at rest
-            self.local_ang_vel[:] = 0.0
-            self.root_lin_vel[:] = 0.0
-            self.com_vel[:] = 0.0
+            local_ang_vel[:] = 0.0
+            root_lin_vel[:] = 0.0
+            com_vel[:] = 0.0
         return c
 
     def batch(self, size: int) -> 'ReferenceBatch':
@@ -132,6 +136,14 @@ class ReferenceBatch:
     def sample(self, times):
         """Fill the views for ``times`` [size]; sets and returns ``cycles``."""
         m = self.motion
+        if len(self.buf) <= 2:  # a Python loop of scalar lookups is cheaper for 1-2 samples
+            for k in range(len(self.buf)):
+                t = float(times[k])
+                self.cycles[k] = m.fill(t, self.buf[k], self.local_rot[k],
+                                        self.local_ang_vel[k], self.root_lin_vel[k],
+                                        self.com_vel[k])
+                self.phase[k] = m.phase(t)
+            return self.cycles
         T = m.duration
         if m.loop:
             np.floor_divide(times, T, out=self.phase)
