@@ -60,10 +60,15 @@ def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=N
 def lowest_point(character: Character, joint_pos, joint_rot) -> float:
     """Lowest y reached by the character's collision shapes, for joint frames in the world
     (joint_pos [J, 3], joint_rot [J, 4] xyzw) -- used to lift a pose out of the ground."""
-    rot = R.quat_to_matrix_batch(np.asarray(joint_rot)[character.shape_link])
+    q = np.asarray(joint_rot)[character.shape_link]
+    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+    # only the y-row of each link rotation matters: R[1, :] = (2(xy + wz), 1 - 2(x^2 + z^2),
+    # 2(yz - wx)) for a unit quaternion
+    y_row = np.stack([2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z),
+                      2.0 * (y * z - w * x)], axis=1)
     centre_y = (np.asarray(joint_pos)[character.shape_link, 1]
-                + np.einsum('kj,kj->k', rot[:, 1, :], character.shape_origin))
-    # the world y-row of each shape's axes: |(R_link R_shape)_y,i| scales half extent i
-    y_row = np.einsum('kj,kji->ki', rot[:, 1, :], character.shape_rot)
-    extent = character.shape_radius + np.einsum('ki,ki->k', np.abs(y_row), character.shape_half)
+                + (y_row * character.shape_origin).sum(axis=1))
+    # the world y-row of each shape's own axes: |(R_link R_shape)[1, i]| scales half extent i
+    axes_y = (y_row[:, None, :] @ character.shape_rot)[:, 0, :]
+    extent = character.shape_radius + (np.abs(axes_y) * character.shape_half).sum(axis=1)
     return float(np.min(centre_y - extent))
