@@ -21,6 +21,7 @@ from mimic.kinematics.character import Character
 from mimic.kinematics.rotations import cross_batch, quat_conj_mul_batch, quat_to_matrix_batch
 
 REWARD_TERMS = ('pose', 'velocity', 'end_effector', 'root', 'com')
+_ROOT_TERM_WEIGHTS = np.array([1.0, 0.01, 0.001])   # position, velocity, angular velocity
 DEFAULT_WEIGHTS = dict(pose=0.5, velocity=0.05, end_effector=0.15, root=0.2, com=0.1)
 
 
@@ -84,16 +85,15 @@ class ImitationReward:
         de = e @ R_h.transpose(0, 2, 1) - ref.ee_rel
         errs[:, 2] = np.einsum('kei,kei->k', de, de)
         # root: position, rotation, velocity of the root joint point (v_centre - w x arm)
-        dp = root - ref_root_pos
         w0 = S[:, 0, 24:27]
         arm = rot[:, 0] @ self.root_com_offset
-        dvr = S[:, 0, 21:24] - cross_batch(w0, arm) - ref.root_lin_vel
-        dwr = w0 - ref.local_ang_vel[:, 0]
-        errs[:, 3] = (np.einsum('ki,ki->k', dp, dp) + 0.1 * ang2[:, 0]
-                      + 0.01 * np.einsum('ki,ki->k', dvr, dvr)
-                      + 0.001 * np.einsum('ki,ki->k', dwr, dwr))
-        # centre-of-mass velocity
-        dc = self.mass_frac @ S[..., 21:24] - ref.com_vel
-        errs[:, 4] = 0.1 * np.einsum('ki,ki->k', dc, dc)
+        # rows: root position, root velocity, root angular velocity, centre-of-mass velocity
+        d = np.stack([root - ref_root_pos,
+                      S[:, 0, 21:24] - cross_batch(w0, arm) - ref.root_lin_vel,
+                      w0 - ref.local_ang_vel[:, 0],
+                      self.mass_frac @ S[..., 21:24] - ref.com_vel], axis=1)
+        sq = np.einsum('kri,kri->kr', d, d)
+        errs[:, 3] = sq[:, :3] @ _ROOT_TERM_WEIGHTS + 0.1 * ang2[:, 0]
+        errs[:, 4] = 0.1 * sq[:, 3]
         terms = self.weights * np.exp(-self.scales * errs)
         return terms.sum(axis=1), terms
