@@ -1,0 +1,575 @@
+"""Watching a skill: a trained policy (or a clip played kinematically) with its reference ghost.
+
+* :func:`load_model` / :func:`make_env` rebuild the environment a checkpoint was trained on (the
+  checkpoint stores ``env_id`` and ``env_kwargs``) and check the model fits it; every problem is a
+  :class:`ViewerError` with a one-line message naming the file and the mismatch.
+* :class:`Player` steps the env (policy mean actions, or none in kinematic playback), restarts
+  episodes when they end and poses the reference ghost, overlaid or beside the character.
+* :func:`record_video` writes a headless video (TinyRenderer, no display / GPU needed) at the
+  motion's real-time rate; :func:`run_gui` opens the pybullet window with a following camera and
+  keys (pause, step, reset, ghost, slow motion).
+
+All pybullet calls are in mimic.sim.camera / mimic.sim.world / mimic.sim.character.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+GHOST_MODES = ('overlay', 'beside', 'off')
+GHOST_RGB = (1.0, 0.55, 0.15)
+GHOST_ALPHA = 0.4
+VIDEO_EXTS = ('.mp4', '.gif', '.mov', '.mkv', '.avi', '.webm')
+HUMANOID_ENV, DOG_ENV = 'mimic/Humanoid-v0', 'mimic/Dog-v0'
+
+
+class ViewerError(Exception):
+    """A user-facing problem (bad model file, mismatching motion, bad option): one line."""
+
+
+# ==================================================================================== loading
+def load_model(path):
+    """(agent, info) from a mimic-train checkpoint; info holds env_id / env_kwargs / ...
+
+    Raises ViewerError for a missing, unreadable or incomplete file.
+    """
+    path = str(path)
+    if not os.path.exists(path):
+        raise ViewerError(f"model '{path}': no such file")
+    if not os.path.isfile(path):
+        raise ViewerError(f"model '{path}': not a file")
+    try:
+        from mimic.learning import load_policy
+        agent, info = load_policy(path)
+    except Exception as e:  # torch / pickle / zip errors, missing keys: all mean "not a checkpoint"
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
+        msg = f'{type(e).__name__}: {msg}' if msg else type(e).__name__
+        if len(msg) > 160:
+            msg = msg[:157] + '...'
+        raise ViewerError(f"model '{path}': not a readable mimic checkpoint ({msg})") from None
+    if not info.get('env_id'):
+        raise ViewerError(f"model '{path}': the checkpoint does not say which environment it was "
+                          f"trained on (no env_id; was it written by mimic-train?)")
+    return agent, info
+
+
+def env_id_for_motion(motion) -> str:
+    """The imitation env of a clip's character (DeepMimic names clips <character>_...)."""
+    from mimic.envs.imitation import character_for_motion
+    from mimic.paths import resolve_motion
+    return DOG_ENV if character_for_motion(resolve_motion(motion)) == 'dog' else HUMANOID_ENV
+
+
+def _resolve(motion, what):
+    from mimic.paths import resolve_motion
+    try:
+        return resolve_motion(motion)
+    except FileNotFoundError as e:
+        raise ViewerError(f'{what}: {e}') from None
+
+
+def _stored_motion(motion):
+    """A motion named in a checkpoint: as stored, else the file's name among the shipped clips
+    (training may have run from another directory)."""
+    from mimic.paths import resolve_motion
+    try:
+        return str(resolve_motion(motion))
+    except FileNotFoundError:
+        pass
+    try:
+        return str(resolve_motion(Path(str(motion)).stem))
+    except FileNotFoundError:
+        return str(motion)
+
+
+def _env_character(env_id, kwargs):
+    import gymnasium as gym
+    try:
+        spec = gym.spec(env_id)
+    except Exception:
+        return None
+    return kwargs.get('character') or (spec.kwargs or {}).get('character')
+
+
+def make_env(model_path=None, info=None, agent=None, motion=None, env_kwargs=None,
+             mode='test'):
+    """The environment to watch or evaluate.
+
+    With a model (``info`` from :func:`load_model`): the checkpoint's env_id and (test) env_kwargs,
+    ``mode="test"``, ``motion`` overriding the clip; checks the character and the observation /
+    action sizes against the model. Without a model: ``motion`` played kinematically on its
+    character. Returns the env (not yet reset).
+    """
+    import gymnasium as gym
+
+    import mimic  # noqa: F401  (registers the envs)
+    from mimic.envs.imitation import character_for_motion
+
+    name = f"model '{model_path}'" if model_path else 'viewer'
+    if info is not None:
+        env_id = info['env_id']
+        kwargs = dict(info.get('eval_env_kwargs') or info.get('env_kwargs') or {})
+        if not env_id.startswith('mimic/'):
+            raise ViewerError(f"{name}: trained on '{env_id}', not a mimic imitation env "
+                              f"({HUMANOID_ENV} / {DOG_ENV}): nothing to view here")
+        if motion is not None:
+            kwargs['motion'] = str(_resolve(motion, f'motion {motion!r}'))
+        elif 'motion' in kwargs:
+            kwargs['motion'] = _stored_motion(kwargs['motion'])
+        kwargs['kinematic'] = False
+        trained_char = _env_character(env_id, kwargs)
+        if 'motion' in kwargs and trained_char:
+            clip_path = _resolve(kwargs['motion'], f"{name}: motion {kwargs['motion']!r}")
+            clip_char = character_for_motion(clip_path)
+            if clip_char != trained_char:
+                raise ViewerError(f"{name} was trained for the {trained_char} ({env_id}), but "
+                                  f"motion '{clip_path.name}' is a {clip_char} clip")
+    else:
+        if motion is None:
+            raise ViewerError('nothing to show: give --model FILE and/or --motion CLIP')
+        env_id = env_id_for_motion(motion)
+        kwargs = {'motion': str(_resolve(motion, f'motion {motion!r}')), 'kinematic': True}
+    kwargs.pop('render_mode', None)
+    kwargs['mode'] = mode
+    kwargs.update(env_kwargs or {})
+    try:
+        env = gym.make(env_id, **kwargs)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        kw = ', '.join(f'{k}={v!r}' for k, v in kwargs.items())
+        raise ViewerError(f'{name}: cannot create {env_id} ({kw}): {msg}') from None
+    if agent is not None:
+        check_fits(agent, env, name, env_id)
+    return env
+
+
+def check_fits(agent, env, name, env_id):
+    obs_n = int(np.prod(env.observation_space.shape))
+    act_n = int(np.prod(env.action_space.shape)) if env.action_space.shape else 1
+    if (agent.obs_dim, agent.act_dim) != (obs_n, act_n):
+        clip = getattr(env.unwrapped, 'clip', None)
+        what = f"{env_id}{' (' + clip.name + ')' if clip is not None else ''}"
+        env.close()
+        raise ViewerError(f'{name} expects observations of size {agent.obs_dim} and actions of '
+                          f'size {agent.act_dim}, but {what} has {obs_n} and {act_n} '
+                          f'(a model of another character?)')
+
+
+# ==================================================================================== playback
+class Player:
+    """Steps an imitation env with a policy (or kinematically), episode after episode, and poses
+    the reference ghost.
+
+    ``ghost``: an object with ``set_state(root_pos, root_rot, local_rot, hinge)`` (or None);
+    ``ghost_mode`` 'overlay' (on the character), 'beside' (``ghost_offset`` metres along
+    ``beside_dir``) or 'off'. After a fall the policy keeps acting for ``fall_hold`` seconds so the
+    fall is visible, then a new episode starts; clip ends and time limits restart at once.
+    """
+
+    def __init__(self, env, agent=None, start_time: float = 0.0, fall_hold: float = 0.5,
+                 seed: int = 0):
+        self.env = env
+        self.u = env.unwrapped
+        self.agent = agent
+        self.start_time = float(start_time)
+        self.fall_hold = float(fall_hold)
+        self.seed = int(seed)
+        self.ghost = None
+        self.ghost_mode = 'overlay'
+        self.ghost_offset = 1.5
+        self.beside_dir = np.array([1.0, 0.0, 0.0])
+        self.episodes = 0           # episodes started
+        self.obs = None
+        self.zero_action = None
+
+    # -- episodes
+    def reset(self):
+        opts = {'time': self.start_time} if self.start_time is not None else None
+        self.obs, info = self.env.reset(seed=self.seed + self.episodes, options=opts)
+        self.episodes += 1
+        self.episode_return = 0.0
+        self.episode_steps = 0
+        self.reward = 0.0
+        self.fallen = False
+        self.hold = 0
+        self.phase = float(info.get('phase', 0.0))
+        self.just_reset = True
+        self.update_ghost()
+        return self.obs
+
+    def action(self):
+        if self.agent is None:
+            if self.zero_action is None:
+                self.zero_action = np.zeros(self.env.action_space.shape, np.float32)
+            return self.zero_action
+        return self.agent.predict(self.obs, deterministic=True)[0]
+
+    def step(self):
+        """One control step; starts a new episode when the current one is over."""
+        if self.obs is None:
+            return self.reset()
+        self.just_reset = False
+        if self.hold > 0:                      # after a fall: keep going, then restart
+            self.hold -= 1
+            self.obs, _, _, _, info = self.env.step(self.action())
+            self.phase = float(info.get('phase', self.phase))
+            self.update_ghost()
+            if self.hold == 0:
+                self.reset()
+            return self.obs
+        self.obs, r, terminated, truncated, info = self.env.step(self.action())
+        self.reward = float(r)
+        self.episode_return += self.reward
+        self.episode_steps += 1
+        self.phase = float(info.get('phase', 0.0))
+        self.update_ghost()
+        if terminated or truncated:
+            if info.get('fallen') and self.fall_hold > 0:
+                self.fallen = True
+                self.hold = max(1, int(round(self.fall_hold / self.u.control_dt)))
+            else:
+                self.reset()
+        return self.obs
+
+    # -- ghost
+    def fit_beside(self, direction):
+        """Set the beside direction and an offset that clears the character's extent along it
+        (1.5 m for the humanoid seen from the side, more for the long dog)."""
+        self.beside_dir = np.asarray(direction, np.float64)
+        p = self.u.sim.query()[:, 14:17] @ self.beside_dir
+        self.ghost_offset = float(max(1.2, p.max() - p.min() + 0.9))
+
+    def ghost_position(self, root_pos):
+        if self.ghost_mode == 'beside':
+            return root_pos + self.ghost_offset * self.beside_dir
+        return root_pos
+
+    def update_ghost(self):
+        if self.ghost is None or self.ghost_mode == 'off':
+            return
+        root_pos, local_rot, hinge = self.u.reference_state()
+        self.ghost.set_state(self.ghost_position(root_pos), local_rot[0], local_rot, hinge)
+
+    # -- read-outs
+    @property
+    def time(self) -> float:
+        return float(self.u.time)
+
+    def root_position(self) -> np.ndarray:
+        from mimic.sim.camera import body_position
+        return body_position(self.u.world, self.u.sim.body)
+
+    def camera_target(self) -> np.ndarray:
+        """Between the character and a beside ghost, so both stay in view."""
+        p = self.root_position()
+        if self.ghost is not None and self.ghost_mode == 'beside':
+            p = p + 0.5 * self.ghost_offset * self.beside_dir
+        return p
+
+    def status(self) -> str:
+        s = f't {self.time:6.2f} s   phase {self.phase:.2f}'
+        if not self.u.kinematic:
+            s += f'   reward {self.reward:.2f}   return {self.episode_return:6.1f}'
+        if self.fallen:
+            s += '   FALLEN'
+        return s
+
+
+def camera_distance(u) -> float:
+    """A camera distance that frames the character: ~4 m for the humanoid's 0.9 m root height."""
+    root_h = float(u.reference_state()[0][1])
+    return float(np.clip(4.4 * root_h, 2.5, 6.0))
+
+
+# ==================================================================================== video
+class ProgressBar:
+    """A textual progress bar on stderr (redrawn in place on a terminal, a few lines otherwise)."""
+
+    def __init__(self, total: int, label: str = '', stream=None, enabled: bool = True,
+                 unit: str = 'frames'):
+        self.total = max(1, int(total))
+        self.label = label
+        self.unit = unit
+        self.stream = stream or sys.stderr
+        self.enabled = enabled
+        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
+        self.t0 = time.perf_counter()
+        self.last = -1.0
+        self.quarter = -1
+
+    def update(self, n: int):
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        done = n >= self.total
+        if self.tty:
+            if not done and now - self.last < 0.1:
+                return
+            self.last = now
+            frac = min(1.0, n / self.total)
+            width = 30
+            bar = '#' * int(frac * width) + '-' * (width - int(frac * width))
+            el = now - self.t0
+            rate = n / el if el > 0 else 0.0
+            eta = (self.total - n) / rate if rate > 0 else 0.0
+            self.stream.write(f'\r{self.label} [{bar}] {n}/{self.total} {self.unit}  '
+                              f'{rate:5.1f}/s  ETA {eta:4.0f} s ')
+            if done:
+                self.stream.write('\n')
+            self.stream.flush()
+        else:
+            q = int(4 * n / self.total)
+            if q != self.quarter:
+                self.quarter = q
+                self.stream.write(f'{self.label} {n}/{self.total} {self.unit}\n')
+                self.stream.flush()
+
+
+def open_writer(path, fps: float, width: int, height: int):
+    """An imageio writer for .mp4 / .mov / .mkv / .avi / .webm (ffmpeg) or .gif (Pillow)."""
+    import imageio.v2 as iio
+    ext = Path(path).suffix.lower()
+    if ext not in VIDEO_EXTS:
+        raise ViewerError(f"video '{path}': unknown format '{ext or '(none)'}' "
+                          f"(use one of {', '.join(VIDEO_EXTS)})")
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    if ext == '.gif':
+        return iio.get_writer(path, mode='I', duration=1000.0 / fps, loop=0)
+    if ext != '.webm' and (width % 2 or height % 2):
+        raise ViewerError(f"video '{path}': {ext} (H.264, yuv420p) needs an even width and "
+                          f"height, not {width}x{height}")
+    codec = 'libvpx-vp9' if ext == '.webm' else 'libx264'
+    return iio.get_writer(path, fps=fps, codec=codec, quality=7, macro_block_size=1,
+                          pixelformat='yuv420p', ffmpeg_log_level='error')
+
+
+def draw_text(frame: np.ndarray, text: str) -> np.ndarray:
+    """``text`` in the top-left corner of an RGB frame (Pillow's built-in font)."""
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:  # pragma: no cover - Pillow comes with imageio
+        return frame
+    img = Image.fromarray(frame)
+    draw = ImageDraw.Draw(img)
+    x = y = max(2, frame.shape[0] // 80)
+    draw.text((x + 1, y + 1), text, fill=(255, 255, 255))
+    draw.text((x, y), text, fill=(20, 20, 20))
+    return np.asarray(img)
+
+
+def record_video(player: Player, path, seconds: float, fps: float = 30.0, width: int = 640,
+                 height: int = 480, ghost_mode: str = 'overlay', text: bool = True,
+                 shadows: bool = False, progress: bool = True, camera=None) -> dict:
+    """Write ``round(seconds * fps)`` frames of the player's skill to ``path``, in simulated real
+    time: frame k shows the state nearest to k / fps seconds after the start (frames are
+    repeated or skipped when fps differs from the control rate). Returns a summary dict."""
+    from mimic.sim.camera import FollowCamera, GhostWorld, scene_renderer
+    u = player.u
+    if fps <= 0 or seconds <= 0:
+        raise ViewerError('--fps and --seconds must be positive')
+    n_frames = int(round(seconds * fps))
+    if n_frames < 1:
+        raise ViewerError(f'{seconds} s at {fps} fps is no frame at all')
+    writer = open_writer(path, fps, width, height)
+    ghost_world = None
+    try:
+        player.reset()
+        renderer = scene_renderer(u.world)
+        renderer.shadows = shadows
+        camera = camera or FollowCamera(distance=camera_distance(u))
+        if ghost_mode != 'off':
+            ghost_world = GhostWorld(u.character, rgba=GHOST_RGB + (1.0,))
+            player.ghost = ghost_world
+            player.ghost_mode = ghost_mode
+            player.fit_beside(camera.right())
+            player.update_ghost()
+            if ghost_mode == 'beside':
+                camera.distance += 0.8 * player.ghost_offset
+        dt = u.control_dt
+        bar = ProgressBar(n_frames, label=f'rendering {Path(path).name}', enabled=progress)
+        camera.follow(player.camera_target())
+        t = 0.0              # simulated time shown by the current state
+        frame = None
+        k = 0
+        t_start = time.perf_counter()
+        while k < n_frames:
+            if k / fps < t + 0.5 * dt - 1e-9:       # the current state is the nearest to frame k
+                if frame is None:
+                    frame = renderer.render(camera, width, height, ghost=ghost_world,
+                                            ghost_alpha=GHOST_ALPHA)
+                    if text:
+                        frame = draw_text(frame, player.status())
+                writer.append_data(frame)
+                k += 1
+                bar.update(k)
+                continue
+            player.step()
+            t += dt
+            camera.follow(player.camera_target(), dt)
+            frame = None
+        elapsed = time.perf_counter() - t_start
+    finally:
+        writer.close()
+        if ghost_world is not None:
+            ghost_world.close()
+            player.ghost = None
+    return dict(path=str(path), frames=n_frames, fps=fps, width=width, height=height,
+                seconds=n_frames / fps, render_seconds=elapsed, episodes=player.episodes)
+
+
+# ==================================================================================== GUI
+GUI_HELP = ('keys: SPACE pause | N or RIGHT single step (paused) | R reset | G ghost overlay / '
+            'beside / off | S slow motion x1 / x1/2 / x1/4 / x1/8 | C camera follow on / off | '
+            'Q or ESC quit')
+SPEEDS = (1.0, 0.5, 0.25, 0.125)
+GUI_FOV_FACTOR = 0.72     # the window's 60 deg field of view vs the videos' 45 deg
+
+
+class GuiScene:
+    """The pybullet window: display copies of the simulated character (posed from the env's own
+    DIRECT world every frame, so the physics is exactly what headless runs and evaluations
+    see) and of the reference ghost (translucent)."""
+
+    def __init__(self, character, gui_options: str = ''):
+        from mimic.sim import camera as cam
+        from mimic.sim.character import SimCharacter
+        from mimic.sim.world import World, quiet_stdout
+        try:
+            with quiet_stdout():
+                self.world = World(gui=True, gui_options=gui_options)
+        except Exception as e:
+            raise ViewerError(f'cannot open the pybullet window ({e}); use --video FILE to '
+                              f'render headless') from None
+        cam.gui_setup(self.world)
+        cam.gui_rendering(self.world, False)
+        self.body = SimCharacter(self.world, character, ghost=True)
+        self.num_links = character.num_joints
+        self.ghost = SimCharacter(self.world, character, ghost=True,
+                                  rgba=GHOST_RGB + (0.35,))
+        self.ghost_shown = True
+        cam.gui_rendering(self.world, True)
+
+    def show_ghost(self, on: bool):
+        from mimic.sim.camera import set_body_color
+        if on != self.ghost_shown:
+            set_body_color(self.world, self.ghost.body, GHOST_RGB + (0.35 if on else 0.0,),
+                           self.num_links)
+            self.ghost_shown = on
+
+    def close(self):
+        self.world.close()
+
+
+def run_gui(player: Player, seconds: float | None = None, episodes: int | None = None,
+            ghost_mode: str = 'overlay', screenshot=None, speed: float = 1.0,
+            gui_options: str = '', help_stream=sys.stderr) -> dict:
+    """Play in a pybullet window until it closes, Q / ESC, ``seconds`` of simulated time or
+    ``episodes`` episodes. ``screenshot``: save what the window shows at the end (PNG)."""
+    from mimic.sim import camera as cam
+    u = player.u
+    scene = GuiScene(u.character, gui_options)   # first: pybullet reports the window camera
+    player.reset()                                 # only for the first connection
+    world = scene.world
+    try:
+        player.ghost = scene.ghost
+        player.ghost_mode = ghost_mode
+        scene.show_ghost(ghost_mode != 'off')
+        gui_distance = GUI_FOV_FACTOR * camera_distance(u)
+        cam.gui_follow(world, player.camera_target(), yaw=0.0, pitch=-12.0,
+                       distance=gui_distance)
+        player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
+        player.update_ghost()
+        if ghost_mode == 'beside':
+            cam.gui_follow(world, player.camera_target(),
+                           distance=gui_distance + GUI_FOV_FACTOR * 0.8 * player.ghost_offset)
+        cam.mirror_pose(u.sim, scene.body)
+        text = cam.GuiText(world)
+        if help_stream is not None:
+            print(GUI_HELP, file=help_stream)
+        paused, follow = False, True
+        speed_i = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+        sim_time = 0.0
+        dt = u.control_dt
+        next_tick = time.perf_counter()
+        target = player.camera_target()
+        quit_ = False
+        try:
+            while cam.gui_connected(world) and not quit_:
+                step = not paused
+                for key in cam.gui_keys(world):
+                    if key == 'space':
+                        paused = not paused
+                        step = False
+                    elif key in ('n', 'right') and paused:
+                        step = True
+                    elif key == 'r':
+                        player.reset()
+                    elif key == 'g':
+                        i = GHOST_MODES.index(player.ghost_mode)
+                        player.ghost_mode = GHOST_MODES[(i + 1) % len(GHOST_MODES)]
+                        if player.ghost_mode == 'beside':
+                            player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
+                        scene.show_ghost(player.ghost_mode != 'off')
+                        player.update_ghost()
+                    elif key == 's':
+                        speed_i = (speed_i + 1) % len(SPEEDS)
+                    elif key == 'c':
+                        follow = not follow
+                    elif key in ('q', 'escape'):
+                        quit_ = True
+                if step:
+                    before = player.episodes
+                    player.step()
+                    sim_time += dt
+                    if episodes is not None and player.episodes > before and \
+                            player.episodes > episodes:
+                        break
+                    if seconds is not None and sim_time >= seconds - 1e-9:
+                        quit_ = True
+                cam.mirror_pose(u.sim, scene.body)
+                if follow:
+                    goal = player.camera_target()
+                    if player.just_reset:
+                        target = goal
+                    else:
+                        target = target + (1.0 - math.exp(-dt / 0.15)) * (goal - target)
+                    cam.gui_follow(world, target)
+                status = player.status() + ('   PAUSED' if paused else '')
+                if SPEEDS[speed_i] != 1.0:
+                    status += f'   x{SPEEDS[speed_i]:g}'
+                text.show(status, player.root_position() + np.array([0.0, 1.1, 0.0]))
+                next_tick += dt / SPEEDS[speed_i]
+                delay = next_tick - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                else:
+                    next_tick = time.perf_counter()
+        except cam.GUI_ERRORS:        # the window was closed under us
+            if cam.gui_connected(world):
+                raise
+        res = dict(seconds=sim_time, episodes=player.episodes, screenshot=None)
+        if screenshot is not None and cam.gui_connected(world):
+            from PIL import Image
+            img, seg = cam.gui_screenshot(world, segmentation=True)
+            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(img).save(screenshot)
+            res.update(screenshot=str(screenshot),
+                       character_pixels=int((seg == scene.body.body).sum()),
+                       ghost_pixels=int((seg == scene.ghost.body).sum()))
+        return res
+    finally:
+        player.ghost = None
+        scene.close()
+
+
+def has_display() -> bool:
+    """Whether a pybullet window can open: on Linux only with an X / Wayland display."""
+    if sys.platform.startswith('linux'):
+        return bool(os.environ.get('DISPLAY') or os.environ.get('WAYLAND_DISPLAY'))
+    return True
