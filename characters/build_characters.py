@@ -16,9 +16,10 @@ Conventions of the generated files (what mimic.kinematics.character and mimic.si
 * every joint origin is the DeepMimic attachment point with no rotation, so a link frame is its
   joint frame; revolute joints turn about local z;
 * each link's inertial frame sits at the body centre with no rotation, and carries the inertia
-  that Bullet computes from the collision shape (btSphereShape: 0.4 m r^2; btBoxShape:
-  m/12 (b^2 + c^2); btCapsuleShape: the box bounding the capsule) -- what DeepMimic's C++ does,
-  since it builds its bodies from those Bullet shapes;
+  that Bullet computes from the collision shape (spheres: 0.4 m r^2; boxes: m/12 (b^2 + c^2);
+  capsules: the box bounding the capsule, grown by Bullet's 1 mm collision margin on each side)
+  -- the figures pybullet itself derives from these shapes and that spec section 2.1 lists as
+  matching DeepMimic's C++ (checked link by link in tests/test_character.py);
 * joint ``effort`` is DeepMimic's TorqueLim; revolute ``lower``/``upper`` are its limits.
 """
 import math
@@ -115,6 +116,7 @@ DOG_BODIES = [
 ]
 
 COLOR = '0.4706 0.549 0.6863 1'
+MARGIN = 0.001  # Bullet's collision margin for URDF shapes, in metres
 FRICTION = 0.9  # DeepMimic cSimCharacter / cGround
 
 
@@ -126,8 +128,8 @@ def bullet_inertia(shape, size, mass, rot_z):
     else:
         if shape == 'box':
             ext = np.array(size, dtype=float)
-        else:  # capsule along y: Bullet uses the box that bounds it
-            ext = np.array([size[0], size[1] + size[0], size[0]], dtype=float)
+        else:  # capsule along y: Bullet uses the box that bounds it, plus its collision margin
+            ext = np.array([size[0], size[1] + size[0], size[0]], dtype=float) + 2 * MARGIN
         ext2 = ext ** 2
         d = mass / 12.0 * np.array([ext2[1] + ext2[2], ext2[0] + ext2[2], ext2[0] + ext2[1]])
     rot = Rotation.from_euler('z', rot_z).as_matrix()
