@@ -46,7 +46,8 @@ class World:
                  gui: bool = False, gui_options: str = ''):
         self.timestep = timestep
         self.gui = gui
-        self.client = pb.connect(pb.GUI if gui else pb.DIRECT, options=gui_options)
+        with quiet_stdout():  # pybullet prints "argv[0]=" on connect
+            self.client = pb.connect(pb.GUI if gui else pb.DIRECT, options=gui_options)
         if self.client < 0:
             raise RuntimeError('pybullet could not connect' + (' a GUI (is there a display?)'
                                                                if gui else ''))
