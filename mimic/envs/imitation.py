@@ -156,14 +156,12 @@ class ImitationTask:
         """Advance all K characters one control step. Returns obs [K, D], reward [K],
         terminated [K], truncated [K] and a dict of per-character arrays."""
         K = self.num
-        sims, worlds = self.sims, self.worlds
+        sims = self.sims
         if not self.kinematic:
             targets = self.action_map.to_targets(np.asarray(actions).reshape(K, -1))
+            substeps = self.substeps
             for k in range(K):
-                sim, world, tg = sims[k], worlds[k], targets[k]
-                for _ in range(self.substeps):
-                    sim.apply_stable_pd(tg)
-                    world.step()
+                sims[k].step_stable_pd(targets[k], substeps)
         self.time += self.control_dt
         self.samples += K
         ref = self.ref

@@ -78,6 +78,7 @@ class SimCharacter:
         self._set_pd = pb.setJointMotorControlMultiDofArray
         self._link_states = pb.getLinkStates
         self._contacts = pb.getContactPoints
+        self._step = pb.stepSimulation
         # the link state, plus one extra "world" row (identity rotation, at rest) that stands in
         # for the root's parent, so parent rows of every joint come out of one fancy index. A
         # batch of characters passes a view of its own [K, J + 1, 27] array here.
@@ -94,6 +95,17 @@ class SimCharacter:
         self._set_pd(self.body, self.actuated, pb.STABLE_PD_CONTROL, targetPositions=targets,
                      targetVelocities=self.zero_vel, forces=self.max_forces,
                      positionGains=self.kp, velocityGains=self.kd, physicsClientId=self.client)
+
+    def step_stable_pd(self, targets, substeps: int):
+        """Run ``substeps`` physics steps, issuing the stable-PD targets before each (the hot
+        loop of every control step: pybullet functions and arguments bound to locals once)."""
+        set_pd, step = self._set_pd, self._step
+        body, joints, mode = self.body, self.actuated, pb.STABLE_PD_CONTROL
+        vel, forces, kp, kd, cid = self.zero_vel, self.max_forces, self.kp, self.kd, self.client
+        for _ in range(substeps):
+            set_pd(body, joints, mode, targetPositions=targets, targetVelocities=vel,
+                   forces=forces, positionGains=kp, velocityGains=kd, physicsClientId=cid)
+            step(physicsClientId=cid)
 
     # ----------------------------------------------------------------- state
     def query(self):
