@@ -63,7 +63,8 @@ RUN_KEYS: dict[str, tuple[Any, Any, str]] = {
     "record_deterministic": (bool, False, "record with the mean action instead of sampling"),
     "num_workers": (Optional[int], None, "sampler worker processes (default: os.cpu_count(); 1: in-process "
                                          "SerialSampler)"),
-    "envs_per_worker": (int, 4, "envs stepped together in each worker (one vectorised env if the id has one)"),
+    "envs_per_worker": (Optional[int], None, "envs per sampler worker (default: 8 = 2 pipelined vectorised groups "
+                                             "of 4 if the id has a vector env, as mimic/*; else 1)"),
     "backend": (str, "mp", "sampler workers: 'mp' (multiprocessing) or 'ray' (pip install -e .[distributed])"),
     "ray_address": (Optional[str], None, "join a Ray cluster: 'auto' or HOST:PORT (default: local instance)"),
     "worker_timeout": (float, 60.0, "seconds without a reply before a sampler worker counts as hung"),

@@ -247,6 +247,11 @@ class _TaskAttributes:
         return self.task.max_episode_return
 
     @property
+    def reward_term_names(self):
+        """Names of the columns of the per-term rewards (info["reward_terms"])."""
+        return REWARD_TERMS
+
+    @property
     def action_norm(self):
         """(mean, std) of DeepMimic's action normalisation: a = mean + std * a_normalised."""
         return self.task.action_map.mean, self.task.action_map.std

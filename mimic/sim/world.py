@@ -46,8 +46,11 @@ class World:
                  gui: bool = False, gui_options: str = ''):
         self.timestep = timestep
         self.gui = gui
-        with quiet_stdout():  # pybullet prints "argv[0]=" on connect
-            self.client = pb.connect(pb.GUI if gui else pb.DIRECT, options=gui_options)
+        if gui:
+            self.client = pb.connect(pb.GUI, options=gui_options)
+        else:
+            with quiet_stdout():  # pybullet prints "argv[0]=" on connect
+                self.client = pb.connect(pb.DIRECT)
         if self.client < 0:
             raise RuntimeError('pybullet could not connect' + (' a GUI (is there a display?)'
                                                                if gui else ''))

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Samples/s of ParallelSampler on the humanoid spinkick env with 1, 2, ..., N workers (issue #4).
+
+One invocation, interleaved: every repeat runs every (workers, policy) contender once, in a
+rotated order, so load from other jobs hits them alike; figures are medians over --repeats.
+
+* env: mimic/Humanoid-v0, motion humanoid3d_spinkick, training mode as train.py runs it early
+  on (0.5 s episodes = 15 steps + a seeded reset each; --anneal_samples 0 for full-length ones)
+* policies: ``random`` -- a cheap batched act_fn (action mean + N(0, 0.05 * half range));
+  ``awr`` -- AWR.act of the real agent (args/agents/awr_imitation.yaml: [1024, 512] nets,
+  stochastic), i.e. what training pays for inference; the learner runs torch with 1 thread
+* ``serial``: SerialSampler over one gym.make env in this process (train.py --num_workers 1)
+* efficiency(N) = rate(N) / (N * rate(1 worker)); target >= 0.9 at N = 2 on a 2-core machine
+* learner cost per sample: wall time of a collect minus the time the learner sat blocked waiting
+  for workers, split into policy inference (act_fn) and coordination (pipes, decoding,
+  episode bookkeeping), per sample -- and the 16-64 core projection from these figures.
+
+    python bench/sampler_scaling.py [--workers 1 2] [--envs_per_worker 4] [--samples 3000]
+                                    [--repeats 5] [--policies random awr] [--json out.json]
+
+Keep this module's top level light: worker processes ('spawn') re-import it.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import gymnasium as gym
+import numpy as np
+
+ENV_ID = "mimic/Humanoid-v0"
+NULL_ID = "bench/NullHumanoid-v0"
+
+
+class NullHumanoid(gym.Env):
+    """The humanoid's observation / action sizes and 0.5 s episodes, no simulation: with it the
+    sampler is learner-bound, so its rate is the learner's capacity (coordination + act_fn)."""
+
+    def __init__(self, obs_dim=197, act_dim=36, episode_steps=15):
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
+        self.n, self.t, self.obs = episode_steps, 0, np.zeros(obs_dim, np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return self.obs.copy(), {}
+
+    def step(self, action):
+        self.t += 1
+        return self.obs.copy(), 1.0, False, self.t >= self.n, {}
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main(argv=None) -> int:
+    cores = os.cpu_count() or 1
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, nargs="+", default=list(range(1, cores + 1)))
+    ap.add_argument("--envs_per_worker", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=3000, help="min_samples per collect")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--policies", nargs="+", default=["random", "awr"], choices=["random", "awr"])
+    ap.add_argument("--modes", nargs="+", default=["pipe", "lock"], choices=["pipe", "lock"],
+                    help="pipe: pipelined workers (2 env groups each, the default); lock: plain lockstep")
+    ap.add_argument("--no_serial", action="store_true", help="skip the in-process SerialSampler contender")
+    ap.add_argument("--anneal_samples", type=float, default=None, help="env kwarg (0: full-length episodes)")
+    ap.add_argument("--motion", default="humanoid3d_spinkick")
+    ap.add_argument("--project", type=int, nargs="+", default=[16, 32, 64], help="core counts to project to")
+    ap.add_argument("--capacity_workers", type=int, nargs="*", default=[2, 8, 16, 32, 64],
+                    help="learner capacity: worker counts on the no-physics env (0 values: skip)")
+    ap.add_argument("--capacity_samples", type=int, default=20000)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+
+    import torch
+    import mimic  # noqa: F401
+    from mimic.learning import AWR, AWRConfig, SerialSampler
+    from mimic.learning.parallel import ParallelSampler
+
+    torch.set_num_threads(1)
+    kw = {"motion": args.motion, "mode": "train"}
+    if args.anneal_samples is not None:
+        kw["anneal_samples"] = args.anneal_samples
+    env = gym.make(ENV_ID, **kw)
+    low, high = env.action_space.low, env.action_space.high
+    mean, half = (low + high) / 2, (high - low) / 2
+    rng = np.random.default_rng(0)
+
+    def random_act(obs):
+        return (mean + 0.05 * half * rng.standard_normal((len(obs), mean.size))).astype(np.float32)
+
+    cfg = AWRConfig.from_yaml(os.path.join(os.path.dirname(__file__), "..", "args", "agents", "awr_imitation.yaml"))
+    agent = AWR(env, cfg, seed=0, verbose=0)
+    torch.set_num_threads(1)
+    policies = {"random": random_act, "awr": agent.act}
+
+    print(f"# sampler_scaling: {ENV_ID} {kw}, K={args.envs_per_worker} envs/worker, "
+          f"{args.samples} samples/collect, {args.repeats} repeats, {cores} cores", flush=True)
+    print(f"# load average at start: {loadavg()}", flush=True)
+    t0 = time.perf_counter()
+    samplers = {}
+    for n in args.workers:
+        for mode in args.modes:
+            samplers[n, mode] = ParallelSampler(ENV_ID, kw, num_workers=n, envs_per_worker=args.envs_per_worker,
+                                                seed=n, pipeline=(mode == "pipe"), verbose=True)
+    serial = None if args.no_serial else SerialSampler(gym.make(ENV_ID, **kw), seed=0)
+    print(f"# started {sum(args.workers) * len(args.modes)} workers in {time.perf_counter() - t0:.1f} s", flush=True)
+
+    contenders = [(n, mode, p) for n in args.workers for mode in args.modes for p in args.policies]
+    if serial is not None:
+        contenders += [("serial", "", p) for p in args.policies]
+    results = {c: [] for c in contenders}
+
+    def run(c, samples):
+        n, mode, p = c
+        s = serial if n == "serial" else samplers[n, mode]
+        t = time.perf_counter()
+        eps = s.collect(policies[p], min_samples=samples, total_samples=0)
+        wall = time.perf_counter() - t
+        got = sum(len(e) for e in eps)
+        row = {"rate": got / wall, "samples": got, "wall": wall}
+        if n != "serial":
+            st = s.last_stats
+            busy = st["time"] - st["wait_time"]
+            row.update(rounds=st["rounds"], act_us=1e6 * st["act_time"] / got, coord_us=1e6 * st["coord_time"] / got,
+                       busy_us=1e6 * busy / got, act_cpu_us=1e6 * st["act_cpu"] / got,
+                       coord_cpu_us=1e6 * st["coord_cpu"] / got,
+                       coord_cpu_round_us=1e6 * st["coord_cpu"] / max(1, st["rounds"]),
+                       env_us=1e6 * st["env_time"] / got, env_cpu_us=1e6 * st["env_cpu"] / got,
+                       env_busy=st["env_time"] / (n * wall), restarts=st["worker_restarts"])
+        return row
+
+    for c in contenders:                      # warm-up (worlds built, caches hot)
+        run(c, min(600, args.samples))
+    for rep in range(args.repeats):
+        order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+        for c in order:
+            results[c].append(run(c, args.samples))
+        print(f"# repeat {rep + 1}/{args.repeats} done, load {loadavg()}", flush=True)
+
+    med = {c: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for c, rows in results.items()}
+    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'busy':>5} | learner wall us/sample {'act':>6} {'coord':>6}"
+          f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}")
+    for p in args.policies:
+        for c in contenders:
+            if c[2] != p:
+                continue
+            m = med[c]
+            n, mode = c[0], c[1]
+            if n == "serial":
+                print(f"{'serial/' + p:>20} {m['rate']:10.1f}")
+                continue
+            base = med.get((1, mode, p), {}).get("rate")
+            eff = m["rate"] / (n * base) if base else float("nan")
+            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {m['env_busy']:5.2f} |"
+                  f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
+                  f" {m['act_cpu_us'] + m['coord_cpu_us']:21.1f} {m['act_cpu_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
+                  f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}")
+    print("  (eff = rate(N) / (N * rate(1 worker, same mode)); busy = fraction of wall time the workers spent"
+          " stepping/resetting)")
+
+    # ---- learner capacity: many workers on the no-physics env (they barely use CPU) ---------------
+    cap_rows = {}
+    if args.capacity_workers:
+        gym.register(NULL_ID, entry_point=NullHumanoid)
+        print(f"\n# learner capacity (no physics, K={args.envs_per_worker}, random act_fn, "
+              f"{args.capacity_samples} samples x 3, load {loadavg()}):")
+        print(f"{'workers':>8} {'slots':>6} {'samples/s':>10} {'learner wall us/sample':>23} {'CPU us/sample':>14}"
+              f" {'CPU us/round':>13} {'per worker-round':>17}")
+        for n in args.capacity_workers:
+            with ParallelSampler(NULL_ID, {}, num_workers=n, envs_per_worker=args.envs_per_worker, seed=0) as ps:
+                ps.collect(random_act, min_samples=2000)
+                rows = []
+                for _ in range(3):
+                    ps.collect(random_act, min_samples=args.capacity_samples)
+                    st = ps.last_stats
+                    rows.append((st["samples"] / st["time"], (st["coord_cpu"] + st["act_cpu"]) / st["samples"],
+                                 (st["coord_cpu"] + st["act_cpu"]) / st["rounds"]))
+            rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
+            cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
+            print(f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
+                  f" {1e6 * cpu_round:13.0f} {1e6 * cpu_round / n:17.1f}")
+
+    # ---- projection to big machines (CPU-time figures = what a dedicated core costs) -----------------
+    # lockstep round: workers step K envs in parallel (K * t_env), then the learner's serial part for
+    # all N*K slots: rate(N) = N*K / (K*t_env + N*K*(l_coord + l_act(N*K))); learner capacity 1/l
+    print("\n# projection to N cores (CPU-time figures; l(N) = learner CPU per sample = coordination measured above at"
+          " N workers + act_fn at batch N*K):\n#   lockstep  rate = N*K / (K*t_env + N*K*l)   (workers wait while the"
+          " learner works)\n#   pipelined rate = min(N / t_env, 1 / l)       (learner overlapped; needs a core of"
+          " its own)")
+    K = args.envs_per_worker
+    nmax = max(args.workers)
+    for p in args.policies:
+        m = med[(nmax, args.modes[0], p)]
+        t_env = m["env_cpu_us"] * 1e-6
+        for n in args.project:
+            batch = n * K
+            # learner-bound measurement at this N (random act_fn included), else the humanoid run's
+            l_coord = cap_rows[n]["cpu_us"] * 1e-6 if n in cap_rows else (m["coord_cpu_us"] + m["act_cpu_us"]) * 1e-6
+            l_act = 0.0
+            if p == "awr":
+                o = np.random.default_rng(0).standard_normal((batch, env.observation_space.shape[0])).astype(np.float32)
+                agent.act(o)
+                ts = []
+                for _ in range(7):
+                    t = time.process_time()
+                    agent.act(o)
+                    ts.append(time.process_time() - t)
+                l_act = statistics.median(ts) / batch
+            l = l_coord + l_act
+            rate = n * K / (K * t_env + n * K * l)
+            pipe = min(n / t_env, 1 / l)
+            print(f"  {p:>6} N={n:3d}: workers {n / t_env:8,.0f}/s (t_env {t_env * 1e6:.0f} us/sample); learner"
+                  f" {1e6 * l:5.1f} us/sample (coord {1e6 * l_coord:.1f} + act {1e6 * l_act:.1f} at batch {batch})"
+                  f" = capacity {1 / l:8,.0f}/s; lockstep {rate:8,.0f}/s (eff {rate * t_env / n:.2f}),"
+                  f" pipelined {pipe:8,.0f}/s (eff {pipe * t_env / n:.2f})")
+    print(f"# load average at end: {loadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"args": vars(args), "load_end": loadavg(),
+                       "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
+                       "medians": {"/".join(map(str, c)): m for c, m in med.items()},
+                       "capacity": cap_rows}, f, indent=1)
+    for s in samplers.values():
+        s.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
