@@ -20,14 +20,13 @@ Semantics follow DeepMimic's C++ (cMotion, cKinTree), not the pybullet port:
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mimic.kinematics import rotations as R
-from mimic.kinematics.character import (FIXED, POSE_SIZE, REVOLUTE, ROOT, SPHERICAL, Character)
+from mimic.kinematics.character import REVOLUTE, SPHERICAL, Character
 
 
 class ClipError(ValueError):

@@ -34,7 +34,6 @@ class ReferenceMotion:
     def __init__(self, clip: MotionClip, rate: float = 600.0):
         self.clip = clip
         ch = clip.character
-        J, E = ch.num_joints, len(ch.end_effectors)
         self.duration = clip.duration
         self.loop = clip.loop
         self.cycle_delta = clip.cycle_delta

@@ -6,7 +6,7 @@ import itertools
 import numpy as np
 import pybullet as pb
 
-from mimic.kinematics.character import REVOLUTE, SPHERICAL, Character
+from mimic.kinematics.character import SPHERICAL, Character
 from mimic.sim.world import World, quiet_stdout
 
 # getLinkStates(computeLinkVelocity=1) returns per link: body-centre position (3) and rotation (4),
@@ -89,16 +89,10 @@ class SimCharacter:
         self.state = self.state_ext[:n]
 
     # ----------------------------------------------------------------- control
-    def apply_stable_pd(self, targets):
-        """Issue stable-PD targets (per actuated joint: xyzw quaternion or [angle]) for the next
-        physics step. pybullet consumes the command in one step, so call it before every step."""
-        self._set_pd(self.body, self.actuated, pb.STABLE_PD_CONTROL, targetPositions=targets,
-                     targetVelocities=self.zero_vel, forces=self.max_forces,
-                     positionGains=self.kp, velocityGains=self.kd, physicsClientId=self.client)
-
     def step_stable_pd(self, targets, substeps: int):
-        """Run ``substeps`` physics steps, issuing the stable-PD targets before each (the hot
-        loop of every control step: pybullet functions and arguments bound to locals once)."""
+        """Run ``substeps`` physics steps, issuing the stable-PD targets (per actuated joint: xyzw
+        quaternion or [angle]) before each: pybullet consumes the command in one step. The hot
+        loop of every control step, so functions and arguments are bound to locals once."""
         set_pd, step = self._set_pd, self._step
         body, joints, mode = self.body, self.actuated, pb.STABLE_PD_CONTROL
         vel, forces, kp, kd, cid = self.zero_vel, self.max_forces, self.kp, self.kd, self.client
