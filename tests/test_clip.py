@@ -367,3 +367,19 @@ def test_save_load_round_trip(tmp_path, clips, humanoid):
     np.testing.assert_allclose(again.dts, clip.dts, atol=1e-9)
     np.testing.assert_allclose(again.root_pos, clip.root_pos, atol=1e-9)
     assert quat_err(again.local_rot, clip.local_rot) < 1e-8
+
+
+def test_save_then_load_round_trips_a_clip(tmp_path):
+    """MotionClip.save writes DeepMimic's layout (w, x, y, z); loading it gives the same clip."""
+    from mimic.kinematics.character import load_character
+    from mimic.kinematics.clip import load_clip
+    ch = load_character('humanoid')
+    for name in ('humanoid3d_roll', 'humanoid3d_kick'):
+        a = load_clip(f'motions/{name}.txt', ch)
+        a.save(tmp_path / f'{name}.txt')
+        b = load_clip(tmp_path / f'{name}.txt', ch)
+        assert b.loop == a.loop and b.num_frames == a.num_frames
+        np.testing.assert_allclose(b.dts, a.dts, atol=1e-9)
+        np.testing.assert_allclose(b.root_pos, a.root_pos, atol=1e-9)
+        np.testing.assert_allclose(np.abs(np.sum(b.local_rot * a.local_rot, -1)), 1.0, atol=1e-9)
+        np.testing.assert_allclose(b.hinge_angle, a.hinge_angle, atol=1e-9)

@@ -92,9 +92,6 @@ class Character:
         mask[[self.index(n) for n in override]] = True
         return mask
 
-    def describe(self) -> str:
-        return ', '.join(f'{n}({_TYPE_NAMES[t]})' for n, t in zip(self.joint_names, self.joint_types))
-
 
 def _vec(text, default='0 0 0'):
     return np.array([float(x) for x in (text or default).split()])

@@ -143,11 +143,6 @@ class SimCharacter:
             vel = [av[j] if b else [av[j][2]] for j, b in zip(self.actuated, self._is_ball)]
         pb.resetJointStatesMultiDof(body, self.actuated, pos, vel, physicsClientId=cid)
 
-    def ground_contacts(self) -> list:
-        """Link indices touching the ground (self-contacts are not ground contacts)."""
-        return [c[3] for c in self._contacts(bodyA=self.body, bodyB=self.world.ground,
-                                             physicsClientId=self.client)]
-
     def touches_ground(self, mask: np.ndarray) -> bool:
         """True if any link with ``mask[link]`` set touches the ground."""
         for c in self._contacts(bodyA=self.body, bodyB=self.world.ground,
