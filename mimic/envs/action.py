@@ -53,7 +53,7 @@ class ActionMap:
         self.ball_angle = np.array(self.ball_angle, dtype=int)
         self.ball_axis = np.array(self.ball_axis, dtype=int).reshape(-1, 3)
         self.hinge = np.array(self.hinge, dtype=int)
-        self._layout = layout
+        self.layout = layout  # per actuated joint: ("ball" | "hinge", index)
         nb = len(self.ball_angle)
         # position of each actuated joint's target in concat(ball quats, hinge angles)
         self._order = [k if kind == 'ball' else nb + k for kind, k in layout]
@@ -68,9 +68,10 @@ class ActionMap:
         return 1.0 / self.scale
 
     def to_targets(self, actions) -> list:
-        """Actions [K, size] -> per character, the stable-PD targets (xyzw quaternion or [angle]
-        per actuated joint, in joint order)."""
-        a = np.minimum(np.maximum(np.asarray(actions, dtype=np.float64), self.low), self.high)
+        """Actions [K, size] (or [size] for one character) -> per character, the stable-PD
+        targets (xyzw quaternion or [angle] per actuated joint, in joint order)."""
+        a = np.asarray(actions, dtype=np.float64).reshape(-1, self.size)
+        a = np.minimum(np.maximum(a, self.low), self.high)
         K = a.shape[0]
         axis = a[:, self.ball_axis]
         n = np.sqrt(np.einsum('kji,kji->kj', axis, axis))

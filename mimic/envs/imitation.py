@@ -32,6 +32,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from mimic.envs import kernels
 from mimic.envs.action import ActionMap
 from mimic.envs.observation import ObservationBuilder
 from mimic.envs.reward import REWARD_TERMS, ImitationReward
@@ -86,6 +87,14 @@ class ImitationTask:
         self.observer = ObservationBuilder(self.character)
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
+        # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
+        if kernels.available():
+            self._compiled = kernels.CompiledImitation(self.reward_fn, self.observer,
+                                                       self.reference)
+            self._to_targets = kernels.CompiledActionMap(self.action_map).to_targets
+        else:
+            self._compiled = None
+            self._to_targets = self.action_map.to_targets
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
 
         J = self.character.num_joints
@@ -95,11 +104,11 @@ class ImitationTask:
         self.time = np.zeros(K)
         self.start = np.zeros(K)
         self.limit = np.full(K, self.time_limit)
+        self.deadline = np.full(K, self.time_limit)  # start + limit, less a rounding margin
         self.cycle = np.zeros(K, dtype=np.int64)
         self.root_offset = np.zeros((K, 3))     # reference root shift from cycle re-syncs
+        self._root_shift = np.zeros((K, 3))     # root_offset + cycles * cycle drift
         self.ref_root = np.zeros((K, 3))        # reference root position in the world
-        self._rot_h = np.zeros((K, 3, 3))
-        self._quat_h = np.zeros((K, 4, 4))
         self.samples = 0                        # control steps taken (training progress)
         self.worlds, self.sims = [], []
 
@@ -136,9 +145,11 @@ class ImitationTask:
         one = self._ref_one
         self.time[k] = self.start[k] = t0
         self.limit[k] = self.episode_time_limit()
+        self.deadline[k] = t0 + self.limit[k] - 1e-9
         self.root_offset[k] = 0.0
         self.cycle[k] = one.sample(self.time[k:k + 1])[0]
-        self.ref_root[k] = one.root_pos[0] + self.cycle[k] * self.reference.cycle_delta
+        self._root_shift[k] = self.cycle[k] * self.reference.cycle_delta
+        self.ref_root[k] = one.root_pos[0] + self._root_shift[k]
         sim = self.sims[k]
         sim.set_state(self.ref_root[k], one.local_rot[0, 0], one.local_rot[0], one.hinge[0],
                       one.root_lin_vel[0], one.local_ang_vel[0, 0], one.local_ang_vel[0])
@@ -147,10 +158,23 @@ class ImitationTask:
             low = lowest_point(self.character, S[:, 14:17], S[:, 17:21])
             if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
                 sim.shift_root(0.001 - low)
-        sl = slice(k, k + 1)
-        heading_frames(self.state_ext[sl, 0, 17:21], self._rot_h[sl], self._quat_h[sl])
-        return self.observer(self.state_ext[sl, :-1], one.phase, self._rot_h[sl],
-                             self._quat_h[sl])[0]
+        obs, _, _ = self._score(self.state_ext[k:k + 1], one, self.ref_root[k:k + 1])
+        return obs[0]
+
+    def _score(self, S_ext, ref, ref_root):
+        """Observation [K, D] (float32), reward [K] and weighted reward terms [K, 5] of the
+        characters whose link states (with the world row) are S_ext, against ref."""
+        K = S_ext.shape[0]
+        if self._compiled is not None:
+            obs = np.empty((K, self.observer.size), np.float32)
+            terms = np.empty((K, len(REWARD_TERMS)))
+            reward = np.empty(K)
+            self._compiled(S_ext, ref, ref_root, obs, terms, reward)
+            return obs, reward, terms
+        rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
+        heading_frames(S_ext[:, 0, 17:21], rot_h, quat_h)
+        reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
+        return self.observer(S_ext[:, :-1], ref.phase, rot_h, quat_h), reward, terms
 
     def step(self, actions):
         """Advance all K characters one control step. Returns obs [K, D], reward [K],
@@ -158,7 +182,7 @@ class ImitationTask:
         K = self.num
         sims = self.sims
         if not self.kinematic:
-            targets = self.action_map.to_targets(np.asarray(actions).reshape(K, -1))
+            targets = self._to_targets(actions)
             substeps = self.substeps
             for k in range(K):
                 sims[k].step_stable_pd(targets[k], substeps)
@@ -166,8 +190,11 @@ class ImitationTask:
         self.samples += K
         ref = self.ref
         cycles = ref.sample(self.time)
-        np.add(ref.root_pos, self.root_offset, out=self.ref_root)
-        self.ref_root += cycles[:, None] * self.reference.cycle_delta
+        wrapped = cycles != self.cycle
+        if wrapped.any():
+            self.cycle[:] = cycles
+            self._root_shift[:] = self.root_offset + cycles[:, None] * self.reference.cycle_delta
+        np.add(ref.root_pos, self._root_shift, out=self.ref_root)
         if self.kinematic:
             for k in range(K):
                 sims[k].set_state(self.ref_root[k], ref.local_rot[k, 0], ref.local_rot[k],
@@ -176,38 +203,36 @@ class ImitationTask:
         for sim in sims:
             sim.query()
         S_ext = self.state_ext
-        S = S_ext[:, :-1]
-        wrapped = cycles != self.cycle
-        if wrapped.any():
-            self.cycle[:] = cycles
-            if self.sync_root and not self.kinematic:
-                # new cycle: snap the reference root x, z onto the simulated root
-                d = S[wrapped, 0, 14:17] - self.ref_root[wrapped]
-                d[:, 1] = 0.0
-                self.root_offset[wrapped] += d
-                self.ref_root[wrapped] += d
+        if self.sync_root and not self.kinematic and wrapped.any():
+            # new cycle: snap the reference root x, z onto the simulated root
+            d = S_ext[wrapped, 0, 14:17] - self.ref_root[wrapped]
+            d[:, 1] = 0.0
+            self.root_offset[wrapped] += d
+            self._root_shift[wrapped] += d
+            self.ref_root[wrapped] += d
 
-        unstable = ~np.isfinite(S).all(axis=(1, 2))
+        # a non-finite value anywhere makes the sum non-finite
+        unstable = ~np.isfinite(S_ext.sum(axis=(1, 2)))
         if unstable.any():
-            S[unstable] = np.nan_to_num(S[unstable], nan=0.0, posinf=0.0, neginf=0.0)
+            S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
         if self.early_termination and not self.kinematic:
             mask = self.fall_mask
-            fallen = np.array([sims[k].touches_ground(mask) for k in range(K)]) & ~unstable
+            fallen = np.array([sim.touches_ground(mask) for sim in sims]) & ~unstable
         else:
             fallen = np.zeros(K, dtype=bool)
-        if self.clip.loop:
-            clip_end = np.zeros(K, dtype=bool)
-        else:
-            clip_end = self.time >= self.clip.duration - 1e-9
-        heading_frames(S[:, 0, 17:21], self._rot_h, self._quat_h)
-        reward, terms = self.reward_fn(S_ext, ref, self.ref_root, self._rot_h)
+        obs, reward, terms = self._score(S_ext, ref, self.ref_root)
         dead = fallen | unstable
         if dead.any():
             reward[dead] = 0.0
             terms[dead] = 0.0
-        obs = self.observer(S, ref.phase, self._rot_h, self._quat_h)
-        terminated = fallen | clip_end | unstable
-        truncated = ~terminated & (self.time - self.start >= self.limit - 1e-9)
+        if self.clip.loop:
+            clip_end = np.zeros(K, dtype=bool)
+            terminated = dead
+        else:
+            clip_end = self.time >= self.clip.duration - 1e-9
+            terminated = dead | clip_end
+        truncated = self.time >= self.deadline
+        truncated &= ~terminated
         info = {'reward_terms': terms, 'time': self.time.copy(), 'phase': ref.phase.copy(),
                 'fallen': fallen, 'clip_end': clip_end, 'sim_unstable': unstable}
         return obs, reward, terminated, truncated, info
@@ -317,7 +342,7 @@ class ImitationEnv(_TaskAttributes, gym.Env):
         return obs, {'time': t0, 'phase': float(task.reference.phase(t0))}
 
     def step(self, action):
-        obs, reward, term, trunc, info = self.task.step(np.asarray(action)[None])
+        obs, reward, term, trunc, info = self.task.step(action)
         terms = info['reward_terms'][0].tolist()
         return obs[0], float(reward[0]), bool(term[0]), bool(trunc[0]), {
             'reward_terms': dict(zip(REWARD_TERMS, terms)), 'time': float(info['time'][0]),

@@ -27,6 +27,11 @@ from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics
 
+try:  # the lookup below in one compiled call (mimic/kinematics/_reference.c)
+    from mimic.kinematics._reference import sample as _compiled_sample
+except ImportError:  # not built: the numpy code of ReferenceBatch.sample does the same
+    _compiled_sample = None
+
 
 class ReferenceMotion:
     """Fine-grid table of a clip's reference state; ``sample(t)`` fills the named views."""
@@ -73,8 +78,12 @@ class ReferenceMotion:
             setattr(self, name, self.buf[o:o + size].reshape(a.shape[1:]))
             o += size
         self.num_rows = n
-        self._frame_times = clip.frame_times
-        self._dts = clip.dts
+        self._frame_times = np.ascontiguousarray(clip.frame_times, dtype=np.float64)
+        self._dts = np.ascontiguousarray(clip.dts, dtype=np.float64)
+        names = [name for name, _ in self.layout]
+        self._rot_offset = sum(int(np.prod(shape))
+                               for _, shape in self.layout[:names.index('local_rot')])
+        self._num_rot = local_rot.shape[1]
 
     def cycles(self, t: float) -> int:
         return int(t // self.duration) if self.loop else 0
@@ -137,6 +146,14 @@ class ReferenceBatch:
     def sample(self, times):
         """Fill the views for ``times`` [size]; sets and returns ``cycles``."""
         m = self.motion
+        if _compiled_sample is not None:
+            _compiled_sample(m.rows, m._frame_times, m._dts, m.k, m.duration, m.loop,
+                             m._rot_offset, m._num_rot,
+                             np.ascontiguousarray(times, dtype=np.float64), self.buf,
+                             self.cycles, self.phase)
+            if not m.loop:
+                self._hold_past_end(times)
+            return self.cycles
         if len(self.buf) <= 2:  # a Python loop of scalar lookups is cheaper for 1-2 samples
             for k in range(len(self.buf)):
                 t = float(times[k])
@@ -167,12 +184,15 @@ class ReferenceBatch:
         q /= np.sqrt(np.einsum('kji,kji->kj', q, q))[..., None]
         if not m.loop:
             np.minimum(self.phase, 1.0, out=self.phase)
-            past = times >= T
-            if past.any():  # past the end: hold the last pose, at rest
-                self.local_ang_vel[past] = 0.0
-                self.root_lin_vel[past] = 0.0
-                self.com_vel[past] = 0.0
+            self._hold_past_end(times)
         return self.cycles
+
+    def _hold_past_end(self, times):
+        past = np.asarray(times) >= self.motion.duration
+        if past.any():  # past the end of a non-looping clip: hold the last pose, at rest
+            self.local_ang_vel[past] = 0.0
+            self.root_lin_vel[past] = 0.0
+            self.com_vel[past] = 0.0
 
 
 def _evaluate_in_segments(clip: MotionClip, times, seg):

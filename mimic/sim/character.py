@@ -9,6 +9,11 @@ import pybullet as pb
 from mimic.kinematics.character import SPHERICAL, Character
 from mimic.sim.world import World, quiet_stdout
 
+try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
+    from mimic.sim._linkstate import flatten as _flatten
+except ImportError:  # not built: np.fromiter below does the same, ~10 us slower per query
+    _flatten = None
+
 # getLinkStates(computeLinkVelocity=1) returns per link: body-centre position (3) and rotation (4),
 # local inertial frame position (3) and rotation (4), link (= joint) frame position (3) and
 # rotation (4), body-centre linear velocity (3), angular velocity (3): 27 floats.
@@ -111,8 +116,11 @@ class SimCharacter:
         """
         ls = self._link_states(self.body, self.links, computeLinkVelocity=1,
                                computeForwardKinematics=1, physicsClientId=self.client)
-        self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64,
-                                    len(self.links) * LINK_STATE_SIZE).reshape(-1, LINK_STATE_SIZE)
+        if _flatten is not None and self.state.flags.c_contiguous:
+            _flatten(ls, self.state)
+        else:
+            self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64, len(self.links)
+                                        * LINK_STATE_SIZE).reshape(-1, LINK_STATE_SIZE)
         return self.state
 
     def shift_root(self, dy: float):
