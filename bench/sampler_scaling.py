@@ -64,12 +64,13 @@ def main(argv=None) -> int:
     cores = os.cpu_count() or 1
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=list(range(1, cores + 1)))
-    ap.add_argument("--envs_per_worker", type=int, default=4)
+    ap.add_argument("--envs_per_worker", type=int, default=16)
     ap.add_argument("--samples", type=int, default=3000, help="min_samples per collect")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--policies", nargs="+", default=["random", "awr"], choices=["random", "awr"])
-    ap.add_argument("--modes", nargs="+", default=["pipe", "lock"], choices=["pipe", "lock"],
-                    help="pipe: pipelined workers (2 env groups each, the default); lock: plain lockstep")
+    ap.add_argument("--modes", nargs="+", default=["async", "det"], choices=["async", "det", "lock"],
+                    help="async: pipelined workers (2 env groups each), replies handled as they come (the "
+                         "default); det: pipelined, deterministic lockstep rounds; lock: lockstep, no pipelining")
     ap.add_argument("--no_serial", action="store_true", help="skip the in-process SerialSampler contender")
     ap.add_argument("--anneal_samples", type=float, default=None, help="env kwarg (0: full-length episodes)")
     ap.add_argument("--motion", default="humanoid3d_spinkick")
@@ -110,7 +111,8 @@ def main(argv=None) -> int:
     for n in args.workers:
         for mode in args.modes:
             samplers[n, mode] = ParallelSampler(ENV_ID, kw, num_workers=n, envs_per_worker=args.envs_per_worker,
-                                                seed=n, pipeline=(mode == "pipe"), verbose=True)
+                                                seed=n, pipeline=(mode != "lock"), deterministic=(mode != "async"),
+                                                verbose=True)
     serial = None if args.no_serial else SerialSampler(gym.make(ENV_ID, **kw), seed=0)
     print(f"# started {sum(args.workers) * len(args.modes)} workers in {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -147,7 +149,14 @@ def main(argv=None) -> int:
         print(f"# repeat {rep + 1}/{args.repeats} done, load {loadavg()}", flush=True)
 
     med = {c: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for c, rows in results.items()}
-    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'busy':>5} | learner wall us/sample {'act':>6} {'coord':>6}"
+    # paired efficiency: each repeat's N-worker rate over the 1-worker rate of the SAME repeat (measured
+    # seconds apart), median over repeats -- slow spells of a shared machine then cancel out
+    paired = {}
+    for c, rows in results.items():
+        n, mode, p = c
+        if n != "serial" and (1, mode, p) in results:
+            paired[c] = statistics.median(r["rate"] / (n * b["rate"]) for r, b in zip(rows, results[1, mode, p]))
+    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | learner wall us/sample {'act':>6} {'coord':>6}"
           f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}")
     for p in args.policies:
         for c in contenders:
@@ -160,12 +169,13 @@ def main(argv=None) -> int:
                 continue
             base = med.get((1, mode, p), {}).get("rate")
             eff = m["rate"] / (n * base) if base else float("nan")
-            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {m['env_busy']:5.2f} |"
+            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {paired[c]:6.3f}"
+                  f" {m['env_busy']:5.2f} |"
                   f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
                   f" {m['act_cpu_us'] + m['coord_cpu_us']:21.1f} {m['act_cpu_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
                   f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}")
-    print("  (eff = rate(N) / (N * rate(1 worker, same mode)); busy = fraction of wall time the workers spent"
-          " stepping/resetting)")
+    print("  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
+          " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)")
 
     # ---- learner capacity: many workers on the no-physics env (they barely use CPU) ---------------
     cap_rows = {}
@@ -228,6 +238,7 @@ def main(argv=None) -> int:
             json.dump({"args": vars(args), "load_end": loadavg(),
                        "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
                        "medians": {"/".join(map(str, c)): m for c, m in med.items()},
+                       "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
                        "capacity": cap_rows}, f, indent=1)
     for s in samplers.values():
         s.close()

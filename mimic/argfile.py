@@ -52,7 +52,7 @@ RUN_KEYS: dict[str, tuple[Any, Any, str]] = {
     "test_episodes": (int, 10, "deterministic test episodes per evaluation (0: none)"),
     "test_every": (int, 10, "evaluate every N iterations (and at the last one)"),
     "iters_per_checkpoint": (int, 50, "keep model_{iter:06d}.pt every N iterations"),
-    "save_buffer": (bool, False, "store the replay buffer in model.pt (bit-identical resume)"),
+    "save_buffer": (bool, False, "store the replay buffer in model.pt (bit-identical resume with deterministic sampling)"),
     "plot_every": (int, 10, "refresh learning_curve.png every N iterations (0: never)"),
     "tensorboard": (bool, False, "also log to <output_dir>/tb (if tensorboard is installed)"),
     "verbose": (int, 1, "0: quiet, 1: one line per iteration"),
@@ -63,11 +63,13 @@ RUN_KEYS: dict[str, tuple[Any, Any, str]] = {
     "record_deterministic": (bool, False, "record with the mean action instead of sampling"),
     "num_workers": (Optional[int], None, "sampler worker processes (default: os.cpu_count(); 1: in-process "
                                          "SerialSampler)"),
-    "envs_per_worker": (Optional[int], None, "envs per sampler worker (default: 8 = 2 pipelined vectorised groups "
-                                             "of 4 if the id has a vector env, as mimic/*; else 1)"),
+    "envs_per_worker": (Optional[int], None, "envs per sampler worker (default: 16 = 2 pipelined vectorised groups "
+                                             "of 8 if the id has a vector env, as mimic/*; else 1)"),
     "backend": (str, "mp", "sampler workers: 'mp' (multiprocessing) or 'ray' (pip install -e .[distributed])"),
     "ray_address": (Optional[str], None, "join a Ray cluster: 'auto' or HOST:PORT (default: local instance)"),
     "worker_timeout": (float, 60.0, "seconds without a reply before a sampler worker counts as hung"),
+    "deterministic_sampling": (bool, False, "sampler workers step in lockstep rounds, so a run is reproducible "
+                                            "from its seed (slower: workers wait for each other)"),
 }
 AGENT_KEYS = AWRConfig.keys()
 assert not set(RUN_KEYS) & set(AGENT_KEYS)

@@ -89,7 +89,8 @@ def run(settings) -> int:
         from mimic.learning.parallel import ParallelSampler
         sampler = ParallelSampler(env_id, env_kwargs, num_workers=num_workers, envs_per_worker=r["envs_per_worker"],
                                   seed=r["seed"], backend=r["backend"], ray_address=r["ray_address"],
-                                  step_timeout=r["worker_timeout"])     # daemon processes: end with us
+                                  step_timeout=r["worker_timeout"],     # daemon processes: end with us
+                                  deterministic=r["deterministic_sampling"])
 
     out = r["output_dir"]
     os.makedirs(out, exist_ok=True)

@@ -7,7 +7,8 @@ from mimic.train import main
 
 ARGS = ["--env", "CartPole-v1", "--agent_config", "args/agents/awr_official.yaml", "--samples_per_iter", "300",
         "--actor_steps", "60", "--critic_steps", "30", "--test_every", "1", "--test_episodes", "2",
-        "--save_buffer", "--plot_every", "0", "--verbose", "0", "--seed", "7", "--iters_per_checkpoint", "1"]
+        "--save_buffer", "--plot_every", "0", "--verbose", "0", "--seed", "7", "--iters_per_checkpoint", "1",
+        "--deterministic_sampling"]   # (default asynchronous sampling is not bit-reproducible)
 TIMING = {"Wall_Time", "Sample_Time", "Update_Time", "Test_Time"}
 
 

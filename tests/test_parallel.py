@@ -115,7 +115,8 @@ def test_mp_episodes_and_seeds(mimic_env):
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     runs, states = [], []
     for workers, envs in ((2, 2), (2, 2), (1, 4)):
-        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, step_timeout=30) as ps:
+        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, step_timeout=30,
+                             deterministic=True) as ps:
             assert ps.vectorized and ps.num_envs == 4
             assert not any(h.meta["torch_loaded"] for h in ps.workers)      # workers never import torch
             assert len(set(ps.worker_pids())) == workers and os.getpid() not in ps.worker_pids()
@@ -129,9 +130,17 @@ def test_mp_episodes_and_seeds(mimic_env):
             runs.append(eps)
     assert _same(runs[0], runs[1]) and states[0] == states[1]
     # plain lockstep (no pipelining): valid episodes too
-    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, pipeline=False) as ps:
+    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, pipeline=False,
+                         deterministic=True) as ps:
         assert ps.group_sizes == [2]
         _check_episodes(ps.collect(_random_act(ps.action_space, 1), min_samples=200), obs_dim, act_dim, 200)
+    # asynchronous (the default): valid whole episodes, the same per-episode seeds -> the same starts
+    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7) as ps:
+        assert not ps.lockstep
+        eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200)
+        _check_episodes(eps, obs_dim, act_dim, 200)
+        assert ps.last_stats["worker_restarts"] == 0 and ps.last_stats["samples"] == sum(len(e) for e in eps)
+        assert {e.obs[0].tobytes() for e in eps[:4]} == {e.obs[0].tobytes() for e in runs[0][:4]}
     # float32 data bit-identical; float64 reward-term sums may differ in the last bit (batched maths)
     assert _same(runs[0], runs[2], info_tol=1e-12) and states[0] == states[2]
     # every episode got its own seed: start states all differ
@@ -147,7 +156,7 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
     cfg = AWRConfig(actor_net_layers=[32, 32], critic_net_layers=[32, 32], samples_per_iter=240,
                     actor_steps=4, critic_steps=4, actor_batch_size=64, critic_batch_size=64)
     with ParallelSampler(HUMANOID, KW, num_workers=2, seed=1, step_timeout=30) as ps:
-        assert ps.group_sizes == [4, 4] and ps.num_envs == 16          # default: 2 pipelined groups of 4
+        assert ps.group_sizes == [8, 8] and ps.num_envs == 32          # default: 2 pipelined groups of 8
         agent = AWR(mimic_env, cfg, seed=1, sampler=ps, verbose=0)
         victim = ps.worker_pids()[0]
         calls = [0]
@@ -215,11 +224,12 @@ def test_ray_backend_local(mimic_env):
         pytest.skip(f"could not start a local Ray instance: {type(e).__name__}: {e}")
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     try:
-        with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray") as ps:
+        with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray",
+                             deterministic=True) as ps:
             assert all(not w.meta["torch_loaded"] for w in ps.workers)
             eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200)
             _check_episodes(eps, obs_dim, act_dim, 200)
-            with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7) as mp_ps:
+            with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, deterministic=True) as mp_ps:
                 assert _same(eps, mp_ps.collect(_random_act(ps.action_space, 1), min_samples=200))
             victim, calls, act = ps.worker_pids()[1], [0], _random_act(ps.action_space, 2)
 

@@ -210,7 +210,7 @@ class EnvGroup:
 
 
 # ---------------------------------------------------------------------- multiprocessing loop
-AUTO_VECTOR_ENVS = 8      # envs per worker when not given: vectorised env (2 pipelined groups of 4) ...
+AUTO_VECTOR_ENVS = 16     # envs per worker when not given: vectorised env (2 pipelined groups of 8) ...
 AUTO_PLAIN_ENVS = 1       # ... or a plain gym.make env (no shared work to amortise; keeps batches small)
 
 

@@ -1,22 +1,28 @@
 """Parallel experience collection: N worker processes (or Ray actors), K envs each.
 
     sampler = ParallelSampler("mimic/Humanoid-v0", {"motion": "humanoid3d_spinkick"},
-                              num_workers=os.cpu_count(), seed=0)        # K: 8 (2 groups of 4)
+                              num_workers=os.cpu_count(), seed=0)        # K: 16 (2 groups of 8)
     episodes = sampler.collect(agent.act, min_samples=4096, total_samples=agent.total_samples)
     AWR(env, config, sampler=sampler)          # drop-in for SerialSampler
 
 Design
-* A worker owns K envs (K = ``envs_per_worker``; default 8 when the id has a vectorised env
+* A worker owns K envs (K = ``envs_per_worker``; default 16 when the id has a vectorised env
   that supports caller-driven resets -- one pybullet world per character -- else 1), built
   from (env_id, kwargs) with Gymnasium calls only.  The learner owns the policy.
-* Rounds: for a set of env slots across ALL workers, (1) ONE batched ``act_fn`` call on their
-  observations, (2) each worker steps its envs of the set, (3) the learner appends the
-  transitions.  One forward pass per round whatever N, so inference stays batched.
-* Pipelining (default; ``pipeline=False`` for plain lockstep): a worker's envs form two groups
-  (two vector envs of K/2) and rounds alternate between the groups.  While a worker steps group
-  A the learner processes group B's replies, runs act_fn for B and queues B's next request, so
-  workers hardly ever wait for the learner (measured: workers busy 98% vs 92% lockstep with one
-  worker).  Lockstep is the G = 1 case of the same loop.
+* Rounds: for a set of env slots, (1) ONE batched ``act_fn`` call on their observations,
+  (2) each worker steps its envs of the set, (3) the learner appends the transitions.
+* Asynchronous (default): the learner takes whatever step replies have arrived (waiting only
+  when none has), appends them, and answers them all with one batched ``act_fn`` call -- no
+  worker ever waits for another.  With many workers, many replies are there at once, so
+  inference stays batched; on 2 cores the learner shares a core with a worker, and lockstep
+  rounds would make the other worker wait for the one it slows (measured: the unshared worker
+  idled ~6% of the time; asynchronous it runs 98%, bench/sampler_scaling.py).
+* ``deterministic=True``: lockstep rounds over the groups in turn, each waiting for that group's
+  replies from ALL workers, so act_fn sees the same batches whatever the timing (reproducible).
+* Pipelining (default; ``pipeline=False`` for one group): a worker's envs form two groups
+  (two vector envs of K/2) that alternate, so while a worker steps group A the learner handles
+  group B's replies, runs act_fn for B and queues B's next request; workers hardly ever wait for
+  the learner (measured: workers busy 98% vs 92% lockstep with one worker).
 * Episode semantics are SerialSampler's: whole episodes; new episodes start while fewer than
   ``min_samples`` steps were taken (a batch is >= min_samples steps, and with S = N * K slots it
   can exceed it by up to S episodes); ``options={"total_samples": <samples so far>}`` and a
@@ -41,19 +47,23 @@ Design
   ``log_stats()`` is what AWR merges into its iteration row.
 
 Reproducibility
-* Same (seed, episode_count), same envs per round (N * K / G) and a deterministic act_fn call
-  sequence (AWR's seeded generator) -> identical episodes, run after run, and for any layout
-  with the same envs per round (e.g. 2 workers x 2 envs = 1 worker x 4 envs; tested): every
-  decision depends on slot order and step counts, never on which worker answers first.
-  Episode indices: explicit resets take the next ones in slot order; a reset riding on a step
-  takes one reserved when the step was sent (``episode_count`` advances by the round's active
-  slots) -- so indices are unique but sparse: ``episode_count`` counts indices used.
+* ``deterministic=True``: same (seed, episode_count), same envs per round (N * K / G) and a
+  deterministic act_fn call sequence (AWR's seeded generator) -> identical episodes, run after
+  run, and for any layout with the same envs per round (e.g. 2 workers x 2 envs = 1 worker x 4
+  envs; tested): every decision depends on slot order and step counts, never on which worker
+  answers first.  Episode indices: explicit resets take the next ones in slot order; a reset
+  riding on a step takes one reserved when the step was sent (``episode_count`` advances by the
+  round's active slots) -- so indices are unique but sparse: ``episode_count`` counts indices used.
+* Asynchronous (default): not bit-reproducible.  Each episode still starts from the seed of its
+  index, and a collect's first episodes (explicit resets, slot order) are the same as above, but
+  which index a later episode gets, and act_fn's batches (hence its random draws), depend on
+  timing.
 * Not identical to SerialSampler over S envs (it numbers episodes densely and never
   pipelines), but the same distribution of data; another S or G gives different, equally
   valid data.
-* NOT reproducible: a collect in which a worker was restarted (where the crash fell is timing).
-  ``state_dict()`` is (seed, episode_count) as SerialSampler's, so checkpoints move between
-  serial and parallel runs (a resumed run continues with fresh, unused seeds).
+* NOT reproducible in either mode: a collect in which a worker was restarted (where the crash
+  fell is timing).  ``state_dict()`` is (seed, episode_count) as SerialSampler's, so checkpoints
+  move between serial and parallel runs (a resumed run continues with fresh, unused seeds).
 """
 from __future__ import annotations
 
@@ -202,13 +212,54 @@ class _StreamWorker:
             self.buffered[r.group] = r
         return self.buffered.pop(group), blocked
 
-    def recv_reply(self, t_end: float) -> tuple[memoryview, float]:
+    def next_reply(self, obs_dim: int, names_cache: list, read: bool = True) -> Optional[_Reply]:
+        """The next reply of any group if one is already here (buffered, or with ``read`` readable
+        from the connection without waiting), else None."""
+        if self.buffered:
+            return self.buffered.pop(next(iter(self.buffered)))
+        msg = self._take_whole() if self.poller is not None else None
+        if msg is None and read:
+            msg, _ = self.recv_reply(time.monotonic(), block=False)
+        if msg is None:
+            return None
+        r = self.decode(msg, obs_dim, names_cache)
+        self.fresh = False
+        self.sent_at = time.monotonic()
+        return r
+
+    def _take_whole(self) -> Optional[bytes]:
+        """A whole message from the read buffer (no system call), or None."""
+        buf, n = self._rbuf, self._rlen
+        if n < 4:
+            return None
+        (size,) = struct.unpack_from("!i", buf)
+        hdr = 4
+        if size == -1:
+            if n < 12:
+                return None
+            (size,), hdr = struct.unpack_from("!Q", buf, 4), 12
+        if n >= hdr + size:
+            self.awaiting -= 1
+            msg = bytes(buf[hdr:hdr + size])          # (decoded arrays outlive the buffer)
+            rest = n - hdr - size
+            if rest:
+                buf[:rest] = buf[hdr + size:n]
+            self._rlen = rest
+            return msg
+        if hdr + size > len(buf):                     # grow for a big message
+            self._rbuf = buf + bytearray(hdr + size - len(buf))
+        return None
+
+    def recv_reply(self, t_end: float, block: bool = True) -> tuple[Optional[memoryview], float]:
         """One reply (Connection.send_bytes framing, read with as few syscalls as possible:
-        usually one poll + one read).  Returns (payload, seconds blocked)."""
+        usually one poll + one read).  Returns (payload, seconds blocked); with ``block=False``
+        (None, 0) when no whole reply is here yet."""
         if self.poller is None:                       # portable path (Windows)
             t0 = time.perf_counter()
             try:
                 if not self.conn.poll(max(0.0, t_end - time.monotonic())):
+                    if not block:
+                        return None, 0.0
                     raise WorkerFailure(f"no reply within {t_end - self.sent_at:.3g} s (hung)")
                 msg = self.conn.recv_bytes()
                 self.awaiting -= 1
@@ -217,27 +268,17 @@ class _StreamWorker:
                 raise WorkerFailure(f"connection closed ({self._exit_info()})") from None
         fd, blocked = self.fd, 0.0
         while True:
+            msg = self._take_whole()               # a whole message buffered? (replies can queue up)
+            if msg is not None:
+                return msg, blocked
             buf, n = self._rbuf, self._rlen
-            if n >= 4:                             # a whole message buffered? (replies can queue up)
-                (size,) = struct.unpack_from("!i", buf)
-                hdr = 4
-                if size == -1 and n >= 12:
-                    (size,), hdr = struct.unpack_from("!Q", buf, 4), 12
-                if size >= 0 and n >= hdr + size:
-                    self.awaiting -= 1
-                    msg = bytes(buf[hdr:hdr + size])          # (decoded arrays outlive the buffer)
-                    rest = n - hdr - size
-                    if rest:
-                        buf[:rest] = buf[hdr + size:n]
-                    self._rlen = rest
-                    return msg, blocked
-                if size >= 0 and hdr + size > len(buf):       # grow for a big message
-                    self._rbuf = buf = buf + bytearray(hdr + size - len(buf))
             t0 = time.perf_counter()
             remaining = t_end - time.monotonic()
             ok = self.poller.poll(max(0, math.ceil(remaining * 1000))) if remaining > 0 else self.poller.poll(0)
             blocked += time.perf_counter() - t0
             if not ok:
+                if not block:
+                    return None, blocked
                 if time.monotonic() >= t_end:
                     raise WorkerFailure(f"no reply within {t_end - self.sent_at:.3g} s (hung)")
                 continue
@@ -329,6 +370,51 @@ def _stream_gather(workers: dict, group: int, timeout: float, obs_dim: int, name
     return replies, failures, blocked
 
 
+def _stream_gather_any(workers: dict, timeout: float, obs_dim: int, names: dict):
+    """The replies already here from the workers {w: handle} (at most one each), waiting for the
+    first one if none is -> ([(w, _Reply)], {w: reason}, seconds blocked).  A worker whose oldest
+    request is older than ``timeout`` without a reply is reported hung.  One poll() over all the
+    connections, then a read of the readable ones only."""
+    replies, failures, blocked = [], {}, 0.0
+    poller, by_fd = None, {}
+    if hasattr(select, "poll") and all(h.poller is not None for h in workers.values()):
+        poller = select.poll()
+        for w, h in workers.items():
+            poller.register(h.fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+            by_fd[h.fd] = w
+    candidates = sorted(workers)
+    read = poller is None                  # with a poller: buffered replies first, no system call
+    while True:
+        for w in candidates:
+            if w in failures:
+                continue
+            try:
+                r = workers[w].next_reply(obs_dim, names[w], read=read)
+            except WorkerFailure as e:
+                failures[w] = str(e)
+                continue
+            if r is not None:
+                replies.append((w, r))
+        if replies or failures:
+            return replies, failures, blocked
+        now = time.monotonic()
+        oldest = min(h.sent_at for h in workers.values())
+        if now - oldest >= timeout:
+            for w, h in workers.items():
+                if now - h.sent_at >= timeout:
+                    failures[w] = f"no reply within {now - h.sent_at:.3g} s (hung)"
+            return replies, failures, blocked
+        t0 = time.perf_counter()
+        wait_s = oldest + timeout - now
+        if poller is not None:
+            events = poller.poll(max(1, math.ceil(wait_s * 1000)))
+            candidates, read = sorted(by_fd[fd] for fd, _ in events), True
+        else:
+            from multiprocessing.connection import wait
+            wait([h.conn for h in workers.values()], timeout=wait_s)
+        blocked += time.perf_counter() - t0
+
+
 class _MPBackend:
     name = "mp"
 
@@ -340,6 +426,9 @@ class _MPBackend:
 
     def gather(self, workers, group, timeout, obs_dim, names):
         return _stream_gather(workers, group, timeout, obs_dim, names)
+
+    def gather_any(self, workers, timeout, obs_dim, names):
+        return _stream_gather_any(workers, timeout, obs_dim, names)
 
     def shutdown(self):
         pass
@@ -383,14 +472,18 @@ class ParallelSampler:
                  envs_per_worker: Optional[int] = None, seed: int = 0, backend: str = "mp",
                  ray_address: Optional[str] = None, step_timeout: float = 60.0,
                  startup_timeout: float = 180.0, episode_count: int = 0, pipeline: bool = True,
-                 max_restarts_per_collect: Optional[int] = None, verbose: bool = True):
+                 max_restarts_per_collect: Optional[int] = None, verbose: bool = True,
+                 deterministic: bool = False):
         self.num_workers = int(num_workers or os.cpu_count() or 1)
-        # envs_per_worker None: the workers choose (8 for a vectorised env, 1 for plain envs)
+        # envs_per_worker None: the workers choose (16 for a vectorised env, 1 for plain envs)
         self.K = None if envs_per_worker is None else int(envs_per_worker)
         if self.num_workers < 1 or (self.K is not None and self.K < 1):
             raise ValueError("num_workers and envs_per_worker must be >= 1")
         # pipelining: a worker's envs form 2 groups stepped alternately (needs >= 2 envs)
         self.pipeline_groups = 2 if pipeline else 1
+        # deterministic: lockstep rounds (act_fn batches independent of timing, reproducible);
+        # else asynchronous, replies handled as they come (faster: no worker waits for another)
+        self.lockstep = bool(deterministic)
         self.seed, self.episode_count = int(seed), int(episode_count)
         self.step_timeout, self.startup_timeout = float(step_timeout), float(startup_timeout)
         self.max_restarts = (max_restarts_per_collect if max_restarts_per_collect is not None
@@ -546,6 +639,18 @@ class ParallelSampler:
                 st["env_cpu"] += r.env_cpu
             return replies
 
+        def gather_any(busy: set) -> list:
+            workers = {w: self.workers[w] for w in busy}
+            timeout = self.startup_timeout if any(h.fresh for h in workers.values()) else self.step_timeout
+            replies, failures, blocked = self.backend.gather_any(workers, timeout, self.obs_dim, self._names)
+            st["wait_time"] += blocked
+            for w in sorted(failures):
+                fail(w, failures[w])
+            for _, r in replies:
+                st["env_time"] += r.env_time
+                st["env_cpu"] += r.env_cpu
+            return replies
+
         def start_resets(g: int) -> None:
             """Explicit resets of group g's free slots while more episodes are wanted (slot order):
             the first round of a collect, slots of restarted workers, num_episodes mode."""
@@ -579,55 +684,49 @@ class ParallelSampler:
             except WorkerFailure as e:
                 fail(w, f"resync after an interrupted collect: {e}")
 
-        poll(block=False)
-        for g in range(G):
-            start_resets(g)
-        g = G - 1
-        while True:
-            g = (g + 1) % G
-            if not all(ready):
-                poll(block=False)             # (re)started workers join as soon as they are up
-            # ---- 1. this group's step replies: transitions ------------------------------------
-            if inflight[g]:
-                for w, r in gather(inflight[g], g).items():     # (fail() drops dead workers' entries)
-                    ss, acts = inflight[g].pop(w)
-                    stepping -= len(ss)
-                    steps += len(ss)
-                    base = group_slots[g][w].start
-                    rew, flags, obs, terms = r.reward.tolist(), r.flags.tolist(), r.obs, r.terms
-                    has_terms = terms.shape[1] > 0
-                    n_final = 0
-                    for j, s in enumerate(ss):
-                        k = s - base
-                        b = builders[s]
-                        b.actions.append(acts[j])
-                        b.rewards.append(rew[k])
-                        if has_terms:
-                            b.terms.append(terms[k])
-                        f = flags[k]
-                        if f & (W.F_TERMINATED | W.F_TRUNCATED):
-                            if f & W.F_RESTARTED:          # obs[k] is the next episode's first obs
-                                b.obs.append(r.final[n_final])
-                                n_final += 1
-                            else:
-                                b.obs.append(obs[k])
-                            if f & W.F_UNSTABLE:
-                                st["sim_unstable_episodes"] += 1
-                            done_eps.append((b.rank, self._finish(b, bool(f & W.F_TERMINATED),
-                                                                  bool(f & W.F_TRUNCATED), r.names)))
-                            builders[s] = None
-                            if f & W.F_RESTARTED:
-                                nb = builders[s] = _Builder(rank)
-                                rank += 1
-                                live += 1
-                                nb.obs.append(obs[k])
-                        else:
-                            b.obs.append(obs[k])
-                    if len(ss) == sizes[g]:
-                        obs_now[base:base + sizes[g]] = obs
+        def absorb(g: int, w: int, r: _Reply) -> None:
+            """Worker w's step reply for group g: append the transitions, close ended episodes."""
+            nonlocal steps, stepping, rank, live
+            ss, acts = inflight[g].pop(w)
+            stepping -= len(ss)
+            steps += len(ss)
+            base = group_slots[g][w].start
+            rew, flags, obs, terms = r.reward.tolist(), r.flags.tolist(), r.obs, r.terms
+            has_terms = terms.shape[1] > 0
+            n_final = 0
+            for j, s in enumerate(ss):
+                k = s - base
+                b = builders[s]
+                b.actions.append(acts[j])
+                b.rewards.append(rew[k])
+                if has_terms:
+                    b.terms.append(terms[k])
+                f = flags[k]
+                if f & (W.F_TERMINATED | W.F_TRUNCATED):
+                    if f & W.F_RESTARTED:          # obs[k] is the next episode's first obs
+                        b.obs.append(r.final[n_final])
+                        n_final += 1
                     else:
-                        obs_now[ss] = obs[[s - base for s in ss]]
-            # ---- 2. explicit resets of free slots (rare, see start_resets) ---------------------
+                        b.obs.append(obs[k])
+                    if f & W.F_UNSTABLE:
+                        st["sim_unstable_episodes"] += 1
+                    done_eps.append((b.rank, self._finish(b, bool(f & W.F_TERMINATED),
+                                                          bool(f & W.F_TRUNCATED), r.names)))
+                    builders[s] = None
+                    if f & W.F_RESTARTED:
+                        nb = builders[s] = _Builder(rank)
+                        rank += 1
+                        live += 1
+                        nb.obs.append(obs[k])
+                else:
+                    b.obs.append(obs[k])
+            if len(ss) == sizes[g]:
+                obs_now[base:base + sizes[g]] = obs
+            else:
+                obs_now[ss] = obs[[s - base for s in ss]]
+
+        def refill(g: int) -> None:
+            """Explicit resets of group g's free slots (rare, see start_resets), waited for."""
             start_resets(g)
             if resets[g]:
                 sent, resets[g] = resets[g], {}
@@ -636,58 +735,100 @@ class ParallelSampler:
                     for s in sent[w]:
                         obs_now[s] = r.obs[s - base]
                         builders[s].obs.append(r.obs[s - base])
-            # ---- 3. one batched policy call over the group's active slots of ALL workers -------
-            active = [s for w in range(N) if ready[w] and w not in inflight[g]
-                      for s in group_slots[g][w] if builders[s] is not None]
-            if active:
-                t0, c0 = time.perf_counter(), time.process_time()
-                actions = np.asarray(act_fn(obs_now[active]))
-                st["act_time"] += time.perf_counter() - t0
-                st["act_cpu"] += time.process_time() - c0
-                st["rounds"] += 1
-                send = actions.astype(self.act_dtype, copy=False).reshape((len(active),) + self.act_shape)
-                # An episode that ends in this step is followed at once by the next one in the same
-                # slot (reset inside the step request: no extra round trip) when more are wanted,
-                # i.e. when the steps taken by then are still < min_samples -- SerialSampler's test at
-                # the top of its next round.  The new episode's index is reserved now.
-                restart_ok = num_episodes is None and steps + stepping + len(active) < min_samples
-                restart_total = total_samples + steps + stepping + len(active)
-                base_index = self.episode_count
+
+        def dispatch(units: list) -> None:
+            """One batched policy call over the active slots of the (worker, group) units given
+            (idle, ready ones), then a step request to each."""
+            nonlocal stepping
+            active = [s for w, g in units for s in group_slots[g][w] if builders[s] is not None]
+            if not active:
+                return
+            t0, c0 = time.perf_counter(), time.process_time()
+            actions = np.asarray(act_fn(obs_now[active]))
+            st["act_time"] += time.perf_counter() - t0
+            st["act_cpu"] += time.process_time() - c0
+            st["rounds"] += 1
+            send = actions.astype(self.act_dtype, copy=False).reshape((len(active),) + self.act_shape)
+            # An episode that ends in this step is followed at once by the next one in the same
+            # slot (reset inside the step request: no extra round trip) when more are wanted,
+            # i.e. when the steps taken by then are still < min_samples -- SerialSampler's test at
+            # the top of its next round.  The new episode's index is reserved now.
+            restart_ok = num_episodes is None and steps + stepping + len(active) < min_samples
+            restart_total = total_samples + steps + stepping + len(active)
+            base_index = self.episode_count
+            if restart_ok:
+                self.episode_count += len(active)
+            j = 0
+            for w, g in units:
+                rng = group_slots[g][w]
+                Kg, base = sizes[g], rng.start
+                ss = [s for s in rng if builders[s] is not None]
+                if not ss:
+                    continue
+                j1 = j + len(ss)
+                if len(ss) == Kg:                          # the whole group active: no scatter
+                    a, m = send[j:j1], np.ones(Kg, bool)
+                else:
+                    a = np.zeros((Kg,) + self.act_shape, self.act_dtype)
+                    m = np.zeros(Kg, bool)
+                    ks = [s - base for s in ss]
+                    a[ks] = send[j:j1]
+                    m[ks] = True
+                idx = np.zeros(Kg, np.uint64)
                 if restart_ok:
-                    self.episode_count += len(active)
-                j = 0
-                Kg = sizes[g]
-                while j < len(active):
-                    w = active[j] // K
-                    base = group_slots[g][w].start
-                    j1 = j
-                    while j1 < len(active) and active[j1] // K == w:
-                        j1 += 1
-                    ss = active[j:j1]
-                    if len(ss) == Kg:                          # the whole group active: no scatter
-                        a, m = send[j:j1], np.ones(Kg, bool)
-                    else:
-                        a = np.zeros((Kg,) + self.act_shape, self.act_dtype)
-                        m = np.zeros(Kg, bool)
-                        ks = [s - base for s in ss]
-                        a[ks] = send[j:j1]
-                        m[ks] = True
-                    idx = np.zeros(Kg, np.uint64)
-                    if restart_ok:
-                        idx[m] = np.arange(base_index + j, base_index + j1, dtype=np.uint64)
-                    self.workers[w].send_step(g, a, m, m if restart_ok else np.zeros(Kg, bool), restart_total,
-                                              self.seed, idx)
-                    inflight[g][w] = (ss, actions[j:j1])
-                    stepping += len(ss)
-                    j = j1
-            # ---- end: nothing running, nothing in flight, nothing more wanted -----------------
+                    idx[m] = np.arange(base_index + j, base_index + j1, dtype=np.uint64)
+                self.workers[w].send_step(g, a, m, m if restart_ok else np.zeros(Kg, bool), restart_total,
+                                          self.seed, idx)
+                inflight[g][w] = (ss, actions[j:j1])
+                stepping += len(ss)
+                j = j1
+
+        def finished() -> bool:
+            """Nothing running, nothing in flight, nothing more wanted (raises if no worker is up)."""
             if not any(inflight) and not any(resets) and all(b is None for b in builders):
                 if not want_more():
-                    break
+                    return True
                 if not any(ready):
                     poll(block=True)
                     if not any(ready):
                         raise RuntimeError("ParallelSampler: no worker could be (re)started")
+            return False
+
+        poll(block=False)
+        for g in range(G):
+            start_resets(g)
+        if self.lockstep:
+            # rounds over the groups in turn: each waits for the group's replies of ALL workers,
+            # so act_fn sees the same batches whatever the timing (reproducible)
+            g = G - 1
+            while True:
+                g = (g + 1) % G
+                if not all(ready):
+                    poll(block=False)             # (re)started workers join as soon as they are up
+                if inflight[g]:
+                    for w, r in gather(inflight[g], g).items():     # (fail() drops dead workers' entries)
+                        absorb(g, w, r)
+                refill(g)
+                dispatch([(w, g) for w in range(N) if ready[w] and w not in inflight[g]])
+                if finished():
+                    break
+        else:
+            # asynchronous: act on whatever replies are here, in arrival order; no worker waits
+            # for another (not reproducible: act_fn's batches depend on timing)
+            while True:
+                if not all(ready):
+                    poll(block=False)
+                busy = {w for g in range(G) for w in inflight[g]}
+                if busy:
+                    for w, r in gather_any(busy):
+                        absorb(r.group, w, r)
+                if any(resets) or (want_more() and sum(b is not None for b in builders) < S):
+                    for g in range(G):
+                        refill(g)
+                dispatch([(w, g) for w in range(N) if ready[w] for g in range(G)
+                          if w not in inflight[g] and w not in resets[g]])
+                if finished():
+                    break
         # workers restarted meanwhile that are not up yet join in the next collect
         done_eps.sort(key=lambda x: x[0])
         episodes = [ep for _, ep in done_eps]

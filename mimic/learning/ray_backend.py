@@ -30,7 +30,7 @@ from multiprocessing.connection import Listener
 from typing import Optional
 
 from mimic.learning import _worker as W
-from mimic.learning.parallel import WorkerFailure, _stream_gather, _StreamWorker
+from mimic.learning.parallel import WorkerFailure, _stream_gather, _stream_gather_any, _StreamWorker
 
 
 def _import_ray():
@@ -163,6 +163,9 @@ class RayBackend:
 
     def gather(self, workers: dict, group: int, timeout: float, obs_dim: int, names: dict):
         return _stream_gather(workers, group, timeout, obs_dim, names)
+
+    def gather_any(self, workers: dict, timeout: float, obs_dim: int, names: dict):
+        return _stream_gather_any(workers, timeout, obs_dim, names)
 
     def shutdown(self) -> None:
         self._closing = True
