@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import os
 
 import numpy as np
 
@@ -28,6 +29,8 @@ from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics
 
 try:  # the lookup below in one compiled call (mimic/kinematics/_reference.c)
+    if os.environ.get('MIMIC_NUMPY_KERNELS', '') not in ('', '0'):
+        raise ImportError('MIMIC_NUMPY_KERNELS is set')
     from mimic.kinematics._reference import sample as _compiled_sample
 except ImportError:  # not built: the numpy code of ReferenceBatch.sample does the same
     _compiled_sample = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import numpy as np
 import pybullet as pb
@@ -10,6 +11,8 @@ from mimic.kinematics.character import SPHERICAL, Character
 from mimic.sim.world import World, quiet_stdout
 
 try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
+    if os.environ.get('MIMIC_NUMPY_KERNELS', '') not in ('', '0'):
+        raise ImportError('MIMIC_NUMPY_KERNELS is set')
     from mimic.sim._linkstate import flatten as _flatten
 except ImportError:  # not built: np.fromiter below does the same, ~10 us slower per query
     _flatten = None
