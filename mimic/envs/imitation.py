@@ -18,8 +18,9 @@ and at each cycle wrap the reference root x, z is re-synced to the simulated roo
 SyncKinCharNewCycle) so root error never accumulates over cycles. Heading is not accumulated.
 
 Structure: :class:`ImitationTask` runs K characters, each in its own pybullet world, and does the
-reward, observation and reference work for all K in shared numpy calls -- numpy's per-call cost,
-not arithmetic, is what bounds this code, so a batch of K pays it once instead of K times.
+reward, observation, action and reference work for all K in one call each: the compiled kernels of
+mimic/envs/kernels.py when built, else the numpy modules (same formulas; numpy's per-call cost,
+not arithmetic, bounds those, so a batch of K pays it once instead of K times).
 :class:`ImitationEnv` is the ``gymnasium.Env`` (K = 1); :class:`ImitationVectorEnv` is the
 ``gymnasium.vector.VectorEnv`` (K = num_envs, same-step autoreset) that samplers use.
 """
