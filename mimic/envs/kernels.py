@@ -8,18 +8,17 @@ tests/test_kernels.py checks that both paths agree on real simulated states.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from mimic import compiled
 from mimic.envs.action import ActionMap
 from mimic.envs.observation import ObservationBuilder
 from mimic.envs.reward import ImitationReward
 from mimic.kinematics.reference import ReferenceMotion
 
 try:
-    if os.environ.get('MIMIC_NUMPY_KERNELS', '') not in ('', '0'):
-        raise ImportError('MIMIC_NUMPY_KERNELS is set')
+    if not compiled.wanted():
+        raise ImportError(f'{compiled.SWITCH} is set')
     from mimic.envs import _kernels
     UNAVAILABLE_REASON = None
 except ImportError as e:  # not built (no compiler at install time) or switched off

@@ -19,18 +19,18 @@ from __future__ import annotations
 
 import bisect
 import math
-import os
 
 import numpy as np
 
+from mimic import compiled
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics
 
 try:  # the lookup below in one compiled call (mimic/kinematics/_reference.c)
-    if os.environ.get('MIMIC_NUMPY_KERNELS', '') not in ('', '0'):
-        raise ImportError('MIMIC_NUMPY_KERNELS is set')
+    if not compiled.wanted():
+        raise ImportError(f'{compiled.SWITCH} is set')
     from mimic.kinematics._reference import sample as _compiled_sample
 except ImportError:  # not built: the numpy code of ReferenceBatch.sample does the same
     _compiled_sample = None

@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import itertools
-import os
 
 import numpy as np
 import pybullet as pb
 
+from mimic import compiled
 from mimic.kinematics.character import SPHERICAL, Character
 from mimic.sim.world import World, quiet_stdout
 
 try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
-    if os.environ.get('MIMIC_NUMPY_KERNELS', '') not in ('', '0'):
-        raise ImportError('MIMIC_NUMPY_KERNELS is set')
+    if not compiled.wanted():
+        raise ImportError(f'{compiled.SWITCH} is set')
     from mimic.sim._linkstate import flatten as _flatten
 except ImportError:  # not built: np.fromiter below does the same, ~10 us slower per query
     _flatten = None
