@@ -148,6 +148,57 @@ def test_mp_episodes_and_seeds(mimic_env):
     assert len(starts) == len(runs[0])
 
 
+def _replay(env, episodes, seed, clip):
+    """Replays each episode in ``env`` from its own seed: episode i of a 1-worker x 1-env lockstep
+    run has index = total_samples at its reset = the steps of the episodes before it (one index is
+    reserved per step, see ParallelSampler).  Asserts that the episode's recorded arrays are what
+    the env does with its recorded actions; returns the reward-term sums for comparison."""
+    from mimic.learning.sampler import episode_seed
+    index = 0
+    for e in episodes:
+        obs, _ = env.reset(seed=episode_seed(seed, index), options={"total_samples": index})
+        np.testing.assert_array_equal(e.obs[0], np.asarray(obs, np.float32))
+        sums = {}
+        for t, a in enumerate(e.actions):
+            obs, r, term, trunc, info = env.step(clip(a))
+            nxt = e.obs[t + 1] if t + 1 < len(e) else e.final_obs
+            np.testing.assert_array_equal(nxt, np.asarray(obs, np.float32), err_msg=f"step {t}")
+            assert e.rewards[t] == np.float32(r)
+            assert (term or trunc) == (t + 1 == len(e))
+            for k, v in (info.get("reward_terms") or {}).items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        assert e.terminated == term and e.truncated == (trunc and not term)
+        assert e.info == {f"reward_terms/{k}": v for k, v in sums.items()}      # same sums, bit for bit
+        index += len(e)
+
+
+def test_worker_recorded_episodes_replay_exactly(mimic_env):
+    """Episodes are assembled in the workers: replaying their actions from their seeds gives back
+    every observation, reward, end flag and reward-term sum -- on the humanoid (Box actions, clipped
+    in the worker, stored unclipped) and on CartPole (Discrete; 500-step episodes, so the worker's
+    episode arrays grow past their initial 64 rows)."""
+    from mimic.learning.parallel import ParallelSampler
+    with ParallelSampler(HUMANOID, KW, num_workers=1, envs_per_worker=1, seed=3, pipeline=False,
+                         deterministic=True) as ps:
+        act, low, high = _random_act(ps.action_space, 4), ps.action_space.low, ps.action_space.high
+
+        def out_of_bounds(o):                     # first action dim 1 beyond its bound: clipped to it
+            a = act(o)
+            a[:, 0] = high[0] + 1.0
+            return a
+        eps = ps.collect(out_of_bounds, min_samples=60)
+    assert len(eps) >= 4 and all((e.actions[:, 0] == np.float32(high[0] + 1.0)).all() for e in eps)
+    _replay(mimic_env, eps, 3, lambda a: np.clip(a, low, high))
+
+    with ParallelSampler("CartPole-v1", {}, num_workers=1, envs_per_worker=1, seed=5, pipeline=False,
+                         deterministic=True) as ps:
+        eps = ps.collect(lambda o: (o[:, 2] + 0.5 * o[:, 3] > 0).astype(np.int64), min_samples=700)
+    assert max(len(e) for e in eps) > 256 and all(e.actions.dtype == np.int64 for e in eps)
+    env = gym.make("CartPole-v1")
+    _replay(env, eps, 5, int)
+    env.close()
+
+
 def test_mp_worker_killed_mid_iteration(mimic_env):
     """SIGKILL a worker during AWR's collect: the iteration completes, the restart and the dropped
     episodes are reported, and the next iteration uses the restarted worker."""

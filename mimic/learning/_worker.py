@@ -20,14 +20,24 @@ Wire format of the pipe / socket (raw bytes, no pickling on the hot path):
                         b"R" + group u8 + total_samples i64 + seed u64 + episode indices u64[K] + mask u8[K]
                         b"Q"                                   (quit)
                         (reset seeds = episode_seed(seed, index), computed here, not in the learner)
-    worker -> learner   b"O" | b"N" + header <d env_s, d env_cpu_s, i4 group, i4 K, i4 T, i4 names_len>
-                        + names (utf-8, "\\0"-joined, only after b"N")   (env wall / CPU seconds)
-                        + obs f32[K, D] + reward f64[K] + flags u8[K] + reward_terms f64[K, T]
-                        + final obs f32[R, D] of the R envs restarted in this step (slot order)
+    worker -> learner   b"O" | b"N" + header <d env_s, d env_cpu_s, i4 group, i4 K, i4 T, i4 names_len,
+                        i4 E>  (env wall / CPU seconds, T reward terms, E episodes that ended in this step)
+                        + names (utf-8, "\\0"-joined, only after b"N")
+                        + obs f32[K, D] + flags u8[K]
+                        + E x (<i4 k, i4 L> + obs f32[L + 1, D] + actions[L, *act_shape] (action dtype)
+                               + rewards f32[L] + reward-term sums f64[T])      (whole episodes, slot order)
                         b"E" + group u8 + traceback (an exception in the env; the learner restarts us)
 (K = the envs of that group; a worker's envs form 1 or 2 groups, see ``serve``)
 flags: bit 0 terminated, bit 1 truncated, bit 2 info["sim_unstable"], bit 3 restarted (obs[k] is then
-the new episode's first observation, its last one is in the final block).
+the new episode's first observation).
+
+Episodes are assembled HERE, not in the learner (EpisodeRecorder): per step the learner only
+needs the observations (for the next batched policy call) and the flags; an episode's arrays
+cross the pipe once, when it ends.  This keeps the learner's per-sample work off the cores the
+workers simulate on (measured: ~40% of the learner's CPU per sample went into appending
+transitions and stacking them into episodes), while the recording costs a worker ~1 us per step
+against ~700 us of physics.  A worker that dies takes its partial episodes with it -- the
+learner drops them anyway.
 """
 from __future__ import annotations
 
@@ -39,7 +49,7 @@ import traceback
 
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
               "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
-HEADER, HEADER_SIZE = "<ddiiii", struct.calcsize("<ddiiii")     # (format strings: shipped by value to Ray)
+HEADER, HEADER_SIZE = "<ddiiiii", struct.calcsize("<ddiiiii")     # (format strings: shipped by value to Ray)
 F_TERMINATED, F_TRUNCATED, F_UNSTABLE, F_RESTARTED = 1, 2, 4, 8
 
 if __name__ == "__mimic_sampler_worker__":      # a worker process (the learner's env is untouched)
@@ -64,6 +74,58 @@ def _term_values(terms, names: list):
     if not names:
         names[:] = [str(i) for i in range(v.size)]
     return v
+
+
+class EpisodeRecorder:
+    """The running episodes of K env slots, stored row by row into arrays that grow by doubling
+    (no per-step allocation): obs[k, :L+1], actions[k, :L], rewards[k, :L], reward-term sums[k].
+
+    Rewards are stored as float32 and term sums accumulated in float64 step by step, exactly as
+    SerialSampler does (same values, same summation order)."""
+
+    def __init__(self, K: int, obs_dim: int, act_shape: tuple, act_dtype, capacity: int = 64):
+        self.K, self.D, self.act_shape, self.act_dtype = K, obs_dim, tuple(act_shape), np.dtype(act_dtype)
+        self.length = np.zeros(K, np.int64)
+        self.sums = np.zeros((K, 0), np.float64)
+        self._alloc(capacity)
+
+    def _alloc(self, cap: int) -> None:
+        old = getattr(self, "obs", None)
+        self.cap = cap
+        obs = np.zeros((self.K, cap + 1, self.D), np.float32)
+        actions = np.zeros((self.K, cap) + self.act_shape, self.act_dtype)
+        rewards = np.zeros((self.K, cap), np.float32)
+        if old is not None:
+            n = self.rewards.shape[1]
+            obs[:, :n + 1], actions[:, :n], rewards[:, :n] = self.obs, self.actions, self.rewards
+        self.obs, self.actions, self.rewards = obs, actions, rewards
+
+    def begin(self, slots: np.ndarray, first_obs: np.ndarray) -> None:
+        """New episodes in ``slots`` (indices), starting at ``first_obs`` (rows of these slots)."""
+        self.length[slots] = 0
+        self.sums[slots] = 0.0
+        self.obs[slots, 0] = first_obs
+
+    def record(self, slots, actions, rewards, terms, next_obs) -> None:
+        """One step of the episodes in ``slots``: the actions taken (as the policy gave them,
+        before clipping), rewards, reward terms (rows of these slots) and the next observations."""
+        t = self.length[slots]
+        if t.size and int(t.max()) >= self.cap:
+            self._alloc(2 * self.cap)
+        self.actions[slots, t] = actions
+        self.rewards[slots, t] = rewards
+        if terms.shape[1] != self.sums.shape[1]:          # names learnt at the first step
+            self.sums = np.zeros((self.K, terms.shape[1]), np.float64)
+        if terms.shape[1]:
+            self.sums[slots] += terms
+        self.length[slots] = t + 1
+        self.obs[slots, t + 1] = next_obs
+
+    def pack(self, k: int) -> bytes:
+        """Episode ``k`` in the wire format (see the module docstring)."""
+        L = int(self.length[k])
+        return b"".join((struct.pack("<ii", k, L), self.obs[k, :L + 1].tobytes(), self.actions[k, :L].tobytes(),
+                         self.rewards[k, :L].tobytes(), self.sums[k].tobytes()))
 
 
 class EnvGroup:
@@ -120,6 +182,8 @@ class EnvGroup:
         self.reward = np.zeros(self.K, np.float64)
         self.flags = np.zeros(self.K, np.uint8)
         self.terms = np.zeros((self.K, len(self.term_names)), np.float64)
+        self.recorder = EpisodeRecorder(self.K, self.obs_dim, self.act_shape, self.act_dtype)
+        self.episodes: list = []         # episodes (packed) that ended in the last step
 
     def meta(self) -> dict:
         return {"num_envs": self.K, "obs_dim": self.obs_dim, "observation_space": self.observation_space,
@@ -128,6 +192,7 @@ class EnvGroup:
 
     # ------------------------------------------------------------------ core
     def reset(self, mask, seeds, total_samples: int) -> np.ndarray:
+        """Resets the envs in ``mask`` (their episodes start being recorded)."""
         mask = np.asarray(mask, dtype=bool)
         options = {"total_samples": int(total_samples)}
         if self.venv is not None:
@@ -139,21 +204,27 @@ class EnvGroup:
             for i in np.flatnonzero(mask):
                 o, _ = self.envs[i].reset(seed=int(seeds[i]), options=dict(options))
                 self.obs[i] = np.asarray(o, dtype=np.float32).reshape(-1)
+        slots = np.flatnonzero(mask)
+        self.recorder.begin(slots, self.obs[slots])
         return self.obs
 
     def step(self, actions, active, restart=None, seed=0, indices=None, total_samples=0):
-        """Steps the active envs (a vector env steps all K; idle rows get in-bounds dummies).
+        """Steps the active envs (a vector env steps all K; idle rows get in-bounds dummies) and
+        records the transitions; ``self.episodes`` = the episodes that ended, packed, slot order.
 
         Envs in ``restart`` whose episode ends are reset at once with the seed of episode
-        ``indices[k]`` (flag F_RESTARTED; ``self.final`` holds their last observations, in
-        order, and ``obs`` the new first ones) -- no extra round trip for resets."""
-        self.final = self.obs[:0]
-        self._step(actions, active)
+        ``indices[k]`` (flag F_RESTARTED; ``obs[k]`` is then the new episode's first observation)
+        -- no extra round trip for resets."""
+        active = np.asarray(active, dtype=bool)
+        acts = np.asarray(actions, dtype=self.act_dtype).reshape((self.K,) + self.act_shape)
+        self._step(acts, active)
+        slots = np.flatnonzero(active)
+        self.recorder.record(slots, acts[slots], self.reward[slots], self.terms[slots], self.obs[slots])
+        ended = active & ((self.flags & (F_TERMINATED | F_TRUNCATED)) != 0)
+        self.episodes = [self.recorder.pack(k) for k in np.flatnonzero(ended)]
         if restart is not None:
-            ended = np.asarray(active, bool) & np.asarray(restart, bool) & \
-                ((self.flags & (F_TERMINATED | F_TRUNCATED)) != 0)
+            ended &= np.asarray(restart, bool)
             if ended.any():
-                self.final = self.obs[ended].copy()
                 seeds = np.zeros(self.K, np.uint64)
                 for k in np.flatnonzero(ended):
                     seeds[k] = episode_seed(seed, int(indices[k]))
@@ -161,9 +232,7 @@ class EnvGroup:
                 self.flags[ended] |= F_RESTARTED
         return self.obs, self.reward, self.flags, self.terms
 
-    def _step(self, actions, active):
-        active = np.asarray(active, dtype=bool)
-        acts = np.asarray(actions, dtype=self.act_dtype).reshape((self.K,) + self.act_shape)
+    def _step(self, acts, active):
         if not self.discrete:
             acts = np.clip(acts, self._low, self._high)
         self.flags[:] = 0
@@ -264,19 +333,19 @@ def serve(conn, env_id, env_kwargs, num_envs, worker_seed, groups=1) -> None:
             t0, c0 = time.perf_counter(), time.process_time()
             total, seed = struct.unpack_from("<qQ", msg, 2)
             indices = np.frombuffer(msg, np.uint64, K, 18)
-            final = group.obs[:0]
+            episodes = ()
             if op == b"S":
                 active = np.frombuffer(msg, np.uint8, K, 18 + 8 * K)
                 restart = np.frombuffer(msg, np.uint8, K, 18 + 9 * K)
                 actions = np.frombuffer(msg, group.act_dtype, offset=18 + 10 * K)
-                obs, rew, flags, terms = group.step(actions, active, restart, seed, indices, total)
-                final = group.final
+                obs, _, flags, terms = group.step(actions, active, restart, seed, indices, total)
+                episodes = group.episodes
             elif op == b"R":
                 mask = np.frombuffer(msg, np.uint8, K, 18 + 8 * K)
                 seeds = np.array([episode_seed(seed, int(indices[k])) if mask[k] else 0 for k in range(K)],
                                  dtype=np.uint64)
                 obs = group.reset(mask, seeds, total)
-                rew, flags, terms = group.reward * 0, group.flags * 0, np.zeros((K, 0))
+                flags, terms = group.flags * 0, group.terms
             else:
                 raise ValueError(f"unknown request {op!r}")
             dt, dc = time.perf_counter() - t0, time.process_time() - c0
@@ -284,9 +353,9 @@ def serve(conn, env_id, env_kwargs, num_envs, worker_seed, groups=1) -> None:
             if len(group.term_names) != sent_names[g] and terms.shape[1]:
                 names = "\0".join(group.term_names).encode()
                 sent_names[g] = len(group.term_names)
-            reply = [b"N" if names else b"O", struct.pack(HEADER, dt, dc, g, K, terms.shape[1], len(names)),
-                     names, obs.tobytes(), rew.tobytes(), flags.tobytes(), np.ascontiguousarray(terms).tobytes(),
-                     np.ascontiguousarray(final, dtype=np.float32).tobytes()]
+            reply = [b"N" if names else b"O",
+                     struct.pack(HEADER, dt, dc, g, K, group.recorder.sums.shape[1], len(names), len(episodes)),
+                     names, obs.tobytes(), flags.tobytes(), *episodes]
             conn.send_bytes(b"".join(reply))
         except Exception:
             try:
