@@ -10,7 +10,13 @@ rotated order, so load from other jobs hits them alike; figures are medians over
   ``awr`` -- AWR.act of the real agent (args/agents/awr_imitation.yaml: [1024, 512] nets,
   stochastic), i.e. what training pays for inference; the learner runs torch with 1 thread
 * ``serial``: SerialSampler over one gym.make env in this process (train.py --num_workers 1)
+* ``floor``: the physical ceiling -- N copies of ../shared/bench/raw_pybullet_floor.py (the same
+  physics and stable-PD calls, nothing else, one world each) run at once, their summed rate over
+  N times one copy's: how well this machine's cores run N pybullet worlds side by side at all
 * efficiency(N) = rate(N) / (N * rate(1 worker)); target >= 0.9 at N = 2 on a 2-core machine
+* whole iterations (--iterations): AWR.train_iteration with the N-worker sampler; its wall time
+  over (its new samples / the N-worker awr rate measured above + its update time) -- 1.0 means no
+  hidden serial step (target: within 15%)
 * learner cost per sample: wall time of a collect minus the time the learner sat blocked waiting
   for workers, split into policy inference (act_fn) and coordination (pipes, decoding,
   episode bookkeeping), per sample -- and the 16-64 core projection from these figures.
@@ -23,7 +29,9 @@ Keep this module's top level light: worker processes ('spawn') re-import it.
 import argparse
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -31,6 +39,23 @@ import gymnasium as gym
 import numpy as np
 
 ENV_ID = "mimic/Humanoid-v0"
+FLOOR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench",
+                                      "raw_pybullet_floor.py"))
+
+
+def floor_rate(n: int, steps: int) -> float:
+    """Summed control steps/s of n raw-floor processes running at once (started together)."""
+    procs = [subprocess.Popen([sys.executable, FLOOR, "--steps", str(steps), "--warmup", "200", "--reps", "1",
+                               "--seed", str(i)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+             for i in range(n)]
+    total = 0.0
+    for p in procs:
+        out, _ = p.communicate()
+        m = re.search(r"floor_steps_per_s=([0-9.]+)", out)
+        if p.returncode or not m:
+            raise RuntimeError(f"{FLOOR} failed (exit {p.returncode}): {out[-300:]}")
+        total += float(m.group(1))
+    return total
 NULL_ID = "bench/NullHumanoid-v0"
 
 
@@ -78,6 +103,10 @@ def main(argv=None) -> int:
     ap.add_argument("--capacity_workers", type=int, nargs="*", default=[2, 8, 16, 32, 64],
                     help="learner capacity: worker counts on the no-physics env (0 values: skip)")
     ap.add_argument("--capacity_samples", type=int, default=20000)
+    ap.add_argument("--floor_steps", type=int, default=2000,
+                    help="control steps per raw-floor process (0: skip the floor contender)")
+    ap.add_argument("--iterations", type=int, default=0,
+                    help="AWR training iterations to time with the largest worker count (needs policy awr)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -119,10 +148,16 @@ def main(argv=None) -> int:
     contenders = [(n, mode, p) for n in args.workers for mode in args.modes for p in args.policies]
     if serial is not None:
         contenders += [("serial", "", p) for p in args.policies]
+    if args.floor_steps and os.path.exists(FLOOR):
+        contenders += [("floor", n, "") for n in args.workers]
+    elif args.floor_steps:
+        print(f"# no floor contender: {FLOOR} not found", flush=True)
     results = {c: [] for c in contenders}
 
     def run(c, samples):
         n, mode, p = c
+        if n == "floor":
+            return {"rate": floor_rate(mode, args.floor_steps if samples == args.samples else 300)}
         s = serial if n == "serial" else samplers[n, mode]
         t = time.perf_counter()
         eps = s.collect(policies[p], min_samples=samples, total_samples=0)
@@ -154,13 +189,21 @@ def main(argv=None) -> int:
     paired = {}
     for c, rows in results.items():
         n, mode, p = c
-        if n != "serial" and (1, mode, p) in results:
+        if n == "floor" and ("floor", 1, "") in results:
+            paired[c] = statistics.median(r["rate"] / (mode * b["rate"]) for r, b in zip(rows, results["floor", 1, ""]))
+        elif n not in ("serial", "floor") and (1, mode, p) in results:
             paired[c] = statistics.median(r["rate"] / (n * b["rate"]) for r, b in zip(rows, results[1, mode, p]))
     print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | learner wall us/sample {'act':>6} {'coord':>6}"
           f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}")
+    for c in contenders:
+        if c[0] == "floor":
+            m, n = med[c], c[1]
+            base = med["floor", 1, ""]["rate"]
+            print(f"{f'floor x{n} at once':>20} {m['rate']:10.1f} {m['rate'] / (n * base):6.3f} {paired[c]:6.3f}"
+                  f"   (raw pybullet, one world per process: the machine's own scaling)")
     for p in args.policies:
         for c in contenders:
-            if c[2] != p:
+            if c[2] != p or c[0] == "floor":
                 continue
             m = med[c]
             n, mode = c[0], c[1]
@@ -169,13 +212,17 @@ def main(argv=None) -> int:
                 continue
             base = med.get((1, mode, p), {}).get("rate")
             eff = m["rate"] / (n * base) if base else float("nan")
-            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {paired[c]:6.3f}"
+            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {paired.get(c, float('nan')):6.3f}"
                   f" {m['env_busy']:5.2f} |"
                   f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
                   f" {m['act_cpu_us'] + m['coord_cpu_us']:21.1f} {m['act_cpu_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
                   f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}")
     print("  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
           " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)")
+    if ("floor", nmax_w := max(args.workers), "") in paired and nmax_w > 1:
+        print(f"# efficiency at N={nmax_w} relative to the floor's (paired): "
+              + ", ".join(f"{mode}/{p} {paired[nmax_w, mode, p] / paired['floor', nmax_w, '']:.3f}"
+                          for mode in args.modes for p in args.policies))
 
     # ---- learner capacity: many workers on the no-physics env (they barely use CPU) ---------------
     cap_rows = {}
@@ -232,6 +279,27 @@ def main(argv=None) -> int:
                   f" {1e6 * l:5.1f} us/sample (coord {1e6 * l_coord:.1f} + act {1e6 * l_act:.1f} at batch {batch})"
                   f" = capacity {1 / l:8,.0f}/s; lockstep {rate:8,.0f}/s (eff {rate * t_env / n:.2f}),"
                   f" pipelined {pipe:8,.0f}/s (eff {pipe * t_env / n:.2f})")
+    iter_rows = []
+    if args.iterations and "awr" in args.policies:
+        nmax, mode = max(args.workers), args.modes[0]
+        rate = med[(nmax, mode, "awr")]["rate"]
+        trainer = AWR(env, cfg, seed=0, verbose=0, sampler=samplers[nmax, mode])
+        torch.set_num_threads(1)
+        print(f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {cfg.samples_per_iter} samples"
+              f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time")
+        print(f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} {'predicted s':>11} {'ratio':>6}")
+        before = 0
+        for i in range(args.iterations):
+            t = time.perf_counter()
+            row = trainer.train_iteration()
+            wall = time.perf_counter() - t
+            new = row["Samples"] - before
+            before = row["Samples"]
+            pred = new / rate + row["Update_Time"]
+            iter_rows.append({"wall": wall, "sample_time": row["Sample_Time"], "update_time": row["Update_Time"],
+                              "samples": new, "predicted": pred, "ratio": wall / pred})
+            print(f"{i:5d} {wall:7.2f} {row['Sample_Time']:8.2f} {row['Update_Time']:8.2f} {new:8d} {pred:11.2f}"
+                  f" {wall / pred:6.3f}", flush=True)
     print(f"# load average at end: {loadavg()}")
     if args.json:
         with open(args.json, "w") as f:
@@ -239,7 +307,7 @@ def main(argv=None) -> int:
                        "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
                        "medians": {"/".join(map(str, c)): m for c, m in med.items()},
                        "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
-                       "capacity": cap_rows}, f, indent=1)
+                       "capacity": cap_rows, "iterations": iter_rows}, f, indent=1)
     for s in samplers.values():
         s.close()
     return 0
