@@ -19,7 +19,8 @@ rotated order, so load from other jobs hits them alike; figures are medians over
   hidden serial step (target: within 15%)
 * learner cost per sample: wall time of a collect minus the time the learner sat blocked waiting
   for workers, split into policy inference (act_fn) and coordination (pipes, decoding,
-  episode bookkeeping), per sample -- and the 16-64 core projection from these figures.
+  episode bookkeeping), per sample; learner CPU = its process CPU time over the collect (act_fn
+  counted by its wall time, ~ its CPU time) -- and the 16-64 core projection from these figures.
 
     python bench/sampler_scaling.py [--workers 1 2] [--envs_per_worker 4] [--samples 3000]
                                     [--repeats 5] [--policies random awr] [--json out.json]
@@ -168,7 +169,7 @@ def main(argv=None) -> int:
             st = s.last_stats
             busy = st["time"] - st["wait_time"]
             row.update(rounds=st["rounds"], act_us=1e6 * st["act_time"] / got, coord_us=1e6 * st["coord_time"] / got,
-                       busy_us=1e6 * busy / got, act_cpu_us=1e6 * st["act_cpu"] / got,
+                       busy_us=1e6 * busy / got, cpu_us=1e6 * st["learner_cpu"] / got,
                        coord_cpu_us=1e6 * st["coord_cpu"] / got,
                        coord_cpu_round_us=1e6 * st["coord_cpu"] / max(1, st["rounds"]),
                        env_us=1e6 * st["env_time"] / got, env_cpu_us=1e6 * st["env_cpu"] / got,
@@ -215,7 +216,7 @@ def main(argv=None) -> int:
             print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {paired.get(c, float('nan')):6.3f}"
                   f" {m['env_busy']:5.2f} |"
                   f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
-                  f" {m['act_cpu_us'] + m['coord_cpu_us']:21.1f} {m['act_cpu_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
+                  f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
                   f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}")
     print("  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
           " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)")
@@ -239,8 +240,8 @@ def main(argv=None) -> int:
                 for _ in range(3):
                     ps.collect(random_act, min_samples=args.capacity_samples)
                     st = ps.last_stats
-                    rows.append((st["samples"] / st["time"], (st["coord_cpu"] + st["act_cpu"]) / st["samples"],
-                                 (st["coord_cpu"] + st["act_cpu"]) / st["rounds"]))
+                    rows.append((st["samples"] / st["time"], st["learner_cpu"] / st["samples"],
+                                 st["learner_cpu"] / st["rounds"]))
             rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
             cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
             print(f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
@@ -261,7 +262,7 @@ def main(argv=None) -> int:
         for n in args.project:
             batch = n * K
             # learner-bound measurement at this N (random act_fn included), else the humanoid run's
-            l_coord = cap_rows[n]["cpu_us"] * 1e-6 if n in cap_rows else (m["coord_cpu_us"] + m["act_cpu_us"]) * 1e-6
+            l_coord = cap_rows[n]["cpu_us"] * 1e-6 if n in cap_rows else m["cpu_us"] * 1e-6
             l_act = 0.0
             if p == "awr":
                 o = np.random.default_rng(0).standard_normal((batch, env.observation_space.shape[0])).astype(np.float32)
