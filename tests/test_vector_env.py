@@ -173,3 +173,48 @@ def test_disabled_autoreset_and_masked_reset():
     env.close()
     other.close()
     single.close()
+
+
+def test_disabled_mode_does_not_simulate_ended_characters():
+    """DISABLED: a character whose episode ended is frozen until it is reset (not simulated, zero
+    reward, no end flags, its last observation), and the others run exactly as they would with it
+    still simulated."""
+    kw = dict(mode='train', autoreset_mode=AutoresetMode.DISABLED)
+    frozen, busy = make_vec(**kw), make_vec(**kw)
+    for env in (frozen, busy):
+        env.reset(seed=[1, 2, 3], options={'time': 0.3, 'total_samples': 0})
+    rng = np.random.default_rng(0)
+    space = frozen.single_action_space
+    mean, half = (space.low + space.high) / 2, (space.high - space.low) / 2
+    acts = (mean + 0.05 * half * rng.standard_normal((N, 36))).astype(np.float32)
+    ended = np.zeros(N, bool)
+    for t in range(15):                                   # 0.5 s training episodes: all end by step 15
+        out_f, out_b = frozen.step(acts), busy.step(acts)
+        np.testing.assert_array_equal(out_f[0], out_b[0])
+        assert not (ended & (out_f[2] | out_f[3])).any()     # an ended character ends only once
+        ended |= out_f[2] | out_f[3]
+    assert ended.all()
+    # restart characters 0 and 2 in both; in `busy` also character 1 (in `frozen` it stays ended)
+    frozen.reset(seed=[4, None, 6], options={'reset_mask': np.array([True, False, True])})
+    busy.reset(seed=[4, 5, 6], options={'reset_mask': np.array([True, True, True])})
+    task = frozen.unwrapped.task
+    last_obs, pose = out_f[0][1].copy(), task.state_ext[1].copy()
+    samples, alive, stepped = task.samples, np.array([True, False, True]), 0
+    for t in range(10):
+        obs_f, rew_f, term_f, trunc_f, inf_f = frozen.step(acts)
+        obs_b, rew_b, term_b, trunc_b, inf_b = busy.step(acts)
+        stepped += alive.sum()
+        alive &= ~(term_f | trunc_f)
+        np.testing.assert_array_equal(obs_f[1], last_obs)
+        assert rew_f[1] == 0.0 and not term_f[1] and not trunc_f[1] and not inf_f['reward_terms'][1].any()
+        for k in (0, 2):                                  # the others: bit-identical to `busy`
+            np.testing.assert_array_equal(obs_f[k], obs_b[k])
+            assert rew_f[k] == rew_b[k] and term_f[k] == term_b[k] and trunc_f[k] == trunc_b[k]
+    np.testing.assert_array_equal(task.state_ext[1], pose)      # its world did not move
+    assert task.samples == samples + stepped > samples      # progress counts simulated steps only
+    # reset: it runs again
+    obs, _ = frozen.reset(seed=[None, 9, None], options={'reset_mask': np.array([False, True, False])})
+    obs2 = frozen.step(acts)[0]
+    assert not np.array_equal(obs2[1], obs[1])
+    frozen.close()
+    busy.close()

@@ -177,18 +177,25 @@ class ImitationTask:
         reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
         return self.observer(S_ext[:, :-1], ref.phase, rot_h, quat_h), reward, terms
 
-    def step(self, actions):
+    def step(self, actions, active=None):
         """Advance all K characters one control step. Returns obs [K, D], reward [K],
-        terminated [K], truncated [K] and a dict of per-character arrays."""
+        terminated [K], truncated [K] and a dict of per-character arrays.
+
+        ``active`` (bool [K], optional): simulate only these characters; the others keep their
+        state and clock, and their rows of the result are stale (callers mask them)."""
         K = self.num
         sims = self.sims
+        moving = range(K) if active is None else np.flatnonzero(active).tolist()
         if not self.kinematic:
             targets = self._to_targets(actions)
             substeps = self.substeps
-            for k in range(K):
+            for k in moving:
                 sims[k].step_stable_pd(targets[k], substeps)
-        self.time += self.control_dt
-        self.samples += K
+        if active is None:
+            self.time += self.control_dt
+        else:
+            self.time[moving] += self.control_dt
+        self.samples += len(moving)
         ref = self.ref
         cycles = ref.sample(self.time)
         wrapped = cycles != self.cycle
@@ -197,12 +204,16 @@ class ImitationTask:
             self._root_shift[:] = self.root_offset + cycles[:, None] * self.reference.cycle_delta
         np.add(ref.root_pos, self._root_shift, out=self.ref_root)
         if self.kinematic:
-            for k in range(K):
+            for k in moving:
                 sims[k].set_state(self.ref_root[k], ref.local_rot[k, 0], ref.local_rot[k],
                                   ref.hinge[k], ref.root_lin_vel[k], ref.local_ang_vel[k, 0],
                                   ref.local_ang_vel[k])
-        for sim in sims:
-            sim.query()
+        if active is None:
+            for sim in sims:
+                sim.query()
+        else:
+            for k in moving:
+                sims[k].query()
         S_ext = self.state_ext
         if self.sync_root and not self.kinematic and wrapped.any():
             # new cycle: snap the reference root x, z onto the simulated root
@@ -218,7 +229,12 @@ class ImitationTask:
             S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
         if self.early_termination and not self.kinematic:
             mask = self.fall_mask
-            fallen = np.array([sim.touches_ground(mask) for sim in sims]) & ~unstable
+            if active is None:
+                fallen = np.array([sim.touches_ground(mask) for sim in sims]) & ~unstable
+            else:
+                fallen = np.zeros(K, dtype=bool)
+                for k in moving:
+                    fallen[k] = sims[k].touches_ground(mask) and not unstable[k]
         else:
             fallen = np.zeros(K, dtype=bool)
         obs, reward, terms = self._score(S_ext, ref, self.ref_root)
@@ -378,7 +394,10 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
     ``autoreset_mode=AutoresetMode.DISABLED`` (or "Disabled"): the caller restarts ended episodes
     itself with
     ``reset(seed=[...], options={"reset_mask": mask})`` (per-episode seeds, as samplers that must
-    reproduce a run whatever their worker layout do).
+    reproduce a run whatever their worker layout do).  Until then an ended (or never reset)
+    character is not simulated: stepping leaves it as it is and reports its row as its last
+    observation with zero reward and no end flags.  (A sampler finishing a batch has ended
+    episodes waiting next to running ones; simulating them would be wasted work.)
     """
     metadata = {'autoreset_mode': AutoresetMode.SAME_STEP, 'render_modes': []}
 
@@ -398,6 +417,7 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
         self._rngs = [np.random.default_rng(s) for s in
                       np.random.SeedSequence().spawn(self.num_envs)]
         self._obs = np.zeros((self.num_envs, self.task.observer.size), np.float32)
+        self._idle = np.ones(self.num_envs, bool)       # DISABLED mode: ended / never reset
 
     def reset(self, *, seed=None, options=None):
         """Reset all characters, or those in ``options["reset_mask"]``. ``seed`` is an int
@@ -417,15 +437,26 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
         for k in np.flatnonzero(mask):
             t0 = float(options['time']) if 'time' in options else task.start_time(self._rngs[k])
             self._obs[k] = task.reset_one(k, t0)
+        self._idle[mask] = False
         return self._obs.copy(), {}
 
     def step(self, actions):
         task = self.task
-        obs, reward, term, trunc, info = task.step(actions)
+        disabled = self.metadata['autoreset_mode'] == AutoresetMode.DISABLED
+        idle = self._idle if disabled and self._idle.any() else None
+        obs, reward, term, trunc, info = task.step(actions, None if idle is None else ~idle)
         infos = {'reward_terms': info['reward_terms'], 'fallen': info['fallen'],
                  'clip_end': info['clip_end'], 'sim_unstable': info['sim_unstable'],
                  'time': info['time'], 'phase': info['phase']}
+        if idle is not None:                 # not simulated: last observation, no reward, no end
+            obs[idle] = self._obs[idle]
+            reward[idle] = 0.0
+            infos['reward_terms'][idle] = 0.0
+            for a in (term, trunc, infos['fallen'], infos['clip_end'], infos['sim_unstable']):
+                a[idle] = False
         done = term | trunc
+        if disabled:
+            self._idle |= done
         if done.any() and self.metadata['autoreset_mode'] == AutoresetMode.SAME_STEP:
             final = np.empty(self.num_envs, dtype=object)
             for k in np.flatnonzero(done):

@@ -14,10 +14,11 @@ Design
   the new observations.  Episodes are assembled in the workers (``_worker.EpisodeRecorder``) and
   cross the pipe whole when they end: the learner's per-sample work -- which on a machine whose
   cores all simulate is taken from a worker -- is one batched policy call and a few array copies
-  (measured on 2 cores: learner CPU 31 -> 22 us/sample with this, 16 with the request building
-  and polling trimmed too).
+  (measured on 2 cores, getrusage: learner CPU 31 -> 22 us/sample with this, 16 with the
+  request building and polling trimmed too).
 * Asynchronous (default): the learner takes whatever step replies have arrived (waiting only
-  when none has), appends them, and answers them all with one batched ``act_fn`` call -- no
+  when none has), takes their observations and ended episodes, and answers them all with one
+  batched ``act_fn`` call -- no
   worker ever waits for another.  With many workers, many replies are there at once, so
   inference stays batched; on 2 cores the learner shares a core with a worker, and lockstep
   rounds would make the other worker wait for the one it slows (measured: the unshared worker
