@@ -164,8 +164,8 @@ class RayBackend:
     def gather(self, workers: dict, group: int, timeout: float, obs_dim: int, names: dict):
         return _stream_gather(workers, group, timeout, obs_dim, names)
 
-    def gather_any(self, workers: dict, timeout: float, obs_dim: int, names: dict):
-        return _stream_gather_any(workers, timeout, obs_dim, names)
+    def gather_any(self, workers: dict, timeout: float, obs_dim: int, names: dict, wait_limit=None):
+        return _stream_gather_any(workers, timeout, obs_dim, names, wait_limit)
 
     def shutdown(self) -> None:
         self._closing = True
