@@ -59,7 +59,21 @@ class UnstableAt(gym.Wrapper):
         return obs, r, term, trunc, info
 
 
-for _id, _cls in (("test_parallel/HangOnce-v0", HangOnce), ("test_parallel/UnstableAt-v0", UnstableAt)):
+class JitteryStep(gym.Wrapper):
+    """CartPole whose steps take a random 5-45 ms (sleeping): replies of different workers
+    arrive at unrelated times, as a loaded machine's do."""
+
+    def __init__(self):
+        super().__init__(gym.make("CartPole-v1"))
+        self.rng = np.random.default_rng(os.getpid())
+
+    def step(self, action):
+        time.sleep(self.rng.uniform(0.005, 0.045))
+        return self.env.step(action)
+
+
+for _id, _cls in (("test_parallel/HangOnce-v0", HangOnce), ("test_parallel/UnstableAt-v0", UnstableAt),
+                  ("test_parallel/JitteryStep-v0", JitteryStep)):
     if _id not in gym.registry:
         gym.register(_id, entry_point=_cls)
 
@@ -197,6 +211,26 @@ def test_worker_recorded_episodes_replay_exactly(mimic_env):
     env = gym.make("CartPole-v1")
     _replay(env, eps, 5, int)
     env.close()
+
+
+def test_async_holds_lone_replies_to_batch_across_workers():
+    """Asynchronous mode with batch_hold: a reply whose worker still steps its other group waits
+    (at most half a group step) for another worker's, so policy calls see more samples than
+    without -- and the episodes are the same kind either way."""
+    from mimic.learning.parallel import ParallelSampler
+    policy = lambda o: np.zeros(len(o), np.int64)      # noqa: E731  (always left: ~10-step episodes)
+    per_call = {}
+    for hold in (True, False):
+        with ParallelSampler("test_parallel/JitteryStep-v0", {}, num_workers=2, envs_per_worker=2, seed=0,
+                             batch_hold=hold, verbose=False) as ps:
+            assert ps.group_sizes == [1, 1]
+            ps.collect(policy, min_samples=20)                  # learns the step time
+            eps = ps.collect(policy, min_samples=150)
+            st = ps.last_stats
+            assert sum(len(e) for e in eps) >= 150 and all(e.terminated != e.truncated for e in eps)
+            assert (st["held"] > 0) == hold and st["worker_restarts"] == 0
+            per_call[hold] = st["samples"] / st["rounds"]
+    assert per_call[True] > 1.3 and per_call[True] > per_call[False] + 0.2, per_call
 
 
 def test_mp_worker_killed_mid_iteration(mimic_env):
