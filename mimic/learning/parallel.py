@@ -694,9 +694,10 @@ class ParallelSampler:
                 st["env_cpu"] += r.env_cpu
             return replies
 
-        group_time = [self._group_time]          # running mean of a group step's duration (s)
+        group_time = self._group_time          # running mean of a group step's duration (s)
 
         def gather_any(busy: set, wait_limit=None) -> list:
+            nonlocal group_time
             workers = {w: self.workers[w] for w in busy}
             timeout = self.startup_timeout if any(h.fresh for h in workers.values()) else self.step_timeout
             replies, failures, blocked = self.backend.gather_any(workers, timeout, self.obs_dim, self._names,
@@ -707,7 +708,7 @@ class ParallelSampler:
             for _, r in replies:
                 st["env_time"] += r.env_time
                 st["env_cpu"] += r.env_cpu
-                group_time[0] = 0.9 * group_time[0] + 0.1 * r.env_time if group_time[0] else r.env_time
+                group_time = 0.9 * group_time + 0.1 * r.env_time if group_time else r.env_time
             return replies
 
         def start_resets(g: int) -> None:
@@ -898,15 +899,14 @@ class ParallelSampler:
                         refill(g)
                 units = [(w, g) for w in range(N) if ready[w] for g in range(G)
                          if w not in inflight[g] and w not in resets[g]]
-                if self.batch_hold and units and G > 1 and group_time[0] > 0:
-                    mine = {w for w, _ in units}
-                    held = (len(units) == 1 and all(w in inflight[h] for w, _ in units for h in range(G) if
-                                                    (w, h) not in units)
-                            and any(w2 not in mine for g2 in range(G) for w2 in inflight[g2]))
-                    if held:
+                if self.batch_hold and len(units) == 1 and G > 1 and group_time > 0:
+                    w, g = units[0]
+                    # its worker steps its other groups, and another worker has a reply to come
+                    if all(w in inflight[h] for h in range(G) if h != g) and \
+                            any(w2 != w for g2 in range(G) for w2 in inflight[g2]):
                         now = time.monotonic()
                         if hold_until is None:
-                            hold_until = now + 0.5 * group_time[0]
+                            hold_until = now + 0.5 * group_time
                         if now < hold_until:
                             st["held"] += 1
                             continue
@@ -925,7 +925,7 @@ class ParallelSampler:
         st["coord_time"] = max(0.0, st["time"] - st["wait_time"] - st["act_time"])
         st["learner_cpu"] = time.process_time() - cpu_start
         st["coord_cpu"] = max(0.0, st["learner_cpu"] - st["act_time"])     # (act_fn's wall time ~ its CPU)
-        self._group_time = group_time[0]
+        self._group_time = group_time
         self.total_restarts += st["worker_restarts"]
         self.total_dropped += st["dropped_episodes"]
         st["total_worker_restarts"], st["total_dropped_episodes"] = self.total_restarts, self.total_dropped
