@@ -265,8 +265,9 @@ class Player:
         return body_position(self.u.world, self.u.sim.body)
 
     def camera_target(self) -> np.ndarray:
-        """Between the character and a beside ghost, so both stay in view."""
-        p = self.root_position()
+        """The centre of the character's bounding box (the dog's root is at its hips, a metre
+        behind its head), or between it and a beside ghost, so both stay in view."""
+        p = character_box(self.u)[0]
         if self.ghost is not None and self.ghost_mode == 'beside':
             p = p + 0.5 * self.ghost_offset * self.beside_dir
         return p
@@ -280,10 +281,23 @@ class Player:
         return s
 
 
-def camera_distance(u) -> float:
-    """A camera distance that frames the character: ~4 m for the humanoid's 0.9 m root height."""
-    root_h = float(u.reference_state()[0][1])
-    return float(np.clip(4.4 * root_h, 2.5, 6.0))
+FRAME_SPAN = 1.9        # the view's height is FRAME_SPAN times the character's largest side
+
+
+def character_box(u):
+    """(centre [3], largest side in metres) of the character's bounding box: its joints and
+    body centres, plus 0.3 m for the bodies' own radii."""
+    st = u.sim.query()
+    pts = np.concatenate([st[:, 0:3], st[:, 14:17]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return 0.5 * (lo + hi), float((hi - lo).max() + 0.3)
+
+
+def camera_distance(u, fov: float = 45.0) -> float:
+    """A camera distance that frames the whole character from its size: ~4.2 m for the standing
+    humanoid, ~3.3 m for the dog."""
+    size = character_box(u)[1]
+    return float(np.clip(FRAME_SPAN * size / (2.0 * math.tan(math.radians(fov) / 2)), 1.5, 8.0))
 
 
 # ==================================================================================== video
@@ -421,6 +435,40 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
             player.ghost = None
     return dict(path=str(path), frames=n_frames, fps=fps, width=width, height=height,
                 seconds=n_frames / fps, render_seconds=elapsed, episodes=player.episodes)
+
+
+def contact_sheet(player: Player, path, frames: int = 8, columns: int = 4, width: int = 360,
+                  height: int = 270, seconds: float | None = None, text: bool = True) -> dict:
+    """A PNG grid of ``frames`` images evenly spaced over ``seconds`` (default: one cycle of
+    the clip), rendered headless like :func:`record_video`, each labelled with its time."""
+    from PIL import Image
+
+    from mimic.sim.camera import FollowCamera, scene_renderer
+    u = player.u
+    if frames < 1 or columns < 1:
+        raise ViewerError('a contact sheet needs at least one frame and one column')
+    span = float(seconds if seconds is not None else u.clip.duration)
+    player.reset()
+    renderer = scene_renderer(u.world)
+    camera = FollowCamera(distance=camera_distance(u))
+    dt = u.control_dt
+    times = span * np.arange(frames) / frames
+    images, t = [], 0.0
+    for k, when in enumerate(times):
+        while t < when - 0.5 * dt:
+            player.step()
+            t += dt
+        camera.follow(player.camera_target())
+        img = renderer.render(camera, width, height)
+        images.append(draw_text(img, f'{k + 1}/{frames}  t {t:.2f} s') if text else img)
+    rows = -(-frames // columns)
+    sheet = np.full((rows * height, columns * width, 3), 255, np.uint8)
+    for k, img in enumerate(images):
+        r, c = divmod(k, columns)
+        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = img
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(sheet).save(path)
+    return dict(path=str(path), frames=frames, seconds=span)
 
 
 # ==================================================================================== GUI

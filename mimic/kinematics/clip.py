@@ -149,6 +149,21 @@ class MotionClip:
         write_clip(path, self.to_frames(), self.loop)
 
 
+def pose_frames(character: Character, dt, root_pos, local_rot) -> list[list[float]]:
+    """Frames in DeepMimic's layout from poses in mimic's (root_pos [N, 3], local_rot [N, J, 4]
+    xyzw, hinges as rotations about z); dt a scalar or [N]."""
+    n = len(root_pos)
+    dts = np.broadcast_to(np.asarray(dt, dtype=np.float64), (n,))
+    cols = [dts[:, None], np.asarray(root_pos), R.xyzw_to_wxyz(local_rot[:, 0])]
+    for j, jt in enumerate(character.joint_types):
+        if jt == SPHERICAL:
+            cols.append(R.xyzw_to_wxyz(local_rot[:, j]))
+        elif jt == REVOLUTE:
+            q = local_rot[:, j]
+            cols.append((2.0 * np.arctan2(q[:, 2], q[:, 3]))[:, None])
+    return np.concatenate(cols, axis=1).tolist()
+
+
 def write_clip(path, frames, loop: bool):
     """Write frames (DeepMimic layout) as a DeepMimic clip file, one frame per line."""
     lines = ['{', f'"Loop": "{"wrap" if loop else "none"}",', '"Frames":', '[']
