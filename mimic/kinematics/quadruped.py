@@ -97,13 +97,19 @@ def _yaw_rot(yaw):
     return np.stack([z, np.sin(0.5 * y), z, np.cos(0.5 * y)], axis=-1)
 
 
-def dog_leg_length(ch: Character) -> float:
-    """Mean hip-to-sole length of the dog's four straight legs (0.571 m for dog.urdf)."""
+def dog_leg_lengths(ch: Character) -> np.ndarray:
+    """Hip-to-sole length [4] of each of the dog's straight legs (front 0.5425 m and hind
+    0.6 m for dog.urdf)."""
     out = []
     for chain in LEG_JOINTS:
         segs = sum(np.linalg.norm(ch.attach[ch.index(j)]) for j in chain[1:])
         out.append(segs + abs(SOLE[chain[-1].split('_', 1)[1]][1]))
-    return float(np.mean(out))
+    return np.array(out)
+
+
+def dog_leg_length(ch: Character) -> float:
+    """The mean of :func:`dog_leg_lengths` (0.571 m): the dog's side of the leg-length ratio."""
+    return float(dog_leg_lengths(ch).mean())
 
 
 def rest_pose(ch: Character) -> np.ndarray:
