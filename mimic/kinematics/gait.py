@@ -37,7 +37,7 @@ from mimic.kinematics.quadruped import PawMotion, body_pose, dog_leg_lengths, hi
 
 # gait -> (stance start phases LF, RF, LH, RH; duty; cycle time s; pitch rad; bounce m)
 GAITS = {
-    'canter': ((0.30, 0.55, 0.00, 0.30), 0.40, 0.50, 0.10, 0.035),
+    'canter': ((0.25, 0.50, 0.00, 0.25), 0.33, 0.45, 0.10, 0.03),
     'trot': ((0.00, 0.50, 0.50, 0.00), 0.45, 0.50, 0.02, 0.015),
     'pace': ((0.00, 0.50, 0.00, 0.50), 0.50, 0.55, 0.02, 0.015),
     'walk': ((0.25, 0.75, 0.00, 0.50), 0.65, 0.90, 0.01, 0.010),
