@@ -423,6 +423,46 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
                 seconds=n_frames / fps, render_seconds=elapsed, episodes=player.episodes)
 
 
+def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 320,
+                  height: int = 320, columns: int = 4) -> dict:
+    """A PNG of ``frames`` poses of a clip played kinematically, at evenly spaced clip times
+    (the first at 0, the last just before the end), tiled ``columns`` to a row, each from the
+    side (camera following the root) and labelled with its time. Returns a summary dict."""
+    from PIL import Image, ImageDraw
+
+    from mimic.sim.camera import FollowCamera, scene_renderer
+    env = make_env(motion=motion, env_kwargs={'character': character} if character else None)
+    try:
+        u = env.unwrapped
+        times = np.arange(frames) * u.clip.duration / frames
+        rows = -(-frames // columns)
+        sheet = Image.new('RGB', (columns * width, rows * height), (255, 255, 255))
+        draw = ImageDraw.Draw(sheet)
+        camera = FollowCamera(distance=camera_distance_for(u.character), height=None)
+        for k, t in enumerate(times):
+            env.reset(options={'time': float(t)})
+            camera.follow(body_position_of(u))
+            img = scene_renderer(u.world).render(camera, width, height)
+            x, y = (k % columns) * width, (k // columns) * height
+            sheet.paste(Image.fromarray(img), (x, y))
+            draw.text((x + 6, y + 6), f'{u.clip.name}  t = {t:.2f} s', fill=(20, 20, 20))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path)
+    finally:
+        env.close()
+    return dict(path=str(path), frames=frames, times=times.tolist())
+
+
+def camera_distance_for(character) -> float:
+    """A camera distance that frames a standing character (~3.9 m for the humanoid)."""
+    return float(np.clip(4.4 * character.spawn_height, 2.5, 6.0))
+
+
+def body_position_of(u) -> np.ndarray:
+    from mimic.sim.camera import body_position
+    return body_position(u.world, u.sim.body)
+
+
 # ==================================================================================== GUI
 GUI_HELP = ('keys: SPACE pause | N or RIGHT single step (paused) | R reset | G ghost overlay / '
             'beside / off | S slow motion x1 / x1/2 / x1/4 / x1/8 | C camera follow on / off | '
