@@ -133,20 +133,25 @@ class MotionClip:
     # ------------------------------------------------------------------ output
     def to_frames(self) -> list[list[float]]:
         """Frames in DeepMimic's layout (w, x, y, z quaternions)."""
-        out = []
-        for f in range(self.num_frames):
-            row = [float(self.dts[f])] + self.root_pos[f].tolist()
-            row += R.xyzw_to_wxyz(self.local_rot[f, 0]).tolist()
-            for j, jt in enumerate(self.character.joint_types):
-                if jt == SPHERICAL:
-                    row += R.xyzw_to_wxyz(self.local_rot[f, j]).tolist()
-                elif jt == REVOLUTE:
-                    row.append(float(self.hinge_angle[f, j]))
-            out.append(row)
-        return out
+        return pose_frames(self.character, self.dts, self.root_pos, self.local_rot,
+                           self.hinge_angle)
 
     def save(self, path):
         write_clip(path, self.to_frames(), self.loop)
+
+
+def pose_frames(character: Character, dts, root_pos, local_rot, hinge_angle) -> list:
+    """Frames in DeepMimic's layout from mimic's arrays: dts [N], root_pos [N, 3], local_rot
+    [N, J, 4] (xyzw; the root's world rotation, ball joints' local ones) and hinge angles
+    [N, J] (only the hinge columns are read)."""
+    cols = [np.asarray(dts, np.float64)[:, None], np.asarray(root_pos, np.float64),
+            R.xyzw_to_wxyz(local_rot[:, 0])]
+    for j, jt in enumerate(character.joint_types):
+        if jt == SPHERICAL:
+            cols.append(R.xyzw_to_wxyz(local_rot[:, j]))
+        elif jt == REVOLUTE:
+            cols.append(np.asarray(hinge_angle, np.float64)[:, j:j + 1])
+    return np.concatenate(cols, axis=1).tolist()
 
 
 def write_clip(path, frames, loop: bool):
