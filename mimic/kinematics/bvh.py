@@ -339,12 +339,23 @@ def write_bvh(path, bvh: BVH, precision: int = 6):
         for c in bvh.children(j):
             joint(c, depth + 1)
         for off in ends.get(j, []):
-            out += [f'{pad}\tEnd Site', f'{pad}\t{{',
-                    f'{pad}\t\tOFFSET ' + ' '.join(num % v for v in off), f'{pad}\t}}']
+            out.extend([f'{pad}\tEnd Site', f'{pad}\t{{',
+                        f'{pad}\t\tOFFSET ' + ' '.join(num % v for v in off), f'{pad}\t}}'])
         out.append(f'{pad}}}')
 
     joint(0, 0)
     out += ['MOTION', f'Frames: {bvh.num_frames}', f'Frame Time: {bvh.frame_time:.8f}']
+    # the file lists joints depth first: the motion columns follow that order
+    order = [j for line in out if (j := _joint_of(line, bvh.names)) is not None]
+    cols = np.concatenate([bvh.channel_start[j] + np.arange(len(bvh.channels[j]))
+                           for j in order]).astype(int)
     with open(path, 'w') as f:
         f.write('\n'.join(out) + '\n')
-        np.savetxt(f, bvh.motion, fmt=num, delimiter=' ')
+        np.savetxt(f, bvh.motion[:, cols], fmt=num, delimiter=' ')
+
+
+def _joint_of(line: str, names: list):
+    toks = line.split(None, 1)
+    if len(toks) == 2 and toks[0] in ('ROOT', 'JOINT'):
+        return names.index(toks[1])
+    return None

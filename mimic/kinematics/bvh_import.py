@@ -23,10 +23,12 @@
    ``GROUND_BAND`` of it), the character is raised or lowered so its lowest collision shape
    touches y = 0; in between (swing, flight) the offset is interpolated, and no frame is left
    below the ground.
-8. **Resample, loop, face +x.** Resampled to ``fps``; for ``loop='wrap'`` the mismatch between
-   the last and the first frame (all but the root's horizontal drift) is spread linearly over
-   the clip so the last frame is frame 0 moved by the cycle drift, as the environment expects.
-   The clip starts facing +x.
+8. **Resample and loop.** Resampled to ``fps``; for ``loop='wrap'`` the mismatch between the
+   last and the first frame (all but the root's horizontal drift) is spread linearly over the
+   clip so the last frame is frame 0 moved by the cycle drift, as the environment expects.
+
+The world is turned about +y so the source's rest pose faces +x (mimic's forward): a performer
+walking the way the rest pose faces walks along +x.
 """
 from __future__ import annotations
 
@@ -198,15 +200,6 @@ def close_loop(ch: Character, root_pos, local_rot):
     return root, rot
 
 
-def face_forward(root_pos, local_rot):
-    """The whole motion turned about +y so frame 0's root heading is +x."""
-    h = R.heading_removal_quat(local_rot[0, 0])
-    root = R.quat_rotate(h, root_pos)
-    rot = np.array(local_rot)
-    rot[:, 0] = R.quat_mul(np.broadcast_to(h, rot[:, 0].shape), rot[:, 0])
-    return root, rot
-
-
 def lift_out_of_ground(ch: Character, root_pos, local_rot):
     fk = forward_kinematics(ch, root_pos, local_rot)
     low = shape_bottoms(ch, fk['joint_pos'], fk['joint_rot']).min(axis=-1)
@@ -267,7 +260,6 @@ def import_bvh(path, character: Character, start=None, end=None, fps=30.0, loop=
     root, local, dt = resample(root, local, bvh.frame_time, fps)
     if loop == 'wrap':
         root, local = close_loop(character, root, local)
-    root, local = face_forward(root, local)
     root = lift_out_of_ground(character, root, local)
     dts = np.full(len(root), dt)
     frames_out = pose_frames(character, dts, root, local, hinge_angles(local, character))
