@@ -194,8 +194,8 @@ def close_loop(ch: Character, root_pos, local_rot):
     d_root = R.quat_mul(rot[0, 0], R.quat_conj(rot[-1, 0]))           # world frame
     d_joint = R.quat_mul(R.quat_conj(rot[-1, 1:]), rot[0, 1:])          # local frames
     ident = np.array([0.0, 0.0, 0.0, 1.0])
-    rot[:, 0] = R.quat_mul(R.quat_slerp(ident, d_root, s[:, None]), rot[:, 0])
-    part = R.quat_slerp(np.broadcast_to(ident, d_joint.shape), d_joint, s[:, None, None])
+    rot[:, 0] = R.quat_mul(R.quat_slerp(ident, d_root, s), rot[:, 0])
+    part = R.quat_slerp(np.broadcast_to(ident, d_joint.shape), d_joint, s[:, None])
     rot[:, 1:] = R.quat_mul(rot[:, 1:], part)
     return root, rot
 
