@@ -247,7 +247,10 @@ def _parse_motion(path, text: str, first_line: int, frames: int, width: int, pro
         chunk = text[pos:end]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')   # a malformed number: fewer values, found below
-            vals = np.fromstring(chunk, sep=' ')
+            try:
+                vals = np.fromstring(chunk, sep=' ')
+            except ValueError:
+                vals = np.zeros(0)
         if vals.size != rows * width or chunk.count('\n') + (not chunk.endswith('\n')) < rows:
             _find_bad_line(path, chunk, first_line + text.count('\n', 0, pos), rows, width,
                            done, frames)
