@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument('--video', metavar='OUT', default=None,
                    help='write a headless video (.mp4, .gif, .webm, .mov, .mkv, .avi) and exit')
     v.add_argument('--contact_sheet', metavar='PNG', default=None,
-                   help='write a PNG of --frames images spread over one clip cycle (or '
-                        '--seconds) and exit')
+                   help='write a PNG of --frames poses of the --motion clip over one cycle '
+                        '(kinematic playback) and exit')
     v.add_argument('--frames', type=int, default=8, help='contact sheet images (default 8)')
     v.add_argument('--seconds', type=float, default=None,
                    help='video length / GUI run time in simulated seconds (video default 10)')
@@ -96,9 +96,11 @@ def main(argv=None) -> int:
         player = Player(env, agent, start_time=args.start, seed=args.seed)
         ghost = args.ghost or ('overlay' if agent is not None else 'off')
         if args.contact_sheet:
-            res = contact_sheet(player, args.contact_sheet, frames=args.frames,
-                                seconds=args.seconds, text=not args.no_text)
-            print(f"wrote {res['path']}: {res['frames']} frames over {res['seconds']:.2f} s")
+            if args.motion is None:
+                raise ViewerError('--contact_sheet shows a clip: give --motion CLIP')
+            res = contact_sheet(args.motion, args.contact_sheet, frames=args.frames,
+                                width=args.width, height=args.height)
+            print(f"wrote {res['path']}: {res['frames']} frames of one cycle")
         elif headless:
             path = args.video
             if path is None:

@@ -437,38 +437,38 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
                 seconds=n_frames / fps, render_seconds=elapsed, episodes=player.episodes)
 
 
-def contact_sheet(player: Player, path, frames: int = 8, columns: int = 4, width: int = 360,
-                  height: int = 270, seconds: float | None = None, text: bool = True) -> dict:
-    """A PNG grid of ``frames`` images evenly spaced over ``seconds`` (default: one cycle of
-    the clip), rendered headless like :func:`record_video`, each labelled with its time."""
-    from PIL import Image
+def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 320,
+                  height: int = 320, columns: int = 4) -> dict:
+    """A PNG of ``frames`` poses of a clip played kinematically, at evenly spaced clip times
+    (the first at 0, the last just before the end), tiled ``columns`` to a row, each from the
+    side with the follow camera framing the whole character (:func:`camera_distance`, aimed at
+    its bounding box) and labelled with its time. Returns a summary dict."""
+    from PIL import Image, ImageDraw
 
     from mimic.sim.camera import FollowCamera, scene_renderer
-    u = player.u
     if frames < 1 or columns < 1:
         raise ViewerError('a contact sheet needs at least one frame and one column')
-    span = float(seconds if seconds is not None else u.clip.duration)
-    player.reset()
-    renderer = scene_renderer(u.world)
-    camera = FollowCamera(distance=camera_distance(u))
-    dt = u.control_dt
-    times = span * np.arange(frames) / frames
-    images, t = [], 0.0
-    for k, when in enumerate(times):
-        while t < when - 0.5 * dt:
-            player.step()
-            t += dt
-        camera.follow(player.camera_target())
-        img = renderer.render(camera, width, height)
-        images.append(draw_text(img, f'{k + 1}/{frames}  t {t:.2f} s') if text else img)
-    rows = -(-frames // columns)
-    sheet = np.full((rows * height, columns * width, 3), 255, np.uint8)
-    for k, img in enumerate(images):
-        r, c = divmod(k, columns)
-        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = img
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(sheet).save(path)
-    return dict(path=str(path), frames=frames, seconds=span)
+    env = make_env(motion=motion, env_kwargs={'character': character} if character else None)
+    try:
+        u = env.unwrapped
+        times = np.arange(frames) * u.clip.duration / frames
+        rows = -(-frames // columns)
+        sheet = Image.new('RGB', (columns * width, rows * height), (255, 255, 255))
+        draw = ImageDraw.Draw(sheet)
+        camera = FollowCamera()
+        for k, t in enumerate(times):
+            env.reset(options={'time': float(t)})
+            camera.distance = camera_distance(u, camera.fov)
+            camera.follow(character_box(u)[0])
+            img = scene_renderer(u.world).render(camera, width, height)
+            x, y = (k % columns) * width, (k // columns) * height
+            sheet.paste(Image.fromarray(img), (x, y))
+            draw.text((x + 6, y + 6), f'{u.clip.name}  t = {t:.2f} s', fill=(20, 20, 20))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path)
+    finally:
+        env.close()
+    return dict(path=str(path), frames=frames, times=times.tolist())
 
 
 # ==================================================================================== GUI

@@ -402,3 +402,68 @@ def plant_contacts(points, contacts, ground=0.0, up=1, blend=4, loop=False,
 def _smoothstep(x):
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
+
+
+# ------------------------------------------------------------------------------------------
+# Rotation transfer (BVH import): a source skeleton's world rotations onto a character
+# ------------------------------------------------------------------------------------------
+
+
+def rest_alignment(char_vectors, source_vectors) -> np.ndarray:
+    """Per joint, the world rotation [J, 4] that turns the character's rest bones onto the
+    source's rest bones: ``char_vectors[j]`` / ``source_vectors[j]`` are [K, 3] arrays of bone
+    vectors from joint j to its children (or end), in the character's rest frame and in the
+    source's rest pose (same world axes). K = 0: identity; K = 1: the smallest rotation taking
+    the one bone onto the other (twist kept as in the source); K >= 2: the best-fitting rotation
+    of the unit directions (Kabsch, scipy's ``align_vectors``), e.g. the pelvis from the spine
+    and both hips, so T-pose, A-pose and arms-down rest poses all line up."""
+    from scipy.spatial.transform import Rotation
+    out = np.zeros((len(char_vectors), 4))
+    out[:, 3] = 1.0
+    for j, (a, b) in enumerate(zip(char_vectors, source_vectors)):
+        a, b = np.asarray(a, float).reshape(-1, 3), np.asarray(b, float).reshape(-1, 3)
+        if len(a) == 0:
+            continue
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        with np.errstate(all='ignore'):
+            rot, _ = Rotation.align_vectors(b, a)
+        out[j] = rot.as_quat()
+    return out
+
+
+def transfer_rotations(character: Character, target_world, clamp=True):
+    """Local rotations [..., J, 4] (clip layout) that give the character the world rotations
+    ``target_world`` [..., J, 4] (the source's, already composed with :func:`rest_alignment`).
+
+    Joints are placed parent first. A hinge takes the twist of its local target rotation about
+    its axis (z), clamped to its limits with ``clamp``; the ball joint below it is then solved
+    against the hinge as placed, so it takes the rest of the rotation (the foot keeps its world
+    orientation when the knee cannot follow exactly). Fixed joints stay at the identity; the
+    root takes its target. Returns (local_rot, hinge angle before clamping [..., J])."""
+    ch = character
+    tw = np.asarray(target_world, dtype=np.float64)
+    local = np.zeros(tw.shape)
+    local[..., 3] = 1.0
+    world = np.zeros(tw.shape)
+    raw = np.zeros(tw.shape[:-1])
+    for j in range(ch.num_joints):
+        p = ch.parents[j]
+        if p < 0:
+            local[..., j, :] = world[..., j, :] = tw[..., j, :]
+            continue
+        q = R.quat_mul(R.quat_conj(world[..., p, :]), tw[..., j, :])
+        if ch.joint_types[j] == REVOLUTE:
+            ang = 2.0 * np.arctan2(q[..., 2], q[..., 3])
+            ang = np.mod(ang + np.pi, 2 * np.pi) - np.pi
+            raw[..., j] = ang
+            if clamp and ch.joint_limits[j] is not None:
+                ang = np.clip(ang, *ch.joint_limits[j])
+            half = 0.5 * ang
+            q = np.stack([0 * half, 0 * half, np.sin(half), np.cos(half)], axis=-1)
+        elif ch.joint_types[j] not in (SPHERICAL, ROOT):
+            q = np.zeros_like(q)
+            q[..., 3] = 1.0
+        local[..., j, :] = q
+        world[..., j, :] = R.quat_mul(world[..., p, :], q)
+    return local, raw
