@@ -10,14 +10,18 @@ Retargeting captured keypoints (:func:`from_keypoints`)
     1. The capture is made to loop in its heading frame (:func:`loop_cycles`): per-frame root
        steps and yaw steps are expressed in the body's heading frame, the yaw steps are evened out
        so one cycle turns exactly ``turn`` (0 for a trot; 2 pi / cycles for a turn on the spot,
-       since a DeepMimic loop carries position drift but no rotation drift), and ``cycles``
-       copies are laid end to end, plus a closing frame equal to frame 0 one cycle on.
+       since a DeepMimic loop carries position drift but no rotation drift), the hips, toes and
+       body height are eased into frame 0 over the cycle's last quarter (:func:`close_seam`; a
+       capture's last frame need not lead smoothly into its first), and ``cycles`` copies are
+       laid end to end, plus a closing frame equal to frame 0 one cycle on.
     2. Every length is scaled by the leg-length ratio ``scale`` = dog leg / robot leg (thigh +
        shank + paw to sole for the dog; 1.13 for the Laikago): the root path and heights scale
        about the ground, and each paw target is the dog's own hip plus ``scale`` times the robot's
        toe-minus-hip vector, its height measured from the robot's stance toe height.
     3. Stances are found on the robot's toes (low and slow) and planted: each stance holds one
-       ground position (:func:`mimic.kinematics.retarget.plant_contacts`).
+       ground position, each swing is shifted smoothly from one held position to the next
+       (:func:`mimic.kinematics.retarget.plant_contacts`) and lifted by a 4 cm sine arch
+       (:data:`SWING_LIFT`) so that it clears the ground.
 
 Solving (:func:`solve_dog`)
     Root position and rotation come from the motion, the spine, neck, head and tail from
@@ -35,7 +39,7 @@ import numpy as np
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import Character
 from mimic.kinematics.fk import forward_kinematics
-from mimic.kinematics.retarget import IKSolver, detect_contacts, plant_contacts
+from mimic.kinematics.retarget import IKSolver, detect_contacts, lift_swings, plant_contacts
 
 SIDES = ('left', 'right')
 FRONT = ('shoulder', 'forearm', 'hand', 'finger')
@@ -56,6 +60,9 @@ REST_ANGLES = {
     'upper_leg': 0.55, 'leg': -1.05, 'foot': 0.55, 'toe': -0.05,
     'neck': 0.7, 'head': 0.55, 'tail0': 0.55, 'tail1': 0.25,
 }
+# the sine arch added to every retargeted swing (m), so that paws the capture shuffles along the
+# ground clear it
+SWING_LIFT = 0.04
 # secondary motion: the head keeps HEAD_STABILISE of the body's pitch away; the tail swings
 # TAIL_SWAY radians side to side with the trunk's roll.
 HEAD_STABILISE = 0.8
@@ -154,18 +161,34 @@ def loop_cycles(kp: QuadrupedKeypoints, cycles: int = 1, turn: float = 0.0) -> Q
     dyaw = np.angle(np.exp(1j * np.diff(yaw)))
     dyaw = np.concatenate([dyaw, dyaw[-1:]])
     dyaw += (turn - dyaw.sum()) / n
-    local = {k: R.quat_rotate(inv[:, None], getattr(kp, k) - kp.body_pos[:, None])
+    local = {k: close_seam(R.quat_rotate(inv[:, None], getattr(kp, k) - kp.body_pos[:, None]))
              for k in ('hips', 'toes')}
+    height = close_seam(kp.body_pos[:, 1])
     m = cycles * n + 1
     src = np.arange(m) % n
     new_yaw = yaw[0] + np.concatenate([[0.0], np.cumsum(dyaw[src[:-1]])])
     new_heading = _yaw_rot(new_yaw)
     moves = R.quat_rotate(new_heading[:-1], step[src[:-1]])
     pos = kp.body_pos[0] + np.concatenate([np.zeros((1, 3)), np.cumsum(moves, axis=0)])
-    pos[:, 1] = kp.body_pos[src, 1]
+    pos[:, 1] = height[src]
     out = {k: pos[:, None] + R.quat_rotate(new_heading[:, None], v[src]) for k, v in local.items()}
     return QuadrupedKeypoints(dt=kp.dt, body_pos=pos, body_rot=R.quat_mul(new_heading, tilt[src]),
                               hips=out['hips'], toes=out['toes'])
+
+
+def close_seam(x, frames=None):
+    """A captured cycle x [N, ...] eased over its last ``frames`` (default N/4) so that it runs
+    on into its own frame 0: the gap between frame 0 and the value one frame past the end
+    (extrapolated) is taken up gradually, smoothstep-weighted, instead of as one jump at the
+    loop's wrap."""
+    x = np.array(x, dtype=np.float64)
+    n = len(x)
+    k = max(2, n // 4) if frames is None else int(frames)
+    gap = x[0] - (2.0 * x[-1] - x[-2])
+    s = np.arange(1, k + 1) / (k + 1)
+    w = (s * s * (3 - 2 * s)).reshape((k,) + (1,) * (x.ndim - 1))
+    x[n - k:] += w * gap
+    return x
 
 
 def hip_positions(ch: Character, root_pos, local_rot) -> np.ndarray:
@@ -175,7 +198,7 @@ def hip_positions(ch: Character, root_pos, local_rot) -> np.ndarray:
 
 
 def from_keypoints(ch: Character, kp: QuadrupedKeypoints, robot_leg: float,
-                   stance_height=0.015, stance_speed=0.5) -> PawMotion:
+                   stance_height=0.02, stance_speed=0.8) -> PawMotion:
     """Captured, looped keypoints (last frame closes the loop) -> the dog's PawMotion."""
     s = dog_leg_length(ch) / robot_leg
     n = len(kp.body_pos) - 1                      # frames of the loop, closing frame excluded
@@ -195,7 +218,8 @@ def from_keypoints(ch: Character, kp: QuadrupedKeypoints, robot_leg: float,
     paws[..., 1] = np.maximum(s * (kp.toes[..., 1] - ground), 0.0)
     offset = root[-1] - root[0]
     offset[1] = 0.0
-    planted = plant_contacts(paws[:n], contacts, blend=3, loop=True, cycle_offset=offset)
+    planted = plant_contacts(paws[:n], contacts, loop=True, cycle_offset=offset)
+    planted = lift_swings(planted, contacts, SWING_LIFT, loop=True)
     paws = np.concatenate([planted, planted[:1] + offset])
     contacts = np.concatenate([contacts, contacts[:1]])
     return PawMotion(dt=kp.dt, root_pos=root, root_rot=kp.body_rot, paws=paws, contacts=contacts)
