@@ -199,3 +199,31 @@ def test_gait_parameters_are_checked_by_name():
         GaitParams.for_gait('canter', phases=(0.1, 0.2, 1.3, 0.0))
     with pytest.raises(GaitError, match="unknown gait 'gallop'"):
         GaitParams.for_gait('gallop')
+
+
+@pytest.mark.parametrize('env_id, motion', [('mimic/Dog-v0', 'dog_canter'),
+                                            ('mimic/Dog-v0', 'dog_turn'),
+                                            ('mimic/Humanoid-v0', 'humanoid3d_cartwheel')])
+def test_follow_camera_frames_the_whole_character(env_id, motion):
+    """The viewer's camera (distance and target from the character's size, following with the
+    videos' smoothing) keeps every pixel of the character inside the image, head and tail
+    included, at poses through two cycles of the clip."""
+    from mimic.sim.camera import FollowCamera, scene_renderer
+    from mimic.viewer import Player, camera_distance
+    env = gym.make(env_id, motion=motion, kinematic=True, mode='test')
+    player = Player(env)
+    player.reset()
+    u = player.u
+    camera = FollowCamera(distance=camera_distance(u))
+    camera.follow(player.camera_target())
+    steps = int(2 * u.clip.duration / u.control_dt)
+    for k in range(steps):
+        player.step()
+        camera.follow(player.camera_target(), u.control_dt)
+        if k % max(1, steps // 6):
+            continue
+        _, _, seg = scene_renderer(u.world).capture(camera, 160, 120)
+        body = (seg & ((1 << 24) - 1)) == u.sim.body
+        assert body.sum() > 150                      # in view, not a speck
+        assert not (body[0].any() or body[-1].any() or body[:, 0].any() or body[:, -1].any())
+    env.close()
