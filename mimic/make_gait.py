@@ -46,7 +46,11 @@ def main(argv=None) -> int:
         print(f'make_gait: error: {e}', file=sys.stderr)
         return 2
     ch = load_character('dog')
-    motion = generate(ch, params)
+    try:
+        motion = generate(ch, params)
+    except GaitError as e:
+        print(f'make_gait: error: {e}', file=sys.stderr)
+        return 2
     root, rot, res = solve_dog(ch, motion)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

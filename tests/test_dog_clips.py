@@ -191,8 +191,10 @@ def test_make_gait_writes_a_canter_and_refuses_bad_parameters(tmp_path, dog):
     json.loads(out.read_text())
 
 
-def test_gait_parameters_are_checked_by_name():
-    from mimic.kinematics.gait import GaitError, GaitParams
+def test_gait_parameters_are_checked_by_name(dog):
+    from mimic.kinematics.gait import GaitError, GaitParams, generate
+    with pytest.raises(GaitError, match='speed 6 m/s x cycle_time'):
+        generate(dog, GaitParams.for_gait('canter', speed=6.0))   # a stride the legs can't span
     with pytest.raises(GaitError, match='swing_height'):
         GaitParams.for_gait('trot', swing_height=0.5)
     with pytest.raises(GaitError, match='phases'):

@@ -17,7 +17,8 @@ looping cycle described by named parameters (:class:`GaitParams`):
 * ``bounce``: the amplitude of the root's vertical motion (m), highest where the fewest paws are
   down (the canter's suspension), lowest where most are;
 * ``height``: the mean root height; by default the highest root that lets a paw reach from its
-  hip to both ends of its stance with the shorter (fore) legs at 90% of their length;
+  hip to both ends of its stance with the shorter (fore) legs at 90% of their length (a stance
+  longer than that leg allows, from too high a speed x cycle_time x duty, is refused);
 * ``stance_offset``: where a stance is centred, ahead of (+) or behind (-) the hip (m).
 
 Each paw's sole stays at one ground position during a stance (centred under its hip at
@@ -138,9 +139,14 @@ def generate(ch: Character, params: GaitParams) -> PawMotion:
     zero_root = np.zeros((1, 3))
     rest = body_pose(ch, np.array([[0.0, 0.0, 0.0, 1.0]]))
     hips0 = hip_positions(ch, zero_root, rest)[0]          # hips relative to the root, level body
+    half = 0.5 * sweep + abs(params.stance_offset)     # farthest a paw gets ahead / behind
+    if half > 0.8 * REACH * leg:
+        raise GaitError(
+            f'gait: speed {params.speed:g} m/s x cycle_time {params.cycle_time:g} s x duty '
+            f'{params.duty:g} moves a paw {half:.2f} m from its hip in a stance, more than the '
+            f"dog's fore legs reach ({0.8 * REACH * leg:.2f} m): lower speed, cycle_time or duty")
     if height is None:
-        reach = np.sqrt(max((REACH * leg) ** 2 - (0.5 * sweep + abs(params.stance_offset)) ** 2,
-                            0.04))
+        reach = np.sqrt((REACH * leg) ** 2 - half ** 2)
         height = float(reach - hips0[:, 1].mean() - params.bounce)
     root = np.zeros((n + 1, 3))
     root[:, 0] = params.speed * phase * params.cycle_time
