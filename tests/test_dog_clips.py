@@ -229,3 +229,18 @@ def test_follow_camera_frames_the_whole_character(env_id, motion):
         assert body.sum() > 150                      # in view, not a speck
         assert not (body[0].any() or body[-1].any() or body[:, 0].any() or body[:, -1].any())
     env.close()
+
+
+def test_make_dog_clips_retargets_a_capture_folder_and_refuses_a_bad_source(tmp_path, dog):
+    script = str(REPO / 'mimic' / 'make_dog_clips.py')
+    run = subprocess.run([sys.executable, script, '--sdist', str(REPO / 'tests' / 'data'),
+                          '--clips', 'my_trot=motion_imitation_dog_trot', '--out',
+                          str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    clip = load_clip(tmp_path / 'my_trot.txt', dog)
+    assert clip.loop and clip.num_frames == 34 and clip.cycle_delta[0] > 0.9
+    run = subprocess.run([sys.executable, script, '--sdist', str(tmp_path / 'nowhere'),
+                          '--out', str(tmp_path / 'out')], capture_output=True, text=True,
+                         cwd=REPO)
+    assert run.returncode == 2 and 'nowhere' in run.stderr and 'dog_trot' in run.stderr
+    assert not (tmp_path / 'out').exists()
