@@ -90,18 +90,19 @@ def main(argv=None) -> int:
     try:
         if args.width < 8 or args.height < 8:
             raise ViewerError(f'--width/--height too small: {args.width}x{args.height}')
-        agent, info = load_model(args.model) if args.model else (None, None)
-        headless = args.video is not None or (not args.gui and not has_display())
-        env = make_env(args.model, info, agent, motion=args.motion)
-        player = Player(env, agent, start_time=args.start, seed=args.seed)
-        ghost = args.ghost or ('overlay' if agent is not None else 'off')
         if args.contact_sheet:
             if args.motion is None:
                 raise ViewerError('--contact_sheet shows a clip: give --motion CLIP')
             res = contact_sheet(args.motion, args.contact_sheet, frames=args.frames,
                                 width=args.width, height=args.height)
             print(f"wrote {res['path']}: {res['frames']} frames of one cycle")
-        elif headless:
+            return 0
+        agent, info = load_model(args.model) if args.model else (None, None)
+        headless = args.video is not None or (not args.gui and not has_display())
+        env = make_env(args.model, info, agent, motion=args.motion)
+        player = Player(env, agent, start_time=args.start, seed=args.seed)
+        ghost = args.ghost or ('overlay' if agent is not None else 'off')
+        if headless:
             path = args.video
             if path is None:
                 path = str(default_video_path(args.model, args.motion))

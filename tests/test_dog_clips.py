@@ -244,3 +244,17 @@ def test_make_dog_clips_retargets_a_capture_folder_and_refuses_a_bad_source(tmp_
                          cwd=REPO)
     assert run.returncode == 2 and 'nowhere' in run.stderr and 'dog_trot' in run.stderr
     assert not (tmp_path / 'out').exists()
+
+
+def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
+    from PIL import Image
+
+    from mimic.view import main
+    out = tmp_path / 'trot.png'
+    assert main(['--motion', 'dog_trot', '--contact_sheet', str(out), '--width', '160',
+                 '--height', '120']) == 0
+    img = np.asarray(Image.open(out))
+    assert img.shape == (240, 640, 3)
+    tiles = [img[r:r + 120, c:c + 160] for r in (0, 120) for c in range(0, 640, 160)]
+    assert len(tiles) == 8 and all(t.std() > 10 for t in tiles)
+    assert len({t.tobytes() for t in tiles}) == 8          # eight different poses
