@@ -258,3 +258,15 @@ def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
     tiles = [img[r:r + 120, c:c + 160] for r in (0, 120) for c in range(0, 640, 160)]
     assert len(tiles) == 8 and all(t.std() > 10 for t in tiles)
     assert len({t.tobytes() for t in tiles}) == 8          # eight different poses
+
+
+@pytest.mark.parametrize('name', ['dog_canter', 'dog_trot', 'dog_turn'])
+def test_dog_args_files_build_the_dog_with_the_humanoids_agent(name):
+    from mimic.argfile import parse_args
+    s = parse_args(['--arg_file', str(REPO / 'args' / f'{name}.txt')])
+    walk = parse_args(['--arg_file', str(REPO / 'args' / 'humanoid_walk.txt')])
+    assert s.env_id == 'mimic/Dog-v0' and s.env_kwargs['motion'] == name
+    assert s.agent == walk.agent                       # the same AWR settings as the humanoid
+    env = gym.make(s.env_id, **s.env_kwargs)
+    assert env.unwrapped.clip.name == name and env.action_space.shape == (76,)
+    env.close()
