@@ -29,10 +29,12 @@ IK (:class:`IKSolver`)
     the root rotation as q <- exp(delta) q in the world. Joint limits are kept after every step:
     a hinge is clamped to its URDF range, a ball joint with YAML ``limits`` has its rotation
     vector clamped per axis, and a degree of freedom at a limit that a step would push past is
-    held for that step while the others are re-solved without it. ``solver.solve_sequence(...)`` solves a clip in order, each frame
-    started from an earlier frame's solution (warm start: continuous, no branch flips), a few
-    frames per batched call, and is the call to use for clips. The Jacobian is analytic and built for all effectors and
-    degrees of freedom in a few array operations per step.
+    held for that step while the others are re-solved without it.
+    ``solver.solve_sequence(...)`` solves a clip in order, each frame started from an earlier
+    frame's solution (warm start: continuous, no branch flips), a few frames per batched call,
+    and is the call to use for clips. The Jacobian is analytic and built for all effectors and
+    degrees of freedom in a few array operations per step (a 34-frame dog clip, 40 degrees of
+    freedom, 4 paw positions and orientations: about 1 s).
 
 Contacts and planting (any character, any number of contact points)
     :func:`detect_contacts` marks the frames where a point is low and slow (stance);
