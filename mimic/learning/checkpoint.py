@@ -33,14 +33,17 @@ def _tmp_name(path: str) -> str:
 
 
 def _durable_replace(write, path: str, iteration: Optional[int] = None) -> None:
-    """``write(tmp)``, fsync, rename onto ``path``, fsync the folder; signals held meanwhile."""
+    """``write(file)`` into a tmp file, fsync, rename onto ``path``, fsync the folder; signals
+    held meanwhile.  (Writing through a Python file object makes a full disk an OSError with
+    its errno, where torch's own file writer only says "iostream error".)"""
     d = os.path.dirname(os.path.abspath(path))
     tmp = _tmp_name(path)
     with checkpoint_write(path, iteration):
         try:
             os.makedirs(d, exist_ok=True)
-            write(tmp)
-            with open(tmp, "rb") as f:
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
             fd = os.open(d, os.O_RDONLY)
@@ -57,11 +60,14 @@ def _durable_replace(write, path: str, iteration: Optional[int] = None) -> None:
 
 def atomic_save(obj: Any, path: str) -> None:
     it = obj.get("counters", {}).get("iteration") if isinstance(obj, dict) else None
-    _durable_replace(lambda tmp: torch.save(obj, tmp), path, it)
+    _durable_replace(lambda f: torch.save(obj, f), path, it)
 
 
 def atomic_copy(src: str, dst: str) -> None:
-    _durable_replace(lambda tmp: shutil.copyfile(src, tmp), dst)
+    def copy(f) -> None:
+        with open(src, "rb") as s:
+            shutil.copyfileobj(s, f, 1 << 20)
+    _durable_replace(copy, dst)
 
 
 STALE_TMP = re.compile(r"^\.(.+)\.tmp(\d+)$")
