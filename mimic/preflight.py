@@ -179,7 +179,7 @@ def check_train(settings) -> None:
 
 
 def check_output_dir(settings) -> None:
-    from mimic.learning.run_folder import run_contents
+    from mimic.learning.run_folder import periodic_checkpoints, run_contents
     r = settings.run
     out = r["output_dir"]
     check_writable_dir(out, "--output_dir")
@@ -188,8 +188,8 @@ def check_output_dir(settings) -> None:
     latest = os.path.join(out, "model.pt")
     if resume and os.path.lexists(latest) and not os.path.isfile(latest):
         raise PreflightError(f"--resume: '{latest}' is not a file")
-    if not held:
-        return
+    if not held or (resume and not os.path.lexists(latest) and not periodic_checkpoints(out)):
+        return          # (log rows without a checkpoint: killed in iteration 0, nothing to resume)
     if resume and not os.path.lexists(latest):
         raise PreflightError(f"--output_dir '{out}': holds {', '.join(held)} but no model.pt to resume "
                              f"from (copy a periodic checkpoint to model.pt, or --on_existing move_aside)")

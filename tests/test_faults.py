@@ -305,6 +305,9 @@ def _place(kind, d: Path, run: Path) -> Path:
         shutil.copytree(run, out)
         for p in out.glob("model*.pt"):
             p.unlink()
+    elif kind == "periodic_without_model":
+        shutil.copytree(run, out)
+        (out / "model.pt").unlink()
     return out
 
 
@@ -313,13 +316,21 @@ def _place(kind, d: Path, run: Path) -> Path:
     ("file", [], "is a file, not a folder"),
     ("under_file", [], "which is a file"),
     ("file", ["--resume"], "is a file, not a folder"),
-    ("log_without_model", ["--resume"], "but no model.pt to resume from"),
+    ("periodic_without_model", ["--resume"], "2 periodic checkpoints, log.csv with 2 iteration rows but no model.pt"),
     ("log_without_model", [], "holds a previous run (log.csv with 2"),
 ])
 def test_output_folder_is_never_destroyed(kind, extra, culprit, cwd, capsys, cartpole_run):
     out = _place(kind, cwd, cartpole_run)
     argv = CARTPOLE + ["--max_iters", "3", "--output_dir", str(out)] + extra
     assert_clean_refusal("train", argv, culprit, cwd, capsys)
+
+
+def test_resume_after_a_kill_in_the_first_iteration_starts_afresh(cwd, capsys, cartpole_run):
+    """log rows but no checkpoint at all: nothing to resume, and nothing worth keeping."""
+    from mimic.train import main
+    out = _place("log_without_model", cwd, cartpole_run)
+    assert main(CARTPOLE + ["--max_iters", "1", "--output_dir", str(out), "--resume"]) == 0
+    assert "starting a new run" in capsys.readouterr().out
 
 
 def test_move_aside_keeps_the_old_run_whole(cwd, capsys, cartpole_run):
