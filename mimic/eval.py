@@ -241,13 +241,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.model is None and args.motion is None:
         p.error('give --model FILE (and/or --motion CLIP)')
-    from mimic.preflight import PreflightError, check_view
-    try:
-        check_view(args)              # every start-up check, before anything is built or written
-    except PreflightError as e:
-        print(f'mimic-eval: error: {e}', file=sys.stderr)
-        return 2
-    return run_eval(args, 'mimic-eval')
+    from mimic.preflight import check_view, refused
+    # every start-up check, before anything is built or written
+    return refused('mimic-eval', check_view, args) or run_eval(args, 'mimic-eval')
 
 
 if __name__ == '__main__':

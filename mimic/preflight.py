@@ -232,9 +232,20 @@ def check_resume(saved: dict, settings, path: str, dataset=None) -> None:
 
 
 # ==================================================================================== mimic-view / eval
+def refused(prog: str, check, *args) -> Optional[int]:
+    """``check(*args)``; on a PreflightError print ``<prog>: error: ...`` and return 2, else None."""
+    try:
+        check(*args)
+    except PreflightError as e:
+        import sys
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    return None
+
+
 def check_view(args) -> None:
     """Start-up checks of ``mimic-view`` and ``mimic-eval`` (options absent from one are skipped)."""
-    from mimic.viewer import VIDEO_EXTS
+    from mimic.viewer import VIDEO_EXTS, has_display
     g = lambda name: getattr(args, name, None)  # noqa: E731
     episodes = g("episodes")
     check_number(episodes, "--episodes", 1)
@@ -247,6 +258,7 @@ def check_view(args) -> None:
         check_number(g(key), f"--{key}", 8, maximum=8192)
     if g("video"):
         check_writable_file(g("video"), "--video", VIDEO_EXTS)
+
     if g("json"):
         check_writable_file(g("json"), "--json")
     if g("screenshot"):
@@ -257,6 +269,9 @@ def check_view(args) -> None:
                                  f"{'not a file' if os.path.lexists(g('model')) else 'no such file'}")
     if g("motion") is not None:
         check_clip(g("motion"), "--motion")
+    if not g("video") and hasattr(args, "gui") and not (args.no_render or args.gui or has_display()):
+        from mimic.view import default_video_path        # headless mimic-view writes a video there
+        check_writable_file(str(default_video_path(args.model, args.motion)), "video (no display)")
 
 
 def prepare_train(settings) -> list[str]:

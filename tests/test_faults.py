@@ -442,6 +442,7 @@ def _damaged_model(kind):
     ("view", ["--motion", "humanoid3d_walk", "--video", "clip.txt"], "unknown type '.txt'"),
     ("view", ["--motion", "humanoid3d_walk", "--video", "afile/v.mp4"], "afile': is a file"),
     ("view", ["--motion", "humanoid3d_walk", "--video", "adir.mp4"], "is a folder, not a file"),
+    ("view", ["--motion", "humanoid3d_walk"], "output/videos/humanoid3d_walk.mp4"),   # ./output is a file
     ("view", ["--motion", "humanoid3d_wlak"], "humanoid3d_wlak"),
     ("view", ["--motion", "humanoid3d_walk", "--no_render", "--json", "afile/e.json"], "afile': is a file"),
     ("view", ["--model", "no_such_model.pt"], "no_such_model.pt': no such file"),
@@ -455,6 +456,7 @@ def _damaged_model(kind):
 def test_bad_view_or_eval_argument(prog, argv, culprit, cwd, capsys):
     (cwd / "afile").write_text("x")
     (cwd / "adir.mp4").mkdir()
+    (cwd / "output").write_text("not a folder")          # where a headless view writes by default
     assert_clean_refusal(prog, argv, culprit, cwd, capsys)
 
 
