@@ -482,6 +482,20 @@ def test_single_env_refuses_a_batch_of_actions():
         env.close()
 
 
+def test_vector_env_refuses_a_wrongly_shaped_batch():
+    import gymnasium as gym
+
+    import mimic  # noqa: F401
+    env = gym.make_vec("mimic/Humanoid-v0", num_envs=2, vectorization_mode="vector_entry_point",
+                       motion="humanoid3d_walk")
+    env.reset(seed=0)
+    try:
+        with pytest.raises(ValueError, match=r"actions of shape \(36,\); this vector env takes shape \(2, 36\)"):
+            env.step(np.zeros(36, np.float32))
+    finally:
+        env.close()
+
+
 def test_compiled_reference_error_prints_the_time(clips):
     from mimic.kinematics import reference
     if reference._compiled_sample is None:

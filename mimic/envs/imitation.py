@@ -460,6 +460,9 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
 
     def step(self, actions):
         task = self.task
+        if np.shape(actions) != self.action_space.shape:
+            raise ValueError(f'{task.clip.name}: actions of shape {np.shape(actions)}; this vector env '
+                             f'takes shape {self.action_space.shape} (one row per character)')
         disabled = self.metadata['autoreset_mode'] == AutoresetMode.DISABLED
         idle = self._idle if disabled and self._idle.any() else None
         obs, reward, term, trunc, info = task.step(actions, None if idle is None else ~idle)
