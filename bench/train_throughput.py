@@ -88,6 +88,7 @@ def run_contender(name, agent, sampler, iters: int) -> dict:
     pids = [os.getpid()] + [p for p in sampler.worker_pids() if p]
     if name == "samplers-alone":
         agent.sync_collect_policy()
+        agent.threads.use(1)                     # as training's collect runs the policy
         step = lambda more: {"Samples": agent.total_samples + sum(  # noqa: E731
             len(e) for e in sampler.collect(agent.collect_act, agent.config.samples_per_iter)), "Update_Time": 0.0}
     else:

@@ -16,6 +16,9 @@ Details that matter (xbpeng/awr):
     * episodes that FAIL (terminated) end with V = 0; time-limit ends (truncated)
       bootstrap from V(s_T)
     * gradient steps per iteration scale with new_samples / samples_per_iter
+Schedule (``schedule.py``): ``overlap`` (default) collects iteration k+1's episodes on a background
+thread, with a CPU snapshot of the policy before update k, while update k runs; ``sync`` is the
+order above.  Either way the collecting policy is ``collect_act`` (``sync_collect_policy``).
 Ablations (config switches): weighting rwr (w = exp(R/beta), no baseline) / bc (w = 1),
 on_policy (buffer = last batch), return_type mc, buffer_size; a static Dataset instead
 of a sampler gives fully off-policy AWR.
@@ -28,6 +31,7 @@ import copy
 import math
 import os
 import random
+import threading
 import time
 from typing import Any, Callable, Optional, Sequence, Union
 
@@ -319,6 +323,10 @@ class AWR:
     def _run_collect(self, total_samples: int) -> tuple[list[Episode], dict[str, Any]]:
         """Episodes, and the collect's own row entries (its wall time, the sampler's fault counts)."""
         t = time.perf_counter()
+        if threading.current_thread() is threading.main_thread():
+            self.threads.use(1)          # batches of a few states: more threads only spin between calls
+        else:
+            torch.set_num_threads(1)     # (per thread: the update's count on the main thread stays)
         episodes = self.sampler.collect(self.collect_act, min_samples=self.config.samples_per_iter,
                                         total_samples=total_samples)
         stats = {"Collect_Time": time.perf_counter() - t}
@@ -499,6 +507,7 @@ class AWR:
         t0 = time.perf_counter()
         if isinstance(self.sampler, SerialSampler) and any(e is self.eval_env for e in self.sampler.envs):
             self.wait_for_collect()            # the collect steps this very env
+        self.threads.use(1)
         eps = evaluate(self.eval_env, lambda o: self.act(o, deterministic=True), num_episodes,
                        seed=self.seed + EVAL_SEED_OFFSET, total_samples=self.total_samples)
         ret = float(np.mean([e.ret for e in eps]))

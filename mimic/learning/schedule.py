@@ -10,6 +10,10 @@
   once the collect has finished, every core.  Torch releases the GIL in its kernels and the
   collect mostly waits in ``poll``, so the two threads hardly contend for it.
 
+The policy's forward passes while collecting (batches of a few states) run on one thread, in
+whichever thread collects: torch's thread count is per thread, and idle OpenMP threads spin
+between such small calls, taking a core from the sampler workers.
+
 Thread counts do not change the update's numbers (MKL's GEMMs split rows and columns, not the
 reduction; tests/test_schedule.py checks 1 vs 2 threads bit for bit), so switching them in the
 middle of an update keeps deterministic runs reproducible.

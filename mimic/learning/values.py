@@ -4,8 +4,8 @@ Each iteration evaluates the critic over the whole buffer twice: for the TD(lamb
 (with the previous V) and, after fitting V, for the advantages.  Between iteration k's second
 pass and iteration k+1's first, neither the critic nor -- once the normaliser has seen its
 ``normalizer_samples`` -- the normalised states change, so the values of every episode still
-in the buffer are the same numbers: only the new episodes need the critic.  At a 50k buffer and
-4096 new samples per iteration that removes about 46% of the update's critic forward work.
+in the buffer are the same numbers: only the new episodes need the critic, so the first pass
+shrinks from the whole buffer to the new samples.
 
 Entries are keyed by (critic steps, normaliser count); any other key recomputes everything.
 Recomputed values can differ from cached ones in the last bit (a GEMM's kernel depends on the
