@@ -519,9 +519,28 @@ def test_eval_counts_sim_unstable_and_writes_strict_json(tmp_path):
 
 
 # ==================================================================================== runtime faults
+_SPAWNED: list = []
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    """A runtime-fault test that fails leaves no trainer or worker behind."""
+    yield
+    while _SPAWNED:
+        p = _SPAWNED.pop()
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            p.wait()
+
+
 def _spawn(argv, cwd, **kw):
-    return subprocess.Popen([sys.executable, "-m", "mimic.train"] + argv, cwd=cwd, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    p = subprocess.Popen([sys.executable, "-m", "mimic.train"] + argv, cwd=cwd, env=ENV, start_new_session=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    _SPAWNED.append(p)
+    return p
 
 
 def _wait_rows(out: Path, rows: int, proc, timeout=120.0):
@@ -546,7 +565,7 @@ def test_signal_ends_the_run_cleanly(sig, code, workers, tmp_path):
     out = tmp_path / "out"
     args = CARTPOLE + ["--max_iters", "100000", "--output_dir", str(out), "--num_workers", workers,
                        "--save_buffer"]
-    p = _spawn(args, tmp_path, start_new_session=True)
+    p = _spawn(args, tmp_path)
     _wait_rows(out, 3, p)
     os.killpg(p.pid, sig) if sig == signal.SIGINT else p.send_signal(sig)   # Ctrl-C reaches the group
     _, err = p.communicate(timeout=60)
