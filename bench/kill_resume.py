@@ -7,9 +7,12 @@ must end bit-identical to the same run left alone (issue 14).
 The run: mimic/Humanoid-v0 walking, 2 sampler workers x 2 envs with --deterministic_sampling,
 --save_buffer, small nets, a test episode every 3 iterations.  One copy runs uninterrupted; the
 other is started, killed with SIGKILL (the learner only: its workers must notice and exit) at a
-random moment, resumed, killed again, ... until it finishes by itself.  Every other kill waits
-for a checkpoint write to be under way (its ``.model.pt.tmp<pid>`` file exists) and kills in
-the middle of it.  After every kill ``model.pt`` must load with torch.load(weights_only=True).
+random moment, resumed, killed again, ... and after the last kill resumed to the end.  The
+moments are drawn in progress, not in seconds, so that a busy machine's slow start-ups do not
+turn every kill into one before the first iteration: a cycle waits until the run has logged 0-3
+more iterations (uniform), then a uniform 0-1.5 s more, and kills.  Every other kill then waits
+for a checkpoint write to be under way (its ``.model.pt.tmp<pid>`` file exists) and kills in the
+middle of it.  After every kill ``model.pt`` must load with torch.load(weights_only=True).
 At the end the two ``model.pt`` are compared tensor by tensor (networks, optimisers, normaliser,
 replay buffer, RNG states, counters; wall time and the output folder's name aside), and so are
 their log rows (timing columns aside).
@@ -58,22 +61,32 @@ def _writing(out: Path, pid: int) -> bool:
     return (out / f".model.pt.tmp{pid}").exists()
 
 
+def _rows_logged(out: Path) -> int:
+    try:
+        with open(out / "log.csv", newline="") as f:
+            return max(0, sum(1 for row in csv.reader(f) if row) - 1)
+    except OSError:
+        return 0
+
+
 def _kill_cycle(out: Path, iters: int, resume: bool, rng, in_write: bool) -> dict:
     """Start (or resume) the run, SIGKILL the learner at a random moment; what happened."""
+    rows0 = _rows_logged(out) if resume else 0
     p = _start(out, iters, resume)
     t0 = time.monotonic()
-    delay = float(rng.uniform(2.0, 12.0))      # start-up (worker spawn, worlds) takes ~9 s here
+    more, extra = int(rng.integers(0, 4)), float(rng.uniform(0.0, 1.5))
+    t_ready = None
     hit_write = False
     while p.poll() is None:
-        now = time.monotonic() - t0
-        if in_write and now > delay and _writing(out, p.pid):
-            hit_write = True
-            break
-        if not in_write and now > delay:
-            break
-        if in_write and now > delay + 60:
-            break
-        time.sleep(0.0005 if in_write and now > delay else 0.01)
+        if t_ready is None and _rows_logged(out) >= rows0 + more:
+            t_ready = time.monotonic()                  # (0 more: as soon as it is up and running)
+        if t_ready is not None and time.monotonic() - t_ready >= extra:
+            if not in_write:
+                break
+            if _writing(out, p.pid):
+                hit_write = True
+                break
+        time.sleep(0.0005 if t_ready is not None else 0.01)
     if p.poll() is not None:                          # finished (or failed) before the kill
         err = p.stderr.read()
         if p.returncode != 0:
@@ -148,7 +161,7 @@ def run(kills: int, iters: int, out: Path, seed: int = 0) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kills", type=int, default=10)
-    ap.add_argument("--iters", type=int, default=60)
+    ap.add_argument("--iters", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/mimic_kill_resume")
     ap.add_argument("--results", default=str(REPO / "bench" / "results" / "kill_resume"))
