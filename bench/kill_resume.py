@@ -38,7 +38,7 @@ RUN = ["--motion", "humanoid3d_walk", "--samples_per_iter", "128", "--actor_step
        "--actor_net_layers", "32", "16", "--critic_net_layers", "32", "16", "--test_episodes", "1",
        "--test_every", "3", "--num_workers", "2", "--envs_per_worker", "2", "--deterministic_sampling",
        "--save_buffer", "--iters_per_checkpoint", "2", "--plot_every", "0", "--seed", "3", "--verbose", "0"]
-TIMING = {"Wall_Time", "Sample_Time", "Update_Time", "Test_Time"}
+TIMING = {"Wall_Time", "Sample_Time", "Update_Time", "Test_Time", "Collect_Time", "Samples_Per_Second"}
 IGNORED = {"wall_time", "settings"}      # settings hold the output folder's path
 
 
