@@ -2,7 +2,8 @@
 
 ``characters/<name>.urdf`` gives the joint tree, attachment offsets, body centres, masses, torque
 limits and revolute limits; ``characters/<name>.yaml`` gives PD gains, DiffWeights, ball-joint
-limits (used for action bounds), end effectors, fall-contact bodies and per-clip exceptions.
+limits (used for action bounds), end effectors, feet (the bodies that stand on the ground, for
+clip checks), fall-contact bodies and per-clip exceptions.
 Joint j, body j and pybullet link j are the same thing: DeepMimic's ID j.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Character:
     joint_limits: list               # [J] list of (low[3], high[3]) or (low, high) or None
     end_effectors: np.ndarray        # [E] joint indices
     fall_contact: np.ndarray         # [J] bool
+    feet: np.ndarray = None          # [F] joint indices of the bodies that carry the weight
     clip_overrides: dict = field(default_factory=dict)
     spawn_height: float = 1.0
     # collision shapes, one row per shape: link index, centre in the link frame [3], rotation of
@@ -188,6 +190,7 @@ def load_character(character='humanoid') -> Character:
         return np.array(out, dtype=int)
 
     ee = index_list('end_effectors', meta.get('end_effectors', []))
+    feet = index_list('feet', meta.get('feet', []))
     fall = np.zeros(len(names), dtype=bool)
     fall[index_list('fall_contact_bodies', meta.get('fall_contact_bodies', []))] = True
     clips = meta.get('clips') or {}
@@ -199,7 +202,7 @@ def load_character(character='humanoid') -> Character:
         joint_types=np.array(types), parents=np.array(parents), attach=np.array(attach),
         com_offset=np.array(com), masses=np.array(masses), torque_limits=np.array(tlim),
         kp=per_joint('kp'), kd=per_joint('kd'), diff_weights=dw / dw.sum(),
-        joint_limits=limits, end_effectors=ee, fall_contact=fall, clip_overrides=clips,
+        joint_limits=limits, end_effectors=ee, fall_contact=fall, feet=feet, clip_overrides=clips,
         spawn_height=float(meta.get('spawn_height', 1.0)),
         shape_link=np.array([s[0] for s in shapes], dtype=int),
         shape_origin=np.array([s[1] for s in shapes]).reshape(-1, 3),

@@ -141,20 +141,31 @@ class MotionClip:
     # ------------------------------------------------------------------ output
     def to_frames(self) -> list[list[float]]:
         """Frames in DeepMimic's layout (w, x, y, z quaternions)."""
-        out = []
-        for f in range(self.num_frames):
-            row = [float(self.dts[f])] + self.root_pos[f].tolist()
-            row += R.xyzw_to_wxyz(self.local_rot[f, 0]).tolist()
-            for j, jt in enumerate(self.character.joint_types):
-                if jt == SPHERICAL:
-                    row += R.xyzw_to_wxyz(self.local_rot[f, j]).tolist()
-                elif jt == REVOLUTE:
-                    row.append(float(self.hinge_angle[f, j]))
-            out.append(row)
-        return out
+        return pose_frames(self.character, self.dts, self.root_pos, self.local_rot,
+                           self.hinge_angle)
 
     def save(self, path):
         write_clip(path, self.to_frames(), self.loop)
+
+
+def pose_frames(character: Character, dts, root_pos, local_rot, hinge_angle=None) -> list:
+    """Frames in DeepMimic's layout from mimic's arrays: dts [N] (or one dt for all), root_pos
+    [N, 3], local_rot [N, J, 4] (xyzw; the root's world rotation, ball joints' local ones) and
+    hinge angles [N, J] (only the hinge columns are read; default: the angles of the hinges'
+    rotations about z in local_rot)."""
+    n = len(root_pos)
+    dts = np.broadcast_to(np.asarray(dts, np.float64), (n,))
+    cols = [dts[:, None], np.asarray(root_pos, np.float64), R.xyzw_to_wxyz(local_rot[:, 0])]
+    for j, jt in enumerate(character.joint_types):
+        if jt == SPHERICAL:
+            cols.append(R.xyzw_to_wxyz(local_rot[:, j]))
+        elif jt == REVOLUTE:
+            if hinge_angle is None:
+                q = local_rot[:, j]
+                cols.append((2.0 * np.arctan2(q[:, 2], q[:, 3]))[:, None])
+            else:
+                cols.append(np.asarray(hinge_angle, np.float64)[:, j:j + 1])
+    return np.concatenate(cols, axis=1).tolist()
 
 
 def write_clip(path, frames, loop: bool):

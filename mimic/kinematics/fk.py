@@ -57,18 +57,34 @@ def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=N
     return out
 
 
-def lowest_point(character: Character, joint_pos, joint_rot) -> float:
-    """Lowest y reached by the character's collision shapes, for joint frames in the world
-    (joint_pos [J, 3], joint_rot [J, 4] xyzw) -- used to lift a pose out of the ground."""
-    q = np.asarray(joint_rot)[character.shape_link]
-    x, y, z, w = q[:, 0], q[:, 1], q[:, 2], q[:, 3]
+def shape_bottoms(character: Character, joint_pos, joint_rot) -> np.ndarray:
+    """Lowest y of each collision shape [..., S] (shape s belongs to link
+    ``character.shape_link[s]``), for joint frames in the world (joint_pos [..., J, 3],
+    joint_rot [..., J, 4] xyzw), batched over any leading dimensions."""
+    q = np.asarray(joint_rot)[..., character.shape_link, :]
+    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     # only the y-row of each link rotation matters: R[1, :] = (2(xy + wz), 1 - 2(x^2 + z^2),
     # 2(yz - wx)) for a unit quaternion
     y_row = np.stack([2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z),
-                      2.0 * (y * z - w * x)], axis=1)
-    centre_y = (np.asarray(joint_pos)[character.shape_link, 1]
-                + (y_row * character.shape_origin).sum(axis=1))
+                      2.0 * (y * z - w * x)], axis=-1)
+    centre_y = (np.asarray(joint_pos)[..., character.shape_link, 1]
+                + (y_row * character.shape_origin).sum(axis=-1))
     # the world y-row of each shape's own axes: |(R_link R_shape)[1, i]| scales half extent i
-    axes_y = (y_row[:, None, :] @ character.shape_rot)[:, 0, :]
-    extent = character.shape_radius + (np.abs(axes_y) * character.shape_half).sum(axis=1)
-    return float(np.min(centre_y - extent))
+    axes_y = np.einsum('...si,sij->...sj', y_row, character.shape_rot)
+    extent = character.shape_radius + (np.abs(axes_y) * character.shape_half).sum(axis=-1)
+    return centre_y - extent
+
+
+def link_bottoms(character: Character, joint_pos, joint_rot) -> np.ndarray:
+    """Lowest y of each link's collision shapes [..., J] (+inf for a link without shapes)."""
+    bottoms = shape_bottoms(character, joint_pos, joint_rot)
+    out = np.full(bottoms.shape[:-1] + (character.num_joints,), np.inf)
+    for s, link in enumerate(character.shape_link):
+        out[..., link] = np.minimum(out[..., link], bottoms[..., s])
+    return out
+
+
+def lowest_point(character: Character, joint_pos, joint_rot) -> float:
+    """Lowest y reached by the character's collision shapes, for joint frames in the world
+    (joint_pos [J, 3], joint_rot [J, 4] xyzw) -- used to lift a pose out of the ground."""
+    return float(np.min(shape_bottoms(character, joint_pos, joint_rot)))

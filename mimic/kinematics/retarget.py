@@ -1,0 +1,499 @@
+"""Keypoints -> character pose: damped-least-squares inverse kinematics and foot planting.
+
+The one module that turns target points (and optionally target orientations) into a pose of any
+mimic character, used by every importer that retargets motion onto our characters (the dog clips
+of ``mimic/make_dog_clips.py`` and ``mimic/make_gait.py``; the BVH import). numpy only, on top of
+:mod:`mimic.kinematics.fk`.
+
+Poses are mimic's clip layout: ``root_pos [..., 3]`` and ``local_rot [..., J, 4]`` (xyzw; the
+root's entry is its world rotation, a ball joint's its local rotation, a hinge's the rotation
+about its z axis, a fixed joint's the identity). :func:`hinge_angles` reads hinge angles back.
+
+IK (:class:`IKSolver`)
+    ``solver = IKSolver(character, active=[...], points=[(joint, offset), ...],
+    orient=[joint, ...], root_translation=False, root_rotation=False)`` fixes the problem:
+    which joints may move and which body points (a joint and an offset in its frame) and body
+    orientations are driven. ``solver.solve(root_pos, local_rot, point_targets, rot_targets)``
+    runs damped Gauss-Newton steps on a batch of poses at once (any leading shape: all frames of
+    a clip in one call), each step
+
+        delta = (J^T W J + damping I)^-1 J^T W e + (I - pinv(J) J) (p * r)
+
+    with e the point errors (metres) and orientation errors (rotation vectors, radians), W the
+    per-target weights, r the tangent-space difference to a rest posture (``rest_rot``) and p
+    the per-joint posture gains in [0, 1] (the fraction of r closed per step), scaled down so no
+    component exceeds ``max_step`` (a trust region; the damping only guards singular poses).
+    The posture pull acts only in the null space of the targets, so it keeps redundant joints
+    (a four-segment dog leg, a spine) natural without pulling reachable targets off. Ball
+    joints are updated as q <- q exp(delta) in their own frame, hinges add delta to their angle,
+    the root rotation as q <- exp(delta) q in the world. Joint limits are kept after every step:
+    a hinge is clamped to its URDF range, a ball joint with YAML ``limits`` has its rotation
+    vector clamped per axis, and a degree of freedom at a limit that a step would push past is
+    held for that step while the others are re-solved without it.
+    ``solver.solve_sequence(...)`` solves a clip in order, each frame started from an earlier
+    frame's solution (warm start: continuous, no branch flips), a few frames per batched call,
+    and is the call to use for clips. The Jacobian is analytic and built for all effectors and
+    degrees of freedom in a few array operations per step (a 34-frame dog clip, 40 degrees of
+    freedom, 4 paw positions and orientations: about 1 s).
+
+Contacts and planting (any character, any number of contact points)
+    :func:`detect_contacts` marks the frames where a point is low and slow (stance);
+    :func:`plant_contacts` replaces each stance run by one fixed ground position and shifts the
+    swings between them smoothly so nothing jumps; :func:`lift_swings` adds a small arch to the
+    swings so they clear the ground; all understand looping clips whose root drifts by a fixed
+    offset per cycle. :func:`contact_runs` lists the runs of a contact mask.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mimic.kinematics import rotations as R
+from mimic.kinematics.character import REVOLUTE, ROOT, SPHERICAL, Character
+from mimic.kinematics.fk import forward_kinematics
+
+
+def hinge_angles(local_rot, character: Character):
+    """Hinge angles [..., J] (0 for other joints) of poses in mimic's layout."""
+    q = np.asarray(local_rot)
+    ang = 2.0 * np.arctan2(q[..., 2], q[..., 3])
+    ang = np.mod(ang + np.pi, 2 * np.pi) - np.pi
+    return np.where(character.joint_types == REVOLUTE, ang, 0.0)
+
+
+@dataclass
+class IKResult:
+    root_pos: np.ndarray      # [..., 3]
+    local_rot: np.ndarray     # [..., J, 4]
+    point_error: np.ndarray   # [..., P] distance of each driven point to its target (m)
+    rot_error: np.ndarray     # [..., O] angle of each driven orientation to its target (rad)
+
+
+class IKSolver:
+    """Damped-least-squares IK for one character and one choice of driven points (see module)."""
+
+    def __init__(self, character: Character, active, points=(), orient=(), *,
+                 root_translation=False, root_rotation=False, damping=1e-6, max_step=0.2,
+                 point_weights=None, orient_weights=None, posture_weight=0.0):
+        """active: joint names or indices that may rotate (balls and hinges); points: (joint,
+        offset [3] in that joint's frame) per driven point; orient: joints whose world rotation
+        is driven; posture_weight: a gain in [0, 1], a scalar or {joint: gain}, pulling the
+        active joints toward ``rest_rot`` within the targets' null space."""
+        ch = character
+        self.character = ch
+        idx = [self._joint(j) for j in active]
+        for j in idx:
+            if ch.joint_types[j] not in (SPHERICAL, REVOLUTE):
+                raise ValueError(f"IK: joint '{ch.joint_names[j]}' of '{ch.name}' is not a ball "
+                                 f'or hinge joint and cannot be active')
+        self.point_joint = np.array([self._joint(j) for j, _ in points], dtype=int)
+        self.point_offset = np.array([np.asarray(o, float) for _, o in points]).reshape(-1, 3)
+        self.orient_joint = np.array([self._joint(j) for j in orient], dtype=int)
+        # degrees of freedom: (joint, axis, kind); kind 0 root translation, 1 root rotation
+        # (world axes), 2 ball (own axes), 3 hinge (own z)
+        dof = []
+        if root_translation:
+            dof += [(0, k, 0) for k in range(3)]
+        if root_rotation:
+            dof += [(0, k, 1) for k in range(3)]
+        for j in idx:
+            dof += ([(j, k, 2) for k in range(3)] if ch.joint_types[j] == SPHERICAL
+                    else [(j, 2, 3)])
+        if not dof:
+            raise ValueError('IK: nothing may move (no active joint, no root freedom)')
+        self.dof_joint = np.array([d[0] for d in dof], dtype=int)
+        self.dof_axis = np.array([d[1] for d in dof], dtype=int)
+        self.dof_kind = np.array([d[2] for d in dof], dtype=int)
+        self.active = np.array(sorted(set(idx)), dtype=int)
+        anc = _ancestors(ch)
+        effectors = np.concatenate([self.point_joint, self.orient_joint])
+        # moves[e, d]: does dof d move effector e?  (the root moves everything)
+        self.moves = np.array([[self.dof_kind[d] < 2 or anc[e, self.dof_joint[d]]
+                                for d in range(len(dof))] for e in effectors], dtype=float)
+        self.damping = float(damping)
+        self.max_step = float(max_step)
+        self.point_w = self._weights(point_weights, len(self.point_joint))
+        self.orient_w = self._weights(orient_weights, len(self.orient_joint))
+        self.posture = self._posture(posture_weight)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _joint(self, j) -> int:
+        return self.character.index(j) if isinstance(j, str) else int(j)
+
+    @staticmethod
+    def _weights(w, n):
+        return np.ones(n) if w is None else np.broadcast_to(np.asarray(w, float), (n,)).copy()
+
+    def _posture(self, w):
+        per_joint = np.zeros(self.character.num_joints)
+        if isinstance(w, dict):
+            for j, v in w.items():
+                per_joint[self._joint(j)] = v
+        else:
+            per_joint[:] = float(w)
+        p = per_joint[self.dof_joint]
+        p[self.dof_kind < 2] = 0.0  # the root has no rest posture
+        return p
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, root_pos, local_rot, point_targets=None, rot_targets=None, rest_rot=None,
+              iterations=30, tol=1e-5) -> IKResult:
+        """Solve a batch of poses (leading shape ``root_pos.shape[:-1]``) from the given start.
+
+        point_targets [..., P, 3] (world), rot_targets [..., O, 4] (world, xyzw), rest_rot
+        [..., J, 4] the rest posture that the posture weights pull toward (default: the start).
+        Stops when every step moves less than ``tol`` (radians / metres)."""
+        root = np.array(root_pos, dtype=np.float64)
+        rot = np.array(local_rot, dtype=np.float64)
+        lead = root.shape[:-1]
+        pt = np.broadcast_to(np.zeros((0, 3)) if point_targets is None else point_targets,
+                             lead + (len(self.point_joint), 3))
+        rt = None if rot_targets is None else np.broadcast_to(
+            rot_targets, lead + (len(self.orient_joint), 4))
+        if len(self.orient_joint) and rt is None:
+            raise ValueError('IK: orient joints given but no rot_targets')
+        rest = rot.copy() if rest_rot is None else np.broadcast_to(rest_rot, rot.shape)
+        D = len(self.dof_joint)
+        reg = self.damping * np.eye(D)
+        for _ in range(iterations):
+            fk = forward_kinematics(self.character, root, rot)
+            jac, err = self._linearise(fk, pt, rt)
+            pull = (self.posture * self._posture_residual(rot, rest)
+                    if self.posture.any() else None)
+            delta = self._step(jac, err, pull, reg)
+            # hinges at a limit that the step pushes further out are held, the rest re-solved
+            blocked = self._blocked(rot, delta)
+            if blocked.any():
+                keep = ~blocked[..., None, :]
+                delta = self._step(jac * keep, err, None if pull is None else pull * ~blocked,
+                                   reg) * ~blocked
+            # trust region: no joint turns more than max_step per iteration
+            big = np.abs(delta).max(axis=-1, keepdims=True)
+            delta = delta * np.minimum(1.0, self.max_step / np.maximum(big, 1e-12))
+            root, rot = self._apply(root, rot, delta)
+            if np.abs(delta).max(initial=0.0) < tol:
+                break
+        return self._result(root, rot, pt, rt)
+
+    def solve_sequence(self, root_pos, local_rot, point_targets=None, rot_targets=None,
+                       rest_rot=None, iterations=30, tol=1e-5, first_iterations=200,
+                       chunk=8) -> IKResult:
+        """Frames [N, ...] solved in order, warm-started: frame 0 alone from ``local_rot[0]``,
+        then blocks of ``chunk`` frames solved together (one batched call each), every frame of
+        a block started from the last solved frame before it (``chunk=1``: strictly frame by
+        frame). Starting near the neighbouring solution keeps the motion continuous.
+
+        ``root_pos`` [N, 3] and ``local_rot`` [N, J, 4] give every frame's root start and
+        inactive joints, and frame 0's active joints; ``rest_rot`` [N, J, 4] the rest posture."""
+        root = np.array(root_pos, dtype=np.float64)
+        rot = np.array(local_rot, dtype=np.float64)
+        rest = rot.copy() if rest_rot is None else np.asarray(rest_rot, dtype=np.float64)
+        pts = np.zeros((len(root), 0, 3)) if point_targets is None else np.asarray(point_targets)
+        start = 0
+        while start < len(root):
+            stop = 1 if start == 0 else min(len(root), start + chunk)
+            sl = slice(start, stop)
+            if start > 0:
+                rot[sl][:, self.active] = rot[start - 1, self.active]
+            res = self.solve(root[sl], rot[sl], pts[sl],
+                             None if rot_targets is None else rot_targets[sl], rest[sl],
+                             iterations=first_iterations if start == 0 else iterations, tol=tol)
+            root[sl], rot[sl] = res.root_pos, res.local_rot
+            start = stop
+        return self._result(root, rot, pts, rot_targets)
+
+    # ------------------------------------------------------------------ internals
+    def _row_weights(self):
+        return np.concatenate([np.repeat(self.point_w, 3), np.repeat(self.orient_w, 3)])
+
+    def _linearise(self, fk, pt, rt):
+        """(Jacobian [..., 3(P+O), D], error [..., 3(P+O)]) of the driven points and rotations."""
+        jpos, jrot = fk['joint_pos'], fk['joint_rot']
+        lead = jpos.shape[:-2]
+        D = len(self.dof_joint)
+        axes = np.eye(3)[self.dof_axis]                                     # [D, 3]
+        own = self.dof_kind >= 2
+        world_axis = np.broadcast_to(axes, lead + (D, 3)).copy()
+        world_axis[..., own, :] = R.quat_rotate(jrot[..., self.dof_joint[own], :], axes[own])
+        pivot = jpos[..., self.dof_joint, :]                                # [..., D, 3]
+        p = (jpos[..., self.point_joint, :]
+             + R.quat_rotate(jrot[..., self.point_joint, :], self.point_offset))  # [..., P, 3]
+        arm = p[..., :, None, :] - pivot[..., None, :, :]                  # [..., P, D, 3]
+        jp = np.cross(world_axis[..., None, :, :], arm)
+        trans = self.dof_kind == 0
+        jp[..., trans, :] = np.broadcast_to(axes[trans], jp[..., trans, :].shape)
+        P = len(self.point_joint)
+        jp = jp * self.moves[:P, :, None]
+        blocks = [np.swapaxes(jp, -1, -2).reshape(lead + (3 * P, D))]
+        errs = [(pt - p).reshape(lead + (3 * P,))]
+        if len(self.orient_joint):
+            jo = np.broadcast_to(world_axis[..., None, :, :], lead + (len(self.orient_joint), D, 3))
+            jo = jo * self.moves[P:, :, None] * (~trans)[:, None]
+            blocks.append(np.swapaxes(jo, -1, -2).reshape(lead + (-1, D)))
+            cur = jrot[..., self.orient_joint, :]
+            errs.append(R.quat_to_rotvec(R.quat_mul(rt, R.quat_conj(cur))).reshape(lead + (-1,)))
+        return np.concatenate(blocks, axis=-2), np.concatenate(errs, axis=-1)
+
+    def _step(self, jac, err, pull, reg):
+        """Damped least-squares step toward the targets plus the null-space posture pull."""
+        jtw = np.swapaxes(jac, -1, -2) * self._row_weights()
+        delta = np.linalg.solve(jtw @ jac + reg, jtw @ err[..., None])[..., 0]
+        if pull is not None:
+            exact = np.linalg.pinv(jac, rcond=1e-6)
+            delta = delta + pull - (exact @ (jac @ pull[..., None]))[..., 0]
+        return delta
+
+    def _blocked(self, rot, delta):
+        """[..., D] joint dofs at a limit (within 1e-6) that delta pushes past it: a hinge's
+        angle, a limited ball joint's rotation-vector component along the dof's axis."""
+        blocked = np.zeros(delta.shape, dtype=bool)
+        ch = self.character
+        for d in np.flatnonzero(self.dof_kind >= 2):
+            j = self.dof_joint[d]
+            lim = ch.joint_limits[j]
+            if lim is None:
+                continue
+            q = rot[..., j, :]
+            if self.dof_kind[d] == 3:
+                value, lo, hi = 2.0 * np.arctan2(q[..., 2], q[..., 3]), lim[0], lim[1]
+            else:
+                k = self.dof_axis[d]
+                value, lo, hi = R.quat_to_rotvec(q)[..., k], lim[0][k], lim[1][k]
+            blocked[..., d] = (((value <= lo + 1e-6) & (delta[..., d] < 0))
+                               | ((value >= hi - 1e-6) & (delta[..., d] > 0)))
+        return blocked
+
+    def _posture_residual(self, rot, rest):
+        """Per dof, the step that would bring the joint to its rest rotation."""
+        q = rot[..., self.dof_joint, :]
+        qr = rest[..., self.dof_joint, :]
+        rv = R.quat_to_rotvec(R.quat_mul(R.quat_conj(q), qr))
+        return rv[..., np.arange(len(self.dof_axis)), self.dof_axis]
+
+    def _apply(self, root, rot, delta):
+        ch = self.character
+        kind, joint, axis = self.dof_kind, self.dof_joint, self.dof_axis
+        root = root + _gather_axes(delta, kind == 0, axis, root.shape[:-1])
+        if (kind == 1).any():
+            dq = R.quat_from_rotvec(_gather_axes(delta, kind == 1, axis, root.shape[:-1]))
+            rot[..., 0, :] = R.quat_normalize(R.quat_mul(dq, rot[..., 0, :]))
+        for j in self.active:
+            sel = joint == j
+            step = np.zeros(root.shape[:-1] + (3,))
+            step[..., axis[sel]] = delta[..., sel]
+            q = R.quat_normalize(R.quat_mul(rot[..., j, :], R.quat_from_rotvec(step)))
+            rot[..., j, :] = _clamp_joint(ch, j, q)
+        return root, rot
+
+    def _result(self, root, rot, pt, rt):
+        fk = forward_kinematics(self.character, root, rot)
+        p = (fk['joint_pos'][..., self.point_joint, :]
+             + R.quat_rotate(fk['joint_rot'][..., self.point_joint, :], self.point_offset))
+        perr = np.linalg.norm(p - pt, axis=-1)
+        if len(self.orient_joint):
+            cur = fk['joint_rot'][..., self.orient_joint, :]
+            oerr = R.quat_angle(R.quat_mul(rt, R.quat_conj(cur)))
+        else:
+            oerr = np.zeros(root.shape[:-1] + (0,))
+        return IKResult(root, rot, perr, oerr)
+
+
+def _gather_axes(delta, sel, axis, lead):
+    out = np.zeros(lead + (3,))
+    if sel.any():
+        out[..., axis[sel]] = delta[..., sel]
+    return out
+
+
+def _clamp_joint(ch: Character, j: int, q):
+    lim = ch.joint_limits[j]
+    if lim is None:
+        return q
+    if ch.joint_types[j] == REVOLUTE:
+        ang = np.clip(2.0 * np.arctan2(q[..., 2], q[..., 3]), lim[0], lim[1])
+        return np.stack([0 * ang, 0 * ang, np.sin(0.5 * ang), np.cos(0.5 * ang)], axis=-1)
+    rv = R.quat_to_rotvec(q)
+    return R.quat_from_rotvec(np.clip(rv, lim[0], lim[1]))
+
+
+def _ancestors(ch: Character) -> np.ndarray:
+    """anc[e, j]: joint j is e itself or one of its ancestors."""
+    J = ch.num_joints
+    anc = np.zeros((J, J), dtype=bool)
+    for e in range(J):
+        j = e
+        while j >= 0:
+            anc[e, j] = True
+            j = ch.parents[j]
+    return anc
+
+
+# ------------------------------------------------------------------------------------------
+# Contacts and foot planting
+# ------------------------------------------------------------------------------------------
+
+
+def detect_contacts(points, dt, height=0.03, speed=0.4, ground=0.0, up=1, min_frames=2,
+                    loop=False):
+    """Stance mask [N, F] for contact points [N, F, 3]: at most ``height`` above ``ground`` and
+    moving horizontally slower than ``speed`` (m/s); runs shorter than ``min_frames`` dropped."""
+    p = np.asarray(points, dtype=np.float64)
+    horiz = [k for k in range(3) if k != up]
+    v = np.gradient(p[..., horiz], dt, axis=0)
+    low = p[..., up] - ground <= height
+    slow = np.linalg.norm(v, axis=-1) <= speed
+    mask = low & slow
+    for f in range(mask.shape[1]):
+        for start, stop in contact_runs(mask[:, f], loop=loop):
+            if stop - start < min_frames:
+                idx = np.arange(start, stop) % len(mask)
+                mask[idx, f] = False
+    return mask
+
+
+def contact_runs(mask, loop=False):
+    """(start, stop) frame ranges of the True runs of a 1-D mask; with ``loop`` a run that
+    crosses the end continues from frame 0 and is returned once, with stop > len(mask)."""
+    m = np.asarray(mask, dtype=bool)
+    n = len(m)
+    if m.all():
+        return [(0, n)]
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], m, [False]]).astype(int)))
+    runs = [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    if loop and len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == n:
+        first = runs.pop(0)
+        last = runs.pop()
+        runs.append((last[0], n + first[1]))
+    return runs
+
+
+def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=None,
+                   anchor='mean'):
+    """Points [N, F, 3] with every stance run held at one position on the ground.
+
+    Each run of ``contacts[:, f]`` gets one horizontal position (the run's mean, or its first
+    frame with ``anchor='first'``) at height ``ground``. The swing between two stances keeps its
+    own path and heights but is shifted horizontally by an offset that eases (smoothstep) from
+    the first stance's correction to the next one's, so the point leaves and reaches its held
+    positions without a jump. For loops, frames past the end continue at the start shifted by
+    ``cycle_offset`` (the root drift of one cycle); the last stance leads into the first."""
+    p = np.array(points, dtype=np.float64)
+    n, F = p.shape[:2]
+    off = np.zeros(3) if cycle_offset is None else np.asarray(cycle_offset, float)
+    horiz = np.arange(3) != up
+    out = p.copy()
+
+    def at(i):  # the source points [len(i), F, 3] at (unwrapped) frames i, drift included
+        return p[i % n] + (i // n)[:, None, None] * off
+
+    for f in range(F):
+        runs = contact_runs(contacts[:, f], loop=loop)
+        held = []
+        for start, stop in runs:
+            idx = np.arange(start, stop)
+            run = at(idx)[:, f]
+            target = run.mean(axis=0) if anchor == 'mean' else run[0].copy()
+            target[up] = ground
+            out[idx % n, f] = target - (idx // n)[:, None] * off
+            # the corrections that carry the source onto the held position at the run's ends
+            held.append((start, stop, target - run[0], target - run[-1]))
+        pairs = list(zip(held[:-1], held[1:]))
+        if loop and held:
+            s0, e0, c0, c1 = held[0]
+            pairs.append((held[-1], (s0 + n, e0 + n, c0, c1)))
+        for (_, stop, _, leave), (start, _, arrive, _) in pairs:
+            idx = np.arange(stop, start)
+            if not len(idx):
+                continue
+            e = _smoothstep((idx - stop + 1) / (len(idx) + 1))[:, None]
+            shifted = at(idx)[:, f] + ((1 - e) * leave + e * arrive) * horiz
+            out[idx % n, f] = shifted - (idx // n)[:, None] * off
+    return out
+
+
+def lift_swings(points, contacts, height, up=1, loop=False):
+    """Points [N, F, 3] with a sine arch of peak ``height`` added to the height of every swing
+    (the frames between two stance runs of ``contacts``), so that a swing clears the ground
+    even where the source shuffles its foot along it; stance frames are unchanged."""
+    out = np.array(points, dtype=np.float64)
+    n = len(out)
+    for f in range(out.shape[1]):
+        runs = contact_runs(contacts[:, f], loop=loop)
+        gaps = [(a[1], b[0]) for a, b in zip(runs[:-1], runs[1:])]
+        if loop and runs:
+            gaps.append((runs[-1][1], runs[0][0] + n))
+        for stop, start in gaps:
+            idx = np.arange(stop, start)
+            out[idx % n, f, up] += height * np.sin(np.pi * (idx - stop + 1) / (len(idx) + 1))
+    return out
+
+
+def _smoothstep(x):
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+# ------------------------------------------------------------------------------------------
+# Rotation transfer (BVH import): a source skeleton's world rotations onto a character
+# ------------------------------------------------------------------------------------------
+
+
+def rest_alignment(char_vectors, source_vectors) -> np.ndarray:
+    """Per joint, the world rotation [J, 4] that turns the character's rest bones onto the
+    source's rest bones: ``char_vectors[j]`` / ``source_vectors[j]`` are [K, 3] arrays of bone
+    vectors from joint j to its children (or end), in the character's rest frame and in the
+    source's rest pose (same world axes). K = 0: identity; K = 1: the smallest rotation taking
+    the one bone onto the other (twist kept as in the source); K >= 2: the best-fitting rotation
+    of the unit directions (Kabsch, scipy's ``align_vectors``), e.g. the pelvis from the spine
+    and both hips, so T-pose, A-pose and arms-down rest poses all line up."""
+    from scipy.spatial.transform import Rotation
+    out = np.zeros((len(char_vectors), 4))
+    out[:, 3] = 1.0
+    for j, (a, b) in enumerate(zip(char_vectors, source_vectors)):
+        a, b = np.asarray(a, float).reshape(-1, 3), np.asarray(b, float).reshape(-1, 3)
+        if len(a) == 0:
+            continue
+        a = a / np.linalg.norm(a, axis=1, keepdims=True)
+        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+        with np.errstate(all='ignore'):
+            rot, _ = Rotation.align_vectors(b, a)
+        out[j] = rot.as_quat()
+    return out
+
+
+def transfer_rotations(character: Character, target_world, clamp=True):
+    """Local rotations [..., J, 4] (clip layout) that give the character the world rotations
+    ``target_world`` [..., J, 4] (the source's, already composed with :func:`rest_alignment`).
+
+    Joints are placed parent first. A hinge takes the twist of its local target rotation about
+    its axis (z), clamped to its limits with ``clamp``; the ball joint below it is then solved
+    against the hinge as placed, so it takes the rest of the rotation (the foot keeps its world
+    orientation when the knee cannot follow exactly). Fixed joints stay at the identity; the
+    root takes its target. Returns (local_rot, hinge angle before clamping [..., J])."""
+    ch = character
+    tw = np.asarray(target_world, dtype=np.float64)
+    local = np.zeros(tw.shape)
+    local[..., 3] = 1.0
+    world = np.zeros(tw.shape)
+    raw = np.zeros(tw.shape[:-1])
+    for j in range(ch.num_joints):
+        p = ch.parents[j]
+        if p < 0:
+            local[..., j, :] = world[..., j, :] = tw[..., j, :]
+            continue
+        q = R.quat_mul(R.quat_conj(world[..., p, :]), tw[..., j, :])
+        if ch.joint_types[j] == REVOLUTE:
+            ang = 2.0 * np.arctan2(q[..., 2], q[..., 3])
+            ang = np.mod(ang + np.pi, 2 * np.pi) - np.pi
+            raw[..., j] = ang
+            if clamp and ch.joint_limits[j] is not None:
+                ang = np.clip(ang, *ch.joint_limits[j])
+            half = 0.5 * ang
+            q = np.stack([0 * half, 0 * half, np.sin(half), np.cos(half)], axis=-1)
+        elif ch.joint_types[j] not in (SPHERICAL, ROOT):
+            q = np.zeros_like(q)
+            q[..., 3] = 1.0
+        local[..., j, :] = q
+        world[..., j, :] = R.quat_mul(world[..., p, :], q)
+    return local, raw
