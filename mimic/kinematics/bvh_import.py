@@ -67,14 +67,17 @@ def select_frames(bvh: BVH, start=None, end=None) -> slice:
     return slice(a, min(b, n - 1) + 1)
 
 
-def source_world(bvh: BVH, frames: slice, up: str = 'y'):
-    """World positions [F, J, 3] (file units) and rotations [F, J, 4] of every source joint,
-    in y-up axes, plus rest positions by name (y-up)."""
-    rot = bvh.local_rotations(frames)
+def source_world(bvh: BVH, frames: slice, up: str = 'y', joints=None):
+    """World positions [F, J, 3] (file units) and rotations [F, J, 4] of the source joints
+    (``joints`` and their ancestors if given, else all; the others stay zero), in y-up axes,
+    plus rest positions by name (y-up)."""
+    needed = bvh.with_ancestors(range(bvh.num_joints) if joints is None else joints)
+    rot = bvh.local_rotations(frames, needed)
     trans = bvh.local_translations(frames)
     F, J = rot.shape[:2]
     wpos, wrot = np.zeros((F, J, 3)), np.zeros((F, J, 4))
-    for j, p in enumerate(bvh.parents):
+    for j in needed:
+        p = bvh.parents[j]
         if p < 0:
             wpos[:, j], wrot[:, j] = trans[:, j], rot[:, j]
         else:
@@ -212,7 +215,8 @@ def lift_out_of_ground(ch: Character, root_pos, local_rot):
 def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y', scale=None):
     """(root_pos [F, 3], local_rot [F, J, 4], info) of the character following the capture at
     the file's frame rate (module steps 2-7)."""
-    wpos, wrot, rest = source_world(bvh, frames, up)
+    ends = [bvh.names.index(e) for e in m.ends.values() if e in bvh.names]
+    wpos, wrot, rest = source_world(bvh, frames, up, list(m.source.values()) + ends)
     height = float(np.ptp(np.array(list(rest.values()))[:, 1]))
     unit_name = 'given' if scale else detect_unit(height, character_height(ch))
     unit = float(scale) if scale else UNITS[unit_name]
