@@ -56,15 +56,18 @@ class ImportResult:
 
 # ==================================================================================== source
 def select_frames(bvh: BVH, start=None, end=None) -> slice:
-    """Frames from ``start`` to ``end`` seconds (both optional); ValueError for a bad range."""
+    """Frames from ``start`` to ``end`` seconds (both optional, nearest frames); ValueError
+    unless 0 <= start < end <= the capture's length."""
     n, dt = bvh.num_frames, bvh.frame_time
     duration = (n - 1) * dt
-    a = 0 if start is None else int(round(start / dt))
-    b = n - 1 if end is None else int(round(end / dt))
-    if not 0 <= a < n or not 0 < b < n + 1 or b - a < 1:
-        raise ValueError(f'{bvh.path}: --start {start} / --end {end} select no frames of a '
-                         f'{duration:.3f} s capture ({n} frames at {1 / dt:.1f} Hz)')
-    return slice(a, min(b, n - 1) + 1)
+    t0 = 0.0 if start is None else float(start)
+    t1 = duration if end is None else float(end)
+    a, b = int(round(t0 / dt)), int(round(t1 / dt))
+    if not (0 <= a < b <= n - 1):
+        raise ValueError(f'{bvh.path}: --start {t0:g} / --end {t1:g} s must satisfy 0 <= start '
+                         f'< end <= {duration:.3f} s (the capture: {n} frames at '
+                         f'{1 / dt:.1f} Hz) and span at least one frame')
+    return slice(a, b + 1)
 
 
 def source_world(bvh: BVH, frames: slice, up: str = 'y', joints=None):
