@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mimic.kinematics.rotations import quat_from_euler
+
 ROTATION_CHANNELS = ('Xrotation', 'Yrotation', 'Zrotation')
 POSITION_CHANNELS = ('Xposition', 'Yposition', 'Zposition')
 CHANNELS = ROTATION_CHANNELS + POSITION_CHANNELS
@@ -104,8 +106,7 @@ class BVH:
         """[F, J, 4] local joint rotations (xyzw) of the frames, from the rotation channels
         (only for ``joints`` if given: the others stay at the identity).
 
-        Joints with the same channel order are converted together by scipy (one call each)."""
-        from scipy.spatial.transform import Rotation
+        Joints with the same channel order are converted together (one call each)."""
         data = self.motion[frames]
         out = np.zeros((data.shape[0], self.num_joints, 4))
         out[..., 3] = 1.0
@@ -121,8 +122,7 @@ class BVH:
             joints = [j for j, _ in members]
             cols = np.array([c for _, c in members])                    # [G, len(order)]
             angles = data[:, cols]                                      # [F, G, len(order)]
-            r = Rotation.from_euler(order, angles.reshape(-1, len(order)), degrees=True)
-            out[:, joints] = r.as_quat().reshape(len(angles), len(joints), 4)
+            out[:, joints] = quat_from_euler(np.radians(angles), order)
         return out
 
     def local_translations(self, frames=slice(None)) -> np.ndarray:
