@@ -3,6 +3,7 @@
     plot_runs(["output/cartpole"], "output/cartpole/learning_curve.png")
     plot_runs(["runs/hopper_s0", "runs/hopper_s1", "runs/hopper_s2"], "hopper.png")   # mean +- std
     mimic-plot runs/hopper_s0 runs/hopper_s1 -o hopper.png
+    mimic-plot runs/a runs/b --metrics Test_Return Test_Episode_Length -o ab.png   # vs samples and time
 
 Panels: test return vs samples, test return vs wall time, and (when logged, e.g. the
 imitation env) normalised test return vs samples.  Runs that share a label are
@@ -87,6 +88,60 @@ def _plot_group(ax, logs, label, y_key, x_key, color, x_scale=1.0):
     ax.fill_between(grid * x_scale, mean - std, mean + std, color=color, alpha=0.2)
 
 
+def _read_groups(run_dirs: Sequence[str], labels: Optional[Sequence[str]]) -> "OrderedDict[str, list[dict]]":
+    labels = list(labels) if labels is not None else [default_label(d) for d in run_dirs]
+    groups: "OrderedDict[str, list[dict]]" = OrderedDict()
+    for d, lab in zip(run_dirs, labels):
+        log = read_log(d)
+        if log:
+            groups.setdefault(lab, []).append(log)
+    if not groups:
+        raise ValueError(f"no log rows in {list(run_dirs)}")
+    return groups
+
+
+def _wall_scale(logs) -> tuple[float, str]:
+    max_wall = max(np.nanmax(l["Wall_Time"]) if "Wall_Time" in l and len(l["Wall_Time"]) else 0 for l in logs)
+    return (1 / 3600, "hours") if max_wall > 2 * 3600 else (1 / 60, "minutes")
+
+
+def _save(fig, out_png: str) -> str:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(out_png)), f".tmp{os.getpid()}_{os.path.basename(out_png)}")
+    fig.savefig(tmp, dpi=100, format="png")
+    plt.close(fig)
+    os.replace(tmp, out_png)
+    return out_png
+
+
+def plot_metrics(run_dirs: Sequence[str], out_png: str, metrics: Sequence[str],
+                 labels: Optional[Sequence[str]] = None, title: Optional[str] = None) -> str:
+    """One row per metric (a log.csv column), against samples (left) and wall time (right)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    groups = _read_groups(run_dirs, labels)
+    all_logs = [l for ls in groups.values() for l in ls]
+    x_key = _x_key(all_logs)
+    wall_scale, wall_unit = _wall_scale(all_logs)
+    fig, axes = plt.subplots(len(metrics), 2, figsize=(10.4, 3.6 * len(metrics)), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for row, metric in enumerate(metrics):
+        for i, (lab, logs) in enumerate(groups.items()):
+            _plot_group(axes[row, 0], logs, lab, metric, x_key, colors[i % len(colors)])
+            _plot_group(axes[row, 1], logs, lab, metric, "Wall_Time", colors[i % len(colors)], x_scale=wall_scale)
+        for col, xlabel in enumerate(["samples" if x_key == "Samples" else "iteration", f"wall time ({wall_unit})"]):
+            axes[row, col].set_xlabel(xlabel)
+            axes[row, col].set_ylabel(metric.replace("_", " ").lower())
+            axes[row, col].grid(alpha=0.3)
+    axes[0, 0].legend(loc="best", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, out_png)
+
+
 def plot_runs(run_dirs: Sequence[str], out_png: str, labels: Optional[Sequence[str]] = None,
               title: Optional[str] = None) -> str:
     """Plot one or several runs; runs sharing a label are drawn as mean +- std."""
@@ -94,21 +149,13 @@ def plot_runs(run_dirs: Sequence[str], out_png: str, labels: Optional[Sequence[s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = list(labels) if labels is not None else [default_label(d) for d in run_dirs]
-    groups: "OrderedDict[str, list[dict]]" = OrderedDict()
-    for d, lab in zip(run_dirs, labels):
-        log = read_log(d)
-        if log:
-            groups.setdefault(lab, []).append(log)
+    groups = _read_groups(run_dirs, labels)
     all_logs = [l for ls in groups.values() for l in ls]
-    if not all_logs:
-        raise ValueError(f"no log rows in {list(run_dirs)}")
 
     x_key = _x_key(all_logs)
     y_key = _pick_y(all_logs, "Test_Return", "Train_Return")
     has_norm = any(np.isfinite(l.get("Normalized_Test_Return", np.zeros(0))).any() for l in all_logs)
-    max_wall = max(np.nanmax(l["Wall_Time"]) if "Wall_Time" in l and len(l["Wall_Time"]) else 0 for l in all_logs)
-    wall_scale, wall_unit = (1 / 3600, "hours") if max_wall > 2 * 3600 else (1 / 60, "minutes")
+    wall_scale, wall_unit = _wall_scale(all_logs)
 
     n_panels = 3 if has_norm else 2
     fig, axes = plt.subplots(1, n_panels, figsize=(5.2 * n_panels, 4))
@@ -133,13 +180,7 @@ def plot_runs(run_dirs: Sequence[str], out_png: str, labels: Optional[Sequence[s
     axes[0].legend(loc="best", fontsize=8)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(os.path.abspath(out_png)), f".tmp{os.getpid()}_{os.path.basename(out_png)}")
-    fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
-    os.replace(tmp, out_png)
-    return out_png
+    return _save(fig, out_png)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -148,10 +189,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("-o", "--out", default="learning_curve.png")
     p.add_argument("--labels", nargs="*", default=None, help="one label per run (default: folder name minus seed)")
     p.add_argument("--title", default=None)
+    p.add_argument("--metrics", nargs="+", default=None,
+                   help="log.csv columns, one row each against samples and wall time (e.g. Test_Return "
+                        "Test_Episode_Length); default: the test-return panels")
     a = p.parse_args(argv)
     if a.labels is not None and len(a.labels) != len(a.runs):
         p.error("--labels needs one label per run")
-    print(plot_runs(a.runs, a.out, a.labels, a.title))
+    if a.metrics:
+        print(plot_metrics(a.runs, a.out, a.metrics, a.labels, a.title))
+    else:
+        print(plot_runs(a.runs, a.out, a.labels, a.title))
     return 0
 
 

@@ -45,13 +45,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run(settings) -> int:
-    import torch
     import mimic  # noqa: F401  (importing the package registers the mimic/* envs)
     from mimic.learning import AWR, Dataset, random_act_fn, record_dataset
     from mimic.learning.checkpoint import LATEST, load as load_checkpoint
 
     r, cfg = settings.run, settings.agent
-    torch.set_num_threads(cfg.num_threads)
 
     dataset = Dataset.load(r["dataset"]) if r["dataset"] else None
     env_id = settings.env_id or (dataset.meta.get("env_id") if dataset else None)

@@ -245,14 +245,14 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
         agent = AWR(mimic_env, cfg, seed=1, sampler=ps, verbose=0)
         victim = ps.worker_pids()[0]
         calls = [0]
-        act = agent.act
+        act = agent.collect_act
 
-        def killing_act(obs, deterministic=False):
+        def killing_act(obs):
             calls[0] += 1
             if calls[0] == 5:
                 os.kill(victim, signal.SIGKILL)
-            return act(obs, deterministic)
-        agent.act = killing_act
+            return act(obs)
+        agent.collect_act = killing_act
         row = agent.train_iteration()
         st = ps.last_stats
         assert st["worker_restarts"] == 1 and st["dropped_episodes"] >= 1 and st["dropped_samples"] >= 1
@@ -260,7 +260,7 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
         assert row["Samples"] >= 240 and row["Episodes"] == st["episodes"]
         assert row["Sample_Time"] > 0 and row["Update_Time"] > 0
         assert ps.worker_pids()[0] != victim
-        agent.act = act
+        agent.collect_act = act
         row2 = agent.train_iteration()
         assert ps.last_stats["worker_restarts"] == 0 and ps.total_restarts == 1
         assert row2["Samples"] >= 480
@@ -298,20 +298,28 @@ def test_sim_unstable_flows_through_and_bad_env_fails_fast():
         ParallelSampler(HUMANOID, {**KW, "no_such_option": 1}, num_workers=1)
 
 
-def test_ray_backend_local(mimic_env):
-    """Ray actors (local instance) run the same worker loop: same episodes as the mp backend for the
-    same seed/layout, no torch in the actors, and a killed actor is replaced."""
+def test_ray_backend_two_node_cluster(mimic_env):
+    """Ray actors on a two-node local cluster (ray.cluster_utils.Cluster: each node its own raylet,
+    workers reach the learner over TCP as from other machines) run the same worker loop: same
+    episodes as the mp backend for the same seed/layout, no torch in the actors, one actor per
+    node, and a killed actor is replaced."""
     ray = pytest.importorskip("ray")
+    from ray.cluster_utils import Cluster
     from mimic.learning.parallel import ParallelSampler
     try:
-        ray.init(include_dashboard=False, num_cpus=2, log_to_driver=False)
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
     except Exception as e:       # e.g. no room for a Ray instance in this sandbox
-        pytest.skip(f"could not start a local Ray instance: {type(e).__name__}: {e}")
+        pytest.skip(f"could not start a local Ray cluster: {type(e).__name__}: {e}")
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     try:
         with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray",
                              deterministic=True) as ps:
             assert all(not w.meta["torch_loaded"] for w in ps.workers)
+            # two nodes of 1 CPU each, two 1-CPU actors, nothing left: one actor on each node
+            assert sum(n["Alive"] for n in ray.nodes()) == 2
+            assert ray.available_resources().get("CPU", 0) == 0
             eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200)
             _check_episodes(eps, obs_dim, act_dim, 200)
             with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, deterministic=True) as mp_ps:
@@ -328,3 +336,4 @@ def test_ray_backend_local(mimic_env):
             assert ps.worker_pids()[1] != victim
     finally:
         ray.shutdown()
+        cluster.shutdown()

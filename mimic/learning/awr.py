@@ -16,6 +16,9 @@ Details that matter (xbpeng/awr):
     * episodes that FAIL (terminated) end with V = 0; time-limit ends (truncated)
       bootstrap from V(s_T)
     * gradient steps per iteration scale with new_samples / samples_per_iter
+Schedule (``schedule.py``): ``overlap`` (default) collects iteration k+1's episodes on a background
+thread, with a CPU snapshot of the policy before update k, while update k runs; ``sync`` is the
+order above.  Either way the collecting policy is ``collect_act`` (``sync_collect_policy``).
 Ablations (config switches): weighting rwr (w = exp(R/beta), no baseline) / bc (w = 1),
 on_policy (buffer = last batch), return_type mc, buffer_size; a static Dataset instead
 of a sampler gives fully off-policy AWR.
@@ -24,11 +27,13 @@ The learner only sees Gymnasium spaces; env-specific hints are optional attribut
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
+import threading
 import time
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
@@ -43,7 +48,9 @@ from mimic.learning.networks import CategoricalActor, Critic, GaussianActor
 from mimic.learning.normalizer import Normalizer, box_mean_std
 from mimic.learning.returns import td_lambda_returns
 from mimic.learning.sampler import SerialSampler, evaluate
+from mimic.learning.schedule import BackgroundCollect, ThreadBudget
 from mimic.learning.spaces import flat_dim, space_to_dict
+from mimic.learning.values import ValueCache
 
 CHECKPOINT_FORMAT = "mimic-awr-1"
 EVAL_SEED_OFFSET = 1_000_003          # test episodes use seeds of a different stream
@@ -58,6 +65,28 @@ def env_attr(env: Optional[gym.Env], name: str):
     except AttributeError:
         return None
     return value() if callable(value) else value
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto``: the first CUDA device when torch sees one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from mimic.learning.config import ConfigError
+        raise ConfigError(f"agent config key 'device': {name!r} asked for, but torch sees no CUDA device")
+    return device
+
+
+def to_cpu(tree: Any) -> Any:
+    """The same nested dicts / lists with every tensor on the CPU (checkpoints load anywhere)."""
+    if isinstance(tree, torch.Tensor):
+        return tree.detach().cpu()
+    if isinstance(tree, dict):
+        return {k: to_cpu(v) for k, v in tree.items()}
+    if isinstance(tree, (list, tuple)):
+        return type(tree)(to_cpu(v) for v in tree)
+    return tree
 
 
 def seed_everything(seed: int) -> None:
@@ -77,7 +106,7 @@ class AWR:
                  dataset: Optional[Dataset] = None, verbose: int = 1):
         self.config = cfg = config if isinstance(config, AWRConfig) else AWRConfig.from_dict(config)
         cfg.validate()
-        torch.set_num_threads(cfg.num_threads)
+        self.device = resolve_device(cfg.device)
         seed_everything(seed)
         self.seed, self.verbose = int(seed), verbose
         self.env = env
@@ -130,6 +159,14 @@ class AWR:
                                        cfg.actor_init_output_scale, cfg.action_std)
         self.critic = Critic(self.obs_dim, cfg.critic_net_layers, cfg.activation)
         self.value_scale = 1.0 / (1.0 - cfg.discount) if cfg.discount < 1.0 else 1.0  # sigma_v
+        # the policy that collects: a CPU copy, refreshed when a collect starts (see schedule.py)
+        self.collect_actor = copy.deepcopy(self.actor)
+        self.collect_obs_norm = copy.deepcopy(self.obs_norm)
+        for m in (self.actor, self.critic, self.obs_norm):
+            m.to(self.device)
+        if not self.discrete:
+            self._norm_bound_low = self._norm_bound_low.to(self.device)
+            self._norm_bound_high = self._norm_bound_high.to(self.device)
         self.actor_optimizer = self._make_optimizer(self.actor, cfg.actor_lr, cfg.actor_momentum)
         self.critic_optimizer = self._make_optimizer(self.critic, cfg.critic_lr, cfg.critic_momentum)
 
@@ -148,6 +185,14 @@ class AWR:
             self.buffer = ReplayBuffer(cfg.buffer_size)
             self.sampler = sampler if sampler is not None else SerialSampler(env, seed=seed)
 
+        self.value_cache = ValueCache()
+        self.threads = ThreadBudget(cfg.num_threads, cfg.idle_threads,
+                                    sampler_procs=getattr(self.sampler, "num_workers", 1) if self.sampler else 0)
+        self.threads.use(self.threads.idle)
+        self.pending: Optional[BackgroundCollect] = None   # overlap: the collect of the next iteration
+        self.pending_start: Optional[dict[str, Any]] = None  # ... and what it started from (checkpoints)
+        self._resume_collect: Optional[dict[str, Any]] = None  # a checkpoint's unfinished collect
+
         # ---- counters --------------------------------------------------------------------
         self.iteration = 0          # completed iterations
         self.total_samples = 0      # env steps used for training
@@ -163,17 +208,30 @@ class AWR:
     # =====================================================================================
     # acting
     # =====================================================================================
-    @torch.no_grad()
     def act(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         """Batched: obs [n, obs_dim] -> env actions [n, act_dim] (Box) or [n] ints (Discrete)."""
-        z = self.obs_norm(torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)))
+        return self._act_with(self.actor, self.obs_norm, obs, deterministic)
+
+    def collect_act(self, obs: np.ndarray) -> np.ndarray:
+        """The sampler's act_fn: the stochastic policy of the CPU snapshot (``sync_collect_policy``)."""
+        return self._act_with(self.collect_actor, self.collect_obs_norm, obs, False)
+
+    def sync_collect_policy(self) -> None:
+        self.collect_actor.load_state_dict(self.actor.state_dict())
+        self.collect_obs_norm.load_state_dict(self.obs_norm.state_dict())
+
+    @torch.no_grad()
+    def _act_with(self, actor: torch.nn.Module, norm: Normalizer, obs: np.ndarray, deterministic: bool) -> np.ndarray:
+        device = norm.mean.device
+        z = norm(torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)).to(device))
         if deterministic:
-            a = self.actor.mode(z)
+            a = actor.mode(z)
         else:
-            a = self.actor.sample(z, generator=self.action_generator)
+            a = actor.sample(z, generator=self.action_generator)
+        a = a.cpu().numpy()
         if self.discrete:
-            return a.numpy().astype(np.int64) + int(self.action_space.start)
-        return a.numpy() * self.action_std + self.action_mean
+            return a.astype(np.int64) + int(self.action_space.start)
+        return a * self.action_std + self.action_mean
 
     def predict(self, obs: np.ndarray, deterministic: bool = True):
         """Stable-Baselines3 style: returns (action, None); single obs or a batch."""
@@ -188,31 +246,39 @@ class AWR:
 
     def value(self, obs: np.ndarray) -> np.ndarray:
         """V(s) in return units."""
-        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim))
+        obs = torch.as_tensor(np.asarray(obs, dtype=np.float32).reshape(-1, self.obs_dim)).to(self.device)
         return self._critic_values(self.obs_norm(obs))
 
     @torch.no_grad()
     def _critic_values(self, z: torch.Tensor) -> np.ndarray:
         """V for normalised states, in return units (chunked: big nets x 50k states)."""
-        out = [self.critic(chunk) for chunk in torch.split(z, 8192)]
-        return (torch.cat(out) if out else torch.zeros(0)).double().numpy() * self.value_scale
+        out = []
+        for chunk in torch.split(z, 8192):
+            self._use_threads()
+            out.append(self.critic(chunk))
+        return (torch.cat(out) if out else torch.zeros(0)).double().cpu().numpy() * self.value_scale
 
     # =====================================================================================
     # one iteration of Algorithm 1
     # =====================================================================================
-    def train_iteration(self) -> dict[str, Any]:
+    def train_iteration(self, more: Optional[Callable[[], bool]] = None) -> dict[str, Any]:
+        """One iteration.  With ``schedule: overlap``, the next iteration's collect is started
+        (before this update, with this iteration's pre-update policy) when ``more()`` says
+        another iteration will follow (``learn`` passes it; without it nothing is started)."""
         cfg = self.config
         t0 = time.perf_counter()
+        collect_stats = {}
         if self.sampler is not None:
-            # 1. new whole episodes from the current (stochastic) policy
-            episodes = self.sampler.collect(self.act, min_samples=cfg.samples_per_iter,
-                                            total_samples=self.total_samples)
+            # 1. new whole episodes (the policy before this update; with overlap, one update older)
+            episodes, collect_stats = self._take_episodes()
             new_samples = sum(len(e) for e in episodes)
             self.total_samples += new_samples
             if cfg.on_policy:
                 self.buffer.clear()
             self.buffer.add(episodes)
             self._record_normalizer(episodes)
+            if cfg.schedule == "overlap" and more is not None and more():
+                self._start_collect()
         else:                                            # static dataset: no env interaction
             episodes, new_samples = [], cfg.samples_per_iter
         t1 = time.perf_counter()
@@ -228,10 +294,62 @@ class AWR:
             Train_Return=float(np.mean([e.ret for e in episodes])) if episodes else None,
             Train_Episode_Length=float(np.mean([len(e) for e in episodes])) if episodes else None,
             Episodes=len(episodes), Buffer_Samples=self.buffer.num_samples,
-            Sample_Time=t1 - t0, Update_Time=t2 - t1)
+            Sample_Time=t1 - t0, Update_Time=t2 - t1, **collect_stats)
+        return stats
+
+    # ---- the collect: in the caller's thread (sync) or beside the update (overlap) -------------
+    def _collect_start_state(self) -> dict[str, Any]:
+        """Everything a collect starts from; a checkpoint taken while one runs stores this, so
+        a resumed run repeats that collect exactly."""
+        return {"actor": to_cpu(self.collect_actor.state_dict()),
+                "obs_normalizer": to_cpu(self.collect_obs_norm.state_dict()),
+                "action_generator": self.action_generator.get_state(),
+                "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
+                "total_samples": self.total_samples}
+
+    def _run_collect(self, total_samples: int) -> tuple[list[Episode], dict[str, Any]]:
+        """Episodes, and the collect's own row entries (its wall time, the sampler's fault counts)."""
+        t = time.perf_counter()
+        if threading.current_thread() is threading.main_thread():
+            self.threads.use(1)          # batches of a few states: more threads only spin between calls
+        else:
+            torch.set_num_threads(1)     # (per thread: the update's count on the main thread stays)
+        episodes = self.sampler.collect(self.collect_act, min_samples=self.config.samples_per_iter,
+                                        total_samples=total_samples)
+        stats = {"Collect_Time": time.perf_counter() - t}
         if hasattr(self.sampler, "log_stats"):   # ParallelSampler: worker restarts, dropped episodes, ...
             stats.update(self.sampler.log_stats())
-        return stats
+        return episodes, stats
+
+    def _start_collect(self) -> None:
+        self.sync_collect_policy()
+        self.pending_start = self._collect_start_state()
+        total = self.total_samples
+        self.pending = BackgroundCollect(lambda: self._run_collect(total))
+
+    def _take_episodes(self) -> tuple[list[Episode], dict[str, Any]]:
+        """The pending collect's episodes, or a collect now with the current policy, or -- first
+        after a resume from a checkpoint written during a collect -- that collect again."""
+        if self.pending is not None:
+            pending, self.pending, self.pending_start = self.pending, None, None
+            return pending.result()
+        resumed = self._resume_collect
+        if resumed is not None:
+            self.collect_actor.load_state_dict(resumed["actor"])
+            self.collect_obs_norm.load_state_dict(resumed["obs_normalizer"])
+            self._resume_collect = None
+            return self._run_collect(int(resumed["total_samples"]))
+        self.sync_collect_policy()
+        return self._run_collect(self.total_samples)
+
+    def wait_for_collect(self) -> None:
+        """Let a running background collect finish (its episodes stay for the next iteration)."""
+        if self.pending is not None:
+            self.pending.join()
+
+    def _use_threads(self) -> None:
+        busy = self.pending is not None and not self.pending.done()
+        self.threads.use(self.threads.busy if busy else self.threads.idle)
 
     def _record_normalizer(self, episodes: list[Episode]) -> None:
         """Observation statistics come from the first ``normalizer_samples`` states only."""
@@ -245,11 +363,12 @@ class AWR:
             self.normalizer_count += len(states)
         self.obs_norm.update()
 
-    def compute_returns(self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """(R, V(s)) over the buffer with the CURRENT value function."""
+    def compute_returns(self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor,
+                        episodes: Optional[Sequence[Episode]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """(R, V(s)) over ``data`` with the CURRENT value function (``episodes``: the episodes
+        ``data`` flattens, whose values may then come from the value cache)."""
         cfg = self.config
-        values = self._critic_values(z)
-        final_values = self._critic_values(z_final)
+        values, final_values = self.state_values(data, z, z_final, episodes)
         next_values = np.empty_like(values)
         next_values[:-1] = values[1:]
         # episode ends: failure -> 0, time limit -> V(s_T)
@@ -258,16 +377,30 @@ class AWR:
         returns = td_lambda_returns(data.rewards, next_values, data.episode_end, cfg.discount, lam)
         return returns, values
 
+    def state_values(self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor,
+                     episodes: Optional[Sequence[Episode]] = None) -> tuple[np.ndarray, np.ndarray]:
+        """V(s) and V(s_T); episodes whose values the same critic and normaliser already gave
+        (the previous iteration's second pass) are not evaluated again."""
+        if episodes is None or not self.config.reuse_values:
+            return self._critic_values(z), self._critic_values(z_final)
+        key = (self.critic_step_count, float(self.obs_norm.count))
+
+        def evaluate(rows: np.ndarray, eps: np.ndarray):
+            return (self._critic_values(z[torch.as_tensor(rows, device=z.device)]),
+                    self._critic_values(z_final[torch.as_tensor(eps, device=z.device)]))
+        return self.value_cache.values(episodes, data.end_index, key, evaluate)
+
     def update(self, new_samples: int) -> dict[str, Any]:
         cfg = self.config
         data = self.buffer.flat()
         n = len(data)
-        z = self.obs_norm(torch.as_tensor(data.obs))                 # normalised states
-        z_final = self.obs_norm(torch.as_tensor(data.final_obs))
+        dev = self.device
+        z = self.obs_norm(torch.as_tensor(data.obs).to(dev))          # normalised states
+        z_final = self.obs_norm(torch.as_tensor(data.final_obs).to(dev))
         if self.discrete:
-            actions = torch.as_tensor(data.actions - int(self.action_space.start))
+            actions = torch.as_tensor(data.actions - int(self.action_space.start)).to(dev)
         else:
-            actions = torch.as_tensor((data.actions - self.action_mean) / self.action_std, dtype=torch.float32)
+            actions = torch.as_tensor((data.actions - self.action_mean) / self.action_std, dtype=torch.float32).to(dev)
 
         scale = new_samples / cfg.samples_per_iter if cfg.scale_steps else 1.0
         critic_steps = int(math.ceil(cfg.critic_steps * scale))
@@ -276,16 +409,16 @@ class AWR:
         # ---- 2. value function: regress onto TD(lambda) targets of the previous V ------------
         value_loss = float("nan")
         if cfg.weighting != "bc":
-            returns, _ = self.compute_returns(data, z, z_final)
-            target = torch.as_tensor(returns / self.value_scale, dtype=torch.float32)
+            returns, _ = self.compute_returns(data, z, z_final, self.buffer.episodes)
+            target = torch.as_tensor(returns / self.value_scale, dtype=torch.float32).to(dev)
             losses = []
             for idx in self._minibatches(n, cfg.critic_batch_size, critic_steps):
                 loss = 0.5 * (target[idx] - self.critic(z[idx])).pow(2).mean()
                 self.critic_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.critic_optimizer.step()
-                losses.append(loss.item())
-            value_loss = float(np.mean(losses)) if losses else float("nan")
+                losses.append(loss.detach())
+            value_loss = _mean(losses)
             self.critic_step_count += critic_steps
 
         # ---- advantages and weights (with the updated V) --------------------------------------
@@ -294,10 +427,10 @@ class AWR:
             weights = np.ones(n)
             clip_frac = 0.0
         else:
-            returns, values = self.compute_returns(data, z, z_final)
+            returns, values = self.compute_returns(data, z, z_final, self.buffer.episodes)
             adv = returns - values if cfg.weighting == "awr" else returns      # rwr: no baseline
             weights, clip_frac = self.compute_weights(adv)
-        w = torch.as_tensor(weights, dtype=torch.float32)
+        w = torch.as_tensor(weights, dtype=torch.float32).to(dev)
 
         # ---- 3. policy: weighted maximum likelihood ------------------------------------------
         losses = []
@@ -308,10 +441,10 @@ class AWR:
             self.actor_optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.actor_optimizer.step()
-            losses.append(loss.item())
+            losses.append(loss.detach())
         self.actor_step_count += actor_steps
 
-        return dict(Value_Loss=value_loss, Policy_Loss=float(np.mean(losses)) if losses else float("nan"),
+        return dict(Value_Loss=value_loss, Policy_Loss=_mean(losses),
                     Adv_Mean=float(np.mean(adv)), Adv_Std=float(np.std(adv)),
                     Weight_Mean=float(np.mean(weights)), Weight_Max=float(np.max(weights)),
                     Clip_Frac=float(clip_frac))
@@ -350,7 +483,8 @@ class AWR:
         for b in range(steps):
             if b % steps_per_shuffle == 0:
                 perm = self.update_rng.permutation(n)
-            yield torch.as_tensor(perm[(b * batch_size + offsets) % n])
+            self._use_threads()
+            yield torch.as_tensor(perm[(b * batch_size + offsets) % n]).to(self.device)
 
     # =====================================================================================
     # evaluation
@@ -358,6 +492,9 @@ class AWR:
     def test(self, num_episodes: int) -> dict[str, Any]:
         """Deterministic (mean / argmax) policy on the eval env, fixed seeds every call."""
         t0 = time.perf_counter()
+        if isinstance(self.sampler, SerialSampler) and any(e is self.eval_env for e in self.sampler.envs):
+            self.wait_for_collect()            # the collect steps this very env
+        self.threads.use(1)
         eps = evaluate(self.eval_env, lambda o: self.act(o, deterministic=True), num_episodes,
                        seed=self.seed + EVAL_SEED_OFFSET, total_samples=self.total_samples)
         ret = float(np.mean([e.ret for e in eps]))
@@ -386,16 +523,17 @@ class AWR:
         if self.sampler is None and max_iters is None:
             raise ValueError("training from a static dataset needs max_iters")
         logger = Logger(output_dir, resume_iteration=self.iteration if self.iteration > 0 else None,
-                        tensorboard=tensorboard, verbose=self.verbose)
+                        tensorboard=tensorboard, verbose=self.verbose,
+                        target_samples=total_samples if self.sampler is not None else None)
 
-        def finished() -> bool:
-            return ((max_iters is not None and self.iteration >= max_iters) or
+        def finished(extra_iters: int = 0) -> bool:
+            return ((max_iters is not None and self.iteration + extra_iters >= max_iters) or
                     (total_samples is not None and self.sampler is not None and self.total_samples >= total_samples))
 
         try:
             while not finished():
                 t_start = time.perf_counter()
-                row = self.train_iteration()
+                row = self.train_iteration(more=lambda: not finished(extra_iters=1))
                 it = row["Iteration"]
                 if (self.eval_env is not None and test_episodes > 0 and test_every > 0
                         and (it % test_every == 0 or finished())):
@@ -411,6 +549,7 @@ class AWR:
                 if callback is not None and callback(self, row) is False:
                     break
         finally:
+            self.wait_for_collect()
             logger.close()
         return self
 
@@ -436,8 +575,16 @@ class AWR:
                     "update_rng": ckpt.generator_state(self.update_rng)},
             "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
             "buffer": self.buffer.state_dict() if save_buffer else None,
+            "value_cache": self.value_cache.state_dict(self.buffer.episodes) if save_buffer else None,
+            "pending_collect": None,
         }
-        return s
+        start = self.pending_start or self._resume_collect
+        if start is not None:          # a collect is running: save what it started from
+            s["rng"]["action_generator"] = start["action_generator"]
+            s["sampler"] = start["sampler"]
+            s["pending_collect"] = {k: start[k] for k in ("actor", "obs_normalizer", "total_samples",
+                                                          "action_generator", "sampler")}
+        return to_cpu(s)
 
     def load_state_dict(self, s: dict[str, Any], load_buffer: bool = True) -> None:
         self.actor.load_state_dict(s["actor"])
@@ -463,6 +610,8 @@ class AWR:
             self.sampler.load_state_dict(s["sampler"])
         if load_buffer and s.get("buffer") is not None and self.dataset is None:
             self.buffer.load_state_dict(s["buffer"])
+            self.value_cache.load_state_dict(s.get("value_cache"), self.buffer.episodes)
+        self._resume_collect = s.get("pending_collect") if self.sampler is not None else None
 
     def save(self, path: str, save_buffer: bool = False, extra: Optional[dict[str, Any]] = None) -> None:
         s = self.state_dict(save_buffer=save_buffer)
@@ -485,6 +634,11 @@ class AWR:
                     verbose=verbose)
         agent.load_state_dict(s)
         return agent
+
+
+def _mean(losses: list[torch.Tensor]) -> float:
+    """Mean of per-step losses with one device sync, not one per step."""
+    return float(torch.stack(losses).mean()) if losses else float("nan")
 
 
 def load_policy(path: str) -> tuple[AWR, dict[str, Any]]:

@@ -71,7 +71,11 @@ class AWRConfig:
     action_entropy_weight: float = 0.0      # discrete only (fixed-std Gaussian has constant entropy)
 
     # ---- runtime ------------------------------------------------------------------
-    num_threads: int = 1                    # torch intra-op threads (small MLPs: 1 is fastest)
+    reuse_values: bool = True               # V of unchanged episodes kept between passes (values.py)
+    schedule: str = "overlap"               # overlap: collect k+1 while update k runs | sync (the paper's)
+    device: str = "auto"                    # auto (cuda if available) | cpu | cuda | cuda:N: where the update runs
+    num_threads: int = 0                    # torch threads for the update while sampling runs beside it (0: auto)
+    idle_threads: int = 0                   # torch threads when no sampling runs (0: every core)
 
     # -------------------------------------------------------------------------------
     @property
@@ -82,15 +86,21 @@ class AWRConfig:
 
     def validate(self) -> "AWRConfig":
         choices = {"activation": ("relu", "tanh", "elu"), "optimizer": ("sgd", "adam"),
-                   "return_type": ("td_lambda", "mc"), "weighting": ("awr", "rwr", "bc")}
+                   "return_type": ("td_lambda", "mc"), "weighting": ("awr", "rwr", "bc"),
+                   "schedule": ("overlap", "sync")}
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"agent config key '{key}': {getattr(self, key)!r} is not one of {allowed}")
         positive = ["action_std", "actor_lr", "critic_lr", "actor_batch_size", "critic_batch_size",
-                    "samples_per_iter", "buffer_size", "weight_clip", "num_threads"]
+                    "samples_per_iter", "buffer_size", "weight_clip"]
         for key in positive:
             if not getattr(self, key) > 0:
                 raise ConfigError(f"agent config key '{key}' must be > 0, got {getattr(self, key)!r}")
+        for key in ("num_threads", "idle_threads"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"agent config key '{key}' must be >= 0 (0: automatic), got {getattr(self, key)!r}")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(f"agent config key 'device': {self.device!r} is not one of auto, cpu, cuda, cuda:N")
         for key in ("discount", "td_lambda"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"agent config key '{key}' must be in [0, 1], got {getattr(self, key)!r}")

@@ -53,8 +53,8 @@ class GaussianActor(nn.Module):
 
     def sample(self, norm_obs: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         mean = self.forward(norm_obs)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)
-        return mean + torch.exp(self.log_std) * noise
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)   # a CPU generator
+        return mean + torch.exp(self.log_std) * noise.to(mean.device)
 
     def mode(self, norm_obs: torch.Tensor) -> torch.Tensor:
         return self.forward(norm_obs)
@@ -78,6 +78,8 @@ class CategoricalActor(nn.Module):
 
     def sample(self, norm_obs: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         probs = F.softmax(self.forward(norm_obs), -1)
+        if generator is not None and probs.device != generator.device:
+            probs = probs.to(generator.device)
         return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
     def mode(self, norm_obs: torch.Tensor) -> torch.Tensor:
