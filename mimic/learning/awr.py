@@ -125,8 +125,23 @@ class AWR:
             raise TypeError(f"AWR supports Box or Discrete actions, got {self.action_space}")
         self.obs_dim = flat_dim(self.observation_space)
         self.act_dim = flat_dim(self.action_space)
+        self._init_action_norm(env)
+        self._build_networks(env)
 
-        # ---- action normalisation: env action = mean + std * normalised action ---------
+        # ---- randomness owned by the agent (saved in checkpoints) ----------------------
+        self.action_generator = torch.Generator().manual_seed(seed)     # exploration noise
+        self.update_rng = np.random.default_rng(seed)                   # minibatch shuffles
+        self._init_data(env, sampler, dataset, seed)
+
+        # ---- counters --------------------------------------------------------------------
+        self.iteration = 0          # completed iterations
+        self.total_samples = 0      # env steps used for training
+        self.wall_time = 0.0        # seconds spent in learn(), summed over resumes
+        self.actor_step_count = 0
+        self.critic_step_count = 0
+
+    def _init_action_norm(self, env: Optional[gym.Env]) -> None:
+        """env action = mean + std * normalised action (env hint, else the Box bounds)."""
         if self.discrete:
             a_mean, a_std = np.zeros(1), np.ones(1)
         else:
@@ -141,7 +156,10 @@ class AWR:
             self._norm_bound_low = torch.as_tensor((low - self.action_mean) / self.action_std, dtype=torch.float32)
             self._norm_bound_high = torch.as_tensor((high - self.action_mean) / self.action_std, dtype=torch.float32)
 
-        # ---- observation normaliser (initial guess: env hint, else the Box bounds) ---------
+    def _build_networks(self, env: Optional[gym.Env]) -> None:
+        """Observation normaliser (initial guess: env hint, else the Box bounds), actor, critic,
+        the collecting CPU copies, optimisers; everything but the copies on ``self.device``."""
+        cfg = self.config
         hint = env_attr(env, "obs_norm")
         if hint is not None:
             o_mean, o_std, fixed = hint
@@ -170,11 +188,9 @@ class AWR:
         self.actor_optimizer = self._make_optimizer(self.actor, cfg.actor_lr, cfg.actor_momentum)
         self.critic_optimizer = self._make_optimizer(self.critic, cfg.critic_lr, cfg.critic_momentum)
 
-        # ---- randomness owned by the agent (saved in checkpoints) ----------------------
-        self.action_generator = torch.Generator().manual_seed(seed)     # exploration noise
-        self.update_rng = np.random.default_rng(seed)                   # minibatch shuffles
-
-        # ---- data ------------------------------------------------------------------------
+    def _init_data(self, env, sampler, dataset: Optional[Dataset], seed: int) -> None:
+        """The buffer (a static dataset's, or filled by the sampler) and the schedule's state."""
+        cfg = self.config
         self.normalizer_count = 0   # states recorded into the obs normaliser so far
         if dataset is not None:                      # fully off-policy: a static buffer
             self.buffer = ReplayBuffer(max(cfg.buffer_size, dataset.num_samples))
@@ -192,13 +208,6 @@ class AWR:
         self.pending: Optional[BackgroundCollect] = None   # overlap: the collect of the next iteration
         self.pending_start: Optional[dict[str, Any]] = None  # ... and what it started from (checkpoints)
         self._resume_collect: Optional[dict[str, Any]] = None  # a checkpoint's unfinished collect
-
-        # ---- counters --------------------------------------------------------------------
-        self.iteration = 0          # completed iterations
-        self.total_samples = 0      # env steps used for training
-        self.wall_time = 0.0        # seconds spent in learn(), summed over resumes
-        self.actor_step_count = 0
-        self.critic_step_count = 0
 
     def _make_optimizer(self, net: torch.nn.Module, lr: float, momentum: float) -> torch.optim.Optimizer:
         if self.config.optimizer == "adam":
