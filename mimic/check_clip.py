@@ -9,7 +9,6 @@ cannot be read.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,10 +17,9 @@ if __package__ in (None, ''):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='check_clip', description=__doc__.split('\n\n')[0],
-                                epilog='\n\n'.join(__doc__.split('\n\n')[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    from mimic.cli import doc_parser
+    p = doc_parser('check_clip', __doc__)
     p.add_argument('motion', help='clip name in motions/ or a path to a DeepMimic-format file')
     p.add_argument('--character', default=None,
                    help='character name in characters/ or its YAML (default: from the clip '

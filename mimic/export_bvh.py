@@ -13,7 +13,6 @@ joint with Zrotation Xrotation Yrotation channels, the root with positions too
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -23,10 +22,9 @@ if __package__ in (None, ''):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='export_bvh', description=__doc__.split('\n\n')[0],
-                                epilog='\n\n'.join(__doc__.split('\n\n')[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    from mimic.cli import doc_parser
+    p = doc_parser('export_bvh', __doc__)
     p.add_argument('--out', required=True, help='BVH file to write')
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument('--motion', help='clip name in motions/ or a path')

@@ -11,7 +11,6 @@ Exit status: 0 written and passing, 1 written but the check found the clip broke
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,10 +18,9 @@ if __package__ in (None, ''):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog='import_clip', description=__doc__.split('\n\n')[0],
-                                epilog='\n\n'.join(__doc__.split('\n\n')[1:]),
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    from mimic.cli import doc_parser
+    p = doc_parser('import_clip', __doc__)
     p.add_argument('bvh', help='the BVH file')
     p.add_argument('--character', default='humanoid', help='character (default humanoid)')
     p.add_argument('--out', required=True, help='clip file to write (DeepMimic format)')

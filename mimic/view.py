@@ -80,6 +80,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.model is None and args.motion is None:
         p.error('give --model FILE (a trained policy) and/or --motion CLIP (kinematic playback)')
+    from mimic.preflight import check_view, refused
+    code = refused('mimic-view', check_view, args)   # every start-up check, before anything is built
+    if code:
+        return code
     if args.no_render:
         from mimic.eval import run_eval
         return run_eval(args, 'mimic-view')

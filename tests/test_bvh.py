@@ -105,3 +105,11 @@ def test_write_then_read_and_independent_parser(tmp_path):
     assert len(other.get_joints_names()) == src.num_joints and other.nframes == src.num_frames
     np.testing.assert_allclose([float(v) for v in other.frames[10][:6]], src.motion[10, :6],
                                atol=1e-6)
+
+
+@pytest.mark.parametrize('order', ['XYZ', 'XZY', 'YXZ', 'YZX', 'ZXY', 'ZYX'])
+def test_euler_kernel_matches_scipy(order):
+    from mimic.kinematics.rotations import quat_from_euler
+    a = np.random.default_rng(1).uniform(-np.pi, np.pi, (500, 3))
+    q = quat_from_euler(a, order)
+    assert (Rotation.from_quat(q) * Rotation.from_euler(order, a).inv()).magnitude().max() < 1e-12

@@ -126,6 +126,14 @@ def test_unknown_skeleton_lists_joints_and_writes_nothing(run, tmp_path):
     assert len(err.splitlines()) == 1 and 'unknown skeleton' in err and '--joint_map' in err
     assert 'Bone0, Bone1' in err and 'root (Hips not in the file)' in err
     assert 'left_knee' in err
+    # the same skeleton imports with a map of its own names, written as the shipped ones are
+    shipped = (REPO / 'characters' / 'joint_maps' / 'humanoid_mocapbank.yaml').read_text()
+    for k, n in enumerate(names):          # end sites are named after their joint: X_End
+        shipped = re.sub(rf'\b{n}(?=\b|_End\b)', f'Bone{k}', shipped)
+    (tmp_path / 'odd.yaml').write_text(shipped)
+    r = run('import_clip', src, '--out', out, '--joint_map', tmp_path / 'odd.yaml', '--quiet',
+            '--no_check')
+    assert r.returncode == 0 and out.exists() and 'joint map odd' in r.stdout
 
 
 def test_truncated_file_names_the_line_and_writes_nothing(run, tmp_path):

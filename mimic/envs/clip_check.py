@@ -37,6 +37,7 @@ from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics, link_bottoms, shape_bottoms
+from mimic.kinematics.retarget import contact_runs
 
 CONTACT_HEIGHT = 0.025       # m: a foot whose shapes reach below this may be on the ground
 SWING_SPEED = 1.0            # m/s: ... unless its centre moves faster than this horizontally
@@ -138,19 +139,6 @@ def wrap_jump(clip: MotionClip, joint_pos):
     return float(ang), float(dist)
 
 
-def _phases(down: np.ndarray, loop: bool) -> list:
-    """Runs of True in ``down`` as (first, last) frame indices; a loop's run through the end
-    continues into frame 0's run (returned with last >= N, counting frames of the next cycle,
-    where frame N is frame 0 again)."""
-    n = len(down)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], down.astype(int), [0]])))
-    runs = [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
-    if loop and len(runs) > 1 and runs[0][0] == 0 and runs[-1][1] == n - 1:
-        # frame n-1 and frame 0 are the same instant: the wrapped run ends at frame n + last0 - 1
-        runs = [(runs[-1][0], n - 1 + runs[0][1])] + runs[1:-1]
-    return runs
-
-
 def foot_contact(clip: MotionClip, fk: dict, bottoms: np.ndarray) -> np.ndarray:
     """[N, F] True where foot ``clip.character.feet[i]`` is down at frame f."""
     feet = clip.character.feet
@@ -162,23 +150,21 @@ def foot_contact(clip: MotionClip, fk: dict, bottoms: np.ndarray) -> np.ndarray:
 
 
 def foot_stances(clip: MotionClip, fk: dict, contact: np.ndarray) -> list:
-    """Stance phases of every foot with their horizontal sliding."""
+    """Stance phases of every foot with their horizontal sliding. A looping clip's frames
+    repeat every N - 1 (its last frame is the next cycle's frame 0), so a stance through the
+    wrap is one stance, continued with the cycle drift added."""
     ch = clip.character
-    n = clip.num_frames
+    period = clip.num_frames - 1 if clip.loop else clip.num_frames
     out = []
     for i, j in enumerate(ch.feet):
-        centre = fk['com_pos'][:, j, :].copy()
-        for a, b in _phases(contact[:, i], clip.loop):
-            idx = np.arange(a, b + 1)
-            wrapped = idx >= n                     # frames of the next cycle: frame 0 + drift
-            pts = centre[np.where(wrapped, idx - (n - 1), idx)]
-            pts[wrapped] += clip.cycle_delta
-            step = np.diff(pts[:, [0, 2]], axis=0)
-            slide = float(np.linalg.norm(step, axis=1).sum()) if len(step) else 0.0
-            t0 = float(clip.frame_times[a])
-            t1 = float(clip.frame_times[b] if b < n else clip.duration
-                       + clip.frame_times[b - (n - 1)])
-            out.append(Stance(ch.joint_names[j], t0, t1, slide))
+        centre = fk['com_pos'][:, j, :]
+        for a, b in contact_runs(contact[:period, i], loop=clip.loop):
+            k = np.arange(a, b)
+            pts = centre[k % period] + (k // period)[:, None] * clip.cycle_delta
+            slide = float(np.linalg.norm(np.diff(pts[:, [0, 2]], axis=0), axis=1).sum())
+            last = b - 1
+            t1 = (last // period) * clip.duration + clip.frame_times[last % period]
+            out.append(Stance(ch.joint_names[j], float(clip.frame_times[a]), float(t1), slide))
     return out
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mimic.kinematics.rotations import quat_from_euler
+
 ROTATION_CHANNELS = ('Xrotation', 'Yrotation', 'Zrotation')
 POSITION_CHANNELS = ('Xposition', 'Yposition', 'Zposition')
 CHANNELS = ROTATION_CHANNELS + POSITION_CHANNELS
@@ -70,6 +72,15 @@ class BVH:
     def children(self, j: int) -> list:
         return [c for c, p in enumerate(self.parents) if p == j]
 
+    def with_ancestors(self, joints) -> list:
+        """The given joint indices and all their ancestors, sorted (parents first)."""
+        out = set()
+        for j in joints:
+            while j >= 0 and j not in out:
+                out.add(j)
+                j = self.parents[j]
+        return sorted(out)
+
     def end_site_names(self) -> list:
         return [self.names[j] + END_SUFFIX for j, _ in self.end_sites]
 
@@ -91,16 +102,17 @@ class BVH:
         return float(h.max() - h.min())
 
     # ---------------------------------------------------------------------- motion
-    def local_rotations(self, frames=slice(None)) -> np.ndarray:
-        """[F, J, 4] local joint rotations (xyzw) of the frames, from the rotation channels.
+    def local_rotations(self, frames=slice(None), joints=None) -> np.ndarray:
+        """[F, J, 4] local joint rotations (xyzw) of the frames, from the rotation channels
+        (only for ``joints`` if given: the others stay at the identity).
 
-        Joints with the same channel order are converted together by scipy (one call each)."""
-        from scipy.spatial.transform import Rotation
+        Joints with the same channel order are converted together (one call each)."""
         data = self.motion[frames]
         out = np.zeros((data.shape[0], self.num_joints, 4))
         out[..., 3] = 1.0
         groups = {}
-        for j, chans in enumerate(self.channels):
+        for j in range(self.num_joints) if joints is None else joints:
+            chans = self.channels[j]
             rot = [(k, c) for k, c in enumerate(chans) if c in ROTATION_CHANNELS]
             if rot:
                 order = ''.join(c[0] for _, c in rot)
@@ -110,8 +122,7 @@ class BVH:
             joints = [j for j, _ in members]
             cols = np.array([c for _, c in members])                    # [G, len(order)]
             angles = data[:, cols]                                      # [F, G, len(order)]
-            r = Rotation.from_euler(order, angles.reshape(-1, len(order)), degrees=True)
-            out[:, joints] = r.as_quat().reshape(len(angles), len(joints), 4)
+            out[:, joints] = quat_from_euler(np.radians(angles), order)
         return out
 
     def local_translations(self, frames=slice(None)) -> np.ndarray:

@@ -56,25 +56,31 @@ class ImportResult:
 
 # ==================================================================================== source
 def select_frames(bvh: BVH, start=None, end=None) -> slice:
-    """Frames from ``start`` to ``end`` seconds (both optional); ValueError for a bad range."""
+    """Frames from ``start`` to ``end`` seconds (both optional, nearest frames); ValueError
+    unless 0 <= start < end <= the capture's length."""
     n, dt = bvh.num_frames, bvh.frame_time
     duration = (n - 1) * dt
-    a = 0 if start is None else int(round(start / dt))
-    b = n - 1 if end is None else int(round(end / dt))
-    if not 0 <= a < n or not 0 < b < n + 1 or b - a < 1:
-        raise ValueError(f'{bvh.path}: --start {start} / --end {end} select no frames of a '
-                         f'{duration:.3f} s capture ({n} frames at {1 / dt:.1f} Hz)')
-    return slice(a, min(b, n - 1) + 1)
+    t0 = 0.0 if start is None else float(start)
+    t1 = duration if end is None else float(end)
+    a, b = int(round(t0 / dt)), int(round(t1 / dt))
+    if not (0 <= a < b <= n - 1):
+        raise ValueError(f'{bvh.path}: --start {t0:g} / --end {t1:g} s must satisfy 0 <= start '
+                         f'< end <= {duration:.3f} s (the capture: {n} frames at '
+                         f'{1 / dt:.1f} Hz) and span at least one frame')
+    return slice(a, b + 1)
 
 
-def source_world(bvh: BVH, frames: slice, up: str = 'y'):
-    """World positions [F, J, 3] (file units) and rotations [F, J, 4] of every source joint,
-    in y-up axes, plus rest positions by name (y-up)."""
-    rot = bvh.local_rotations(frames)
+def source_world(bvh: BVH, frames: slice, up: str = 'y', joints=None):
+    """World positions [F, J, 3] (file units) and rotations [F, J, 4] of the source joints
+    (``joints`` and their ancestors if given, else all; the others stay zero), in y-up axes,
+    plus rest positions by name (y-up)."""
+    needed = bvh.with_ancestors(range(bvh.num_joints) if joints is None else joints)
+    rot = bvh.local_rotations(frames, needed)
     trans = bvh.local_translations(frames)
     F, J = rot.shape[:2]
     wpos, wrot = np.zeros((F, J, 3)), np.zeros((F, J, 4))
-    for j, p in enumerate(bvh.parents):
+    for j in needed:
+        p = bvh.parents[j]
         if p < 0:
             wpos[:, j], wrot[:, j] = trans[:, j], rot[:, j]
         else:
@@ -212,7 +218,8 @@ def lift_out_of_ground(ch: Character, root_pos, local_rot):
 def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y', scale=None):
     """(root_pos [F, 3], local_rot [F, J, 4], info) of the character following the capture at
     the file's frame rate (module steps 2-7)."""
-    wpos, wrot, rest = source_world(bvh, frames, up)
+    ends = [bvh.names.index(e) for e in m.ends.values() if e in bvh.names]
+    wpos, wrot, rest = source_world(bvh, frames, up, list(m.source.values()) + ends)
     height = float(np.ptp(np.array(list(rest.values()))[:, 1]))
     unit_name = 'given' if scale else detect_unit(height, character_height(ch))
     unit = float(scale) if scale else UNITS[unit_name]
