@@ -49,6 +49,8 @@ RUN_KEYS: dict[str, tuple[Any, Any, str]] = {
     "seed": (int, 0, "seeds torch, numpy, python, env resets, action noise"),
     "output_dir": (str, "output/run", "log.csv, model.pt, model_XXXXXX.pt, learning_curve.png"),
     "resume": (bool, False, "continue from <output_dir>/model.pt if it exists"),
+    "on_existing": (str, "refuse", "an output_dir holding a previous run: 'refuse', 'resume' (= --resume) or "
+                                   "'move_aside' (renamed to <output_dir>.oldN); never overwritten"),
     "test_episodes": (int, 10, "deterministic test episodes per evaluation (0: none)"),
     "test_every": (int, 10, "evaluate every N iterations (and at the last one)"),
     "iters_per_checkpoint": (int, 50, "keep model_{iter:06d}.pt every N iterations"),

@@ -7,7 +7,9 @@ Each episode is a test-mode episode of the environment the checkpoint was traine
 (``mode="test"``: up to 20 s, reference-state initialisation at a random clip time) driven by the
 policy mean; episode i is reset with seed ``seed + i``, so the figures are reproducible.
 Reported: return (mean, std), normalised return (return / the env's ``max_episode_return``,
-600 for 20 s at 30 Hz), episode length, fall rate (episodes ending with ``info["fallen"]``) and
+600 for 20 s at 30 Hz), episode length, fall rate (episodes ending with ``info["fallen"]``), the
+sim-unstable rate (episodes ended by non-finite physics, ``info["sim_unstable"]``: not falls, but
+failures too, so ``failure_rate`` counts both), and
 the pose error: the DiffWeight-weighted mean angle between the simulated and the reference joint
 rotations (root: world orientation; joints: local), in degrees, averaged over every control step.
 Without ``--model`` the clip is played kinematically (a sanity check: normalised return ~1 for a
@@ -76,7 +78,7 @@ def run_episodes(env, act, episodes: int, seed: int = 0, progress=None) -> list:
     out = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        ret, steps, err_sum, fallen = 0.0, 0, 0.0, False
+        ret, steps, err_sum, fallen, unstable = 0.0, 0, 0.0, False, False
         while True:
             obs, r, terminated, truncated, info = env.step(act(obs))
             ret += float(r)
@@ -85,10 +87,11 @@ def run_episodes(env, act, episodes: int, seed: int = 0, progress=None) -> list:
                 err_sum += pose(u)
             if terminated or truncated:
                 fallen = bool(info.get('fallen', False))
+                unstable = bool(info.get('sim_unstable', False))
                 break
         dt = getattr(u, 'control_dt', None)
         out.append(dict(episode=i, seed=seed + i, ret=ret, steps=steps,
-                        seconds=steps * dt if dt else None, fallen=fallen,
+                        seconds=steps * dt if dt else None, fallen=fallen, sim_unstable=unstable,
                         pose_error_sum=err_sum if pose is not None else None))
         if progress is not None:
             progress(i + 1)
@@ -103,7 +106,10 @@ def summarize(eps: list, max_return=None) -> dict:
                max_episode_return=float(max_return) if max_return else None,
                episode_steps_mean=float(steps.mean()),
                fall_rate=float(np.mean([e['fallen'] for e in eps])),
-               falls=int(sum(e['fallen'] for e in eps)))
+               falls=int(sum(e['fallen'] for e in eps)),
+               sim_unstable_rate=float(np.mean([e['sim_unstable'] for e in eps])),
+               sim_unstable=int(sum(e['sim_unstable'] for e in eps)))
+    res['failure_rate'] = (res['falls'] + res['sim_unstable']) / len(eps)   # either ends an episode
     if max_return:
         res['normalized_return_mean'] = res['return_mean'] / max_return
         res['normalized_return_std'] = res['return_std'] / max_return
@@ -116,6 +122,7 @@ def summarize(eps: list, max_return=None) -> dict:
         res['pose_error_deg'] = None
     res['per_episode'] = [
         dict(seed=e['seed'], ret=e['ret'], steps=e['steps'], fallen=e['fallen'],
+             sim_unstable=e['sim_unstable'],
              pose_error_deg=(math.degrees(e['pose_error_sum'] / max(1, e['steps']))
                              if e['pose_error_sum'] is not None else None))
         for e in eps]
@@ -170,6 +177,10 @@ def format_report(res: dict) -> str:
     lines.append(f"  episode length   {res['episode_steps_mean']:8.1f} steps"
                  + (f" ({secs:.2f} s)" if secs is not None else ''))
     lines.append(f"  fall rate        {res['fall_rate']:8.3f}   ({res['falls']}/{res['episodes']})")
+    if res.get('sim_unstable'):
+        lines.append(f"  sim unstable     {res['sim_unstable_rate']:8.3f}   ({res['sim_unstable']}/"
+                     f"{res['episodes']} episodes ended with non-finite physics; failure rate "
+                     f"{res['failure_rate']:.3f})")
     if res.get('pose_error_deg') is not None:
         lines.append(f"  pose error       {res['pose_error_deg']:8.2f} deg   (DiffWeight-weighted "
                      f"mean joint angle)")
@@ -180,8 +191,19 @@ def write_json(res: dict, path: str):
     d = os.path.dirname(os.path.abspath(path))
     os.makedirs(d, exist_ok=True)
     with open(path, 'w') as f:
-        json.dump(res, f, indent=2)
+        json.dump(json_safe(res), f, indent=2, allow_nan=False)
         f.write('\n')
+
+
+def json_safe(x):
+    """``x`` with every non-finite float as None (JSON has no NaN / Infinity)."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x
 
 
 def add_eval_args(p: argparse.ArgumentParser):
@@ -219,7 +241,9 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.model is None and args.motion is None:
         p.error('give --model FILE (and/or --motion CLIP)')
-    return run_eval(args, 'mimic-eval')
+    from mimic.preflight import check_view, refused
+    # every start-up check, before anything is built or written
+    return refused('mimic-eval', check_view, args) or run_eval(args, 'mimic-eval')
 
 
 if __name__ == '__main__':

@@ -16,6 +16,8 @@ ARGS_DIR = DATA_ROOT / 'args'
 def resolve_motion(motion) -> Path:
     """A clip name in motions/ (with or without .txt) or a path to any DeepMimic-format file."""
     p = Path(motion)
+    if p.is_dir():
+        raise FileNotFoundError(f"motion '{motion}': a folder, not a clip file")
     if p.suffix and p.exists():
         return p
     for cand in (p, MOTIONS_DIR / p, MOTIONS_DIR / (p.name + '.txt')):

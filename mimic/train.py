@@ -36,12 +36,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not argv or "-h" in argv or "--help" in argv:
         print(usage())
         return 0 if argv else 2
+    from mimic.learning.stopping import Interrupted, StopRun, signal_handlers
+    from mimic.preflight import PreflightError, prepare_train
     try:
         settings = parse_args(argv)
-        return run(settings)
-    except ConfigError as e:          # ArgError is a ConfigError
+        for note in prepare_train(settings):      # every start-up check, then the output-folder policy
+            print(f"[mimic] {note}")
+        with signal_handlers():                   # SIGINT / SIGTERM: Interrupted, after a checkpoint write
+            return run(settings)
+    except (ConfigError, PreflightError) as e:          # ArgError is a ConfigError
         print(f"mimic-train: error: {e}", file=sys.stderr)
         return 2
+    except StopRun as e:                          # interrupted, non-finite, disk full, workers failing
+        print(f"mimic-train: {'' if isinstance(e, Interrupted) else 'error: '}{e}", file=sys.stderr)
+        return e.exit_code
 
 
 def run(settings) -> int:

@@ -3,6 +3,7 @@
     python mimic/view.py --model M.pt                      pybullet window (headless: a video)
     python mimic/view.py --model M.pt --video out.mp4      headless video (TinyRenderer)
     python mimic/view.py --motion humanoid3d_cartwheel     a clip played kinematically
+    python mimic/view.py --motion dog_canter --contact_sheet dog_canter.png   8 frames, 1 cycle
     python mimic/view.py --model M.pt --episodes 32 --no_render [--json F]   evaluation
 
 The checkpoint alone rebuilds its environment (env_id / env_kwargs stored by mimic-train);
@@ -32,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     v = p.add_argument_group('viewing')
     v.add_argument('--video', metavar='OUT', default=None,
                    help='write a headless video (.mp4, .gif, .webm, .mov, .mkv, .avi) and exit')
+    v.add_argument('--contact_sheet', metavar='PNG', default=None,
+                   help='write a PNG of --frames poses of the --motion clip over one cycle '
+                        '(kinematic playback) and exit')
+    v.add_argument('--frames', type=int, default=8, help='contact sheet images (default 8)')
     v.add_argument('--seconds', type=float, default=None,
                    help='video length / GUI run time in simulated seconds (video default 10)')
     v.add_argument('--fps', type=float, default=None,
@@ -75,16 +80,27 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.model is None and args.motion is None:
         p.error('give --model FILE (a trained policy) and/or --motion CLIP (kinematic playback)')
+    from mimic.preflight import check_view, refused
+    code = refused('mimic-view', check_view, args)   # every start-up check, before anything is built
+    if code:
+        return code
     if args.no_render:
         from mimic.eval import run_eval
         return run_eval(args, 'mimic-view')
 
-    from mimic.viewer import (ViewerError, Player, has_display, load_model, make_env,
-                              record_video, run_gui)
+    from mimic.viewer import (ViewerError, Player, contact_sheet, has_display, load_model,
+                              make_env, record_video, run_gui)
     env = None
     try:
         if args.width < 8 or args.height < 8:
             raise ViewerError(f'--width/--height too small: {args.width}x{args.height}')
+        if args.contact_sheet:
+            if args.motion is None:
+                raise ViewerError('--contact_sheet shows a clip: give --motion CLIP')
+            res = contact_sheet(args.motion, args.contact_sheet, frames=args.frames,
+                                width=args.width, height=args.height)
+            print(f"wrote {res['path']}: {res['frames']} frames of one cycle")
+            return 0
         agent, info = load_model(args.model) if args.model else (None, None)
         headless = args.video is not None or (not args.gui and not has_display())
         env = make_env(args.model, info, agent, motion=args.motion)

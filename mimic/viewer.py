@@ -265,8 +265,9 @@ class Player:
         return body_position(self.u.world, self.u.sim.body)
 
     def camera_target(self) -> np.ndarray:
-        """Between the character and a beside ghost, so both stay in view."""
-        p = self.root_position()
+        """The centre of the character's bounding box (the dog's root is at its hips, a metre
+        behind its head), or between it and a beside ghost, so both stay in view."""
+        p = character_box(self.u)[0]
         if self.ghost is not None and self.ghost_mode == 'beside':
             p = p + 0.5 * self.ghost_offset * self.beside_dir
         return p
@@ -280,10 +281,23 @@ class Player:
         return s
 
 
-def camera_distance(u) -> float:
-    """A camera distance that frames the character: ~4 m for the humanoid's 0.9 m root height."""
-    root_h = float(u.reference_state()[0][1])
-    return float(np.clip(4.4 * root_h, 2.5, 6.0))
+FRAME_SPAN = 1.9        # the view's height is FRAME_SPAN times the character's largest side
+
+
+def character_box(u):
+    """(centre [3], largest side in metres) of the character's bounding box: its joints and
+    body centres, plus 0.3 m for the bodies' own radii."""
+    st = u.sim.query()
+    pts = np.concatenate([st[:, 0:3], st[:, 14:17]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return 0.5 * (lo + hi), float((hi - lo).max() + 0.3)
+
+
+def camera_distance(u, fov: float = 45.0) -> float:
+    """A camera distance that frames the whole character from its size: ~4.2 m for the standing
+    humanoid, ~3.3 m for the dog."""
+    size = character_box(u)[1]
+    return float(np.clip(FRAME_SPAN * size / (2.0 * math.tan(math.radians(fov) / 2)), 1.5, 8.0))
 
 
 # ==================================================================================== video
@@ -427,10 +441,13 @@ def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 32
                   height: int = 320, columns: int = 4) -> dict:
     """A PNG of ``frames`` poses of a clip played kinematically, at evenly spaced clip times
     (the first at 0, the last just before the end), tiled ``columns`` to a row, each from the
-    side (camera following the root) and labelled with its time. Returns a summary dict."""
+    side with the follow camera framing the whole character (:func:`camera_distance`, aimed at
+    its bounding box) and labelled with its time. Returns a summary dict."""
     from PIL import Image, ImageDraw
 
     from mimic.sim.camera import FollowCamera, scene_renderer
+    if frames < 1 or columns < 1:
+        raise ViewerError('a contact sheet needs at least one frame and one column')
     env = make_env(motion=motion, env_kwargs={'character': character} if character else None)
     try:
         u = env.unwrapped
@@ -438,10 +455,11 @@ def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 32
         rows = -(-frames // columns)
         sheet = Image.new('RGB', (columns * width, rows * height), (255, 255, 255))
         draw = ImageDraw.Draw(sheet)
-        camera = FollowCamera(distance=camera_distance_for(u.character), height=None)
+        camera = FollowCamera()
         for k, t in enumerate(times):
             env.reset(options={'time': float(t)})
-            camera.follow(body_position_of(u))
+            camera.distance = camera_distance(u, camera.fov)
+            camera.follow(character_box(u)[0])
             img = scene_renderer(u.world).render(camera, width, height)
             x, y = (k % columns) * width, (k // columns) * height
             sheet.paste(Image.fromarray(img), (x, y))
@@ -451,16 +469,6 @@ def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 32
     finally:
         env.close()
     return dict(path=str(path), frames=frames, times=times.tolist())
-
-
-def camera_distance_for(character) -> float:
-    """A camera distance that frames a standing character (~3.9 m for the humanoid)."""
-    return float(np.clip(4.4 * character.spawn_height, 2.5, 6.0))
-
-
-def body_position_of(u) -> np.ndarray:
-    from mimic.sim.camera import body_position
-    return body_position(u.world, u.sim.body)
 
 
 # ==================================================================================== GUI

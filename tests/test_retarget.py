@@ -154,7 +154,7 @@ def test_contacts_detected_and_planted_without_jumps():
     mask = detect_contacts(pts, dt, height=0.02, speed=0.5, loop=True)
     runs = contact_runs(mask[:, 0], loop=True)
     assert len(runs) == 1 and runs[0][1] > n          # one stance, across the loop's end
-    planted = plant_contacts(pts, mask, blend=3, loop=True, cycle_offset=[0.3, 0, 0])
+    planted = plant_contacts(pts, mask, loop=True, cycle_offset=[0.3, 0, 0])
     st = mask[:, 0]
     held = np.concatenate([planted[runs[0][0]:, 0], planted[:runs[0][1] - n, 0] + [0.3, 0, 0]])
     assert np.ptp(held, axis=0).max() < 1e-12 and abs(held[0, 1]) < 1e-12

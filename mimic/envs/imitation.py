@@ -61,6 +61,10 @@ class ImitationTask:
                  sync_root=True, reward_weights=None, reward_scales=None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        _check_positive(num=num, control_rate=control_rate, sim_rate=sim_rate, time_limit=time_limit,
+                        initial_time_limit=initial_time_limit)
+        if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
+            raise ValueError(f'anneal_samples must be a number >= 0, not {anneal_samples!r}')
         self.num = K = int(num)
         motion_path = resolve_motion(motion)
         self.character = load_character(character or character_for_motion(motion_path))
@@ -160,6 +164,10 @@ class ImitationTask:
             if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
                 sim.shift_root(0.001 - low)
         obs, _, _ = self._score(self.state_ext[k:k + 1], one, self.ref_root[k:k + 1])
+        if not np.isfinite(obs).all():          # a reset must never hand out NaN / inf
+            raise ValueError(f'{self.clip.name}: the reset at clip time {t0:g} gives a non-finite '
+                             f'observation (column {int(np.argmin(np.isfinite(obs[0])))}); '
+                             f'the clip or the character file holds values the physics cannot take')
         return obs[0]
 
     def _score(self, S_ext, ref, ref_root):
@@ -253,6 +261,12 @@ class ImitationTask:
         info = {'reward_terms': terms, 'time': self.time.copy(), 'phase': ref.phase.copy(),
                 'fallen': fallen, 'clip_end': clip_end, 'sim_unstable': unstable}
         return obs, reward, terminated, truncated, info
+
+
+def _check_positive(**values):
+    for name, v in values.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            raise ValueError(f'{name} must be a positive number, not {v!r}')
 
 
 _TASK_DEFAULTS = dict(motion='humanoid3d_walk', character=None, mode='train', kinematic=False,
@@ -359,7 +373,11 @@ class ImitationEnv(_TaskAttributes, gym.Env):
         return obs, {'time': t0, 'phase': float(task.reference.phase(t0))}
 
     def step(self, action):
-        obs, reward, term, trunc, info = self.task.step(action)
+        a = np.asarray(action)
+        if a.shape != self.action_space.shape:      # (2, 36) would silently step 2 characters
+            raise ValueError(f'{self.task.clip.name}: action of shape {a.shape}; this env takes one '
+                             f'action of shape {self.action_space.shape} (for several: gym.make_vec)')
+        obs, reward, term, trunc, info = self.task.step(a)
         terms = info['reward_terms'][0].tolist()
         return obs[0], float(reward[0]), bool(term[0]), bool(trunc[0]), {
             'reward_terms': dict(zip(REWARD_TERMS, terms)), 'time': float(info['time'][0]),
@@ -442,6 +460,9 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
 
     def step(self, actions):
         task = self.task
+        if np.shape(actions) != self.action_space.shape:
+            raise ValueError(f'{task.clip.name}: actions of shape {np.shape(actions)}; this vector env '
+                             f'takes shape {self.action_space.shape} (one row per character)')
         disabled = self.metadata['autoreset_mode'] == AutoresetMode.DISABLED
         idle = self._idle if disabled and self._idle.any() else None
         obs, reward, term, trunc, info = task.step(actions, None if idle is None else ~idle)

@@ -93,7 +93,9 @@ static PyObject *sample(PyObject *self, PyObject *args)
         double b = g - (double)s;
         Py_ssize_t i = (Py_ssize_t)f * kk + s;
         if (i < 0 || i + 1 >= N) {
-            PyErr_Format(PyExc_ValueError, "reference sample: time %g falls outside the table", t);
+            char tbuf[32];       /* PyErr_Format has no %g: format the time with C's */
+            PyOS_snprintf(tbuf, sizeof tbuf, "%.9g", t);
+            PyErr_Format(PyExc_ValueError, "reference sample: time %s falls outside the table", tbuf);
             goto done;
         }
         const double *r0 = rows + i * R, *r1 = r0 + R;

@@ -33,6 +33,14 @@ class ClipError(ValueError):
     """A clip file that cannot be used; the message names the file, frame and column."""
 
 
+# Bounds a usable clip keeps (finite but absurd values would overflow the reference tables or
+# the physics): pose values (metres, radians, quaternion components) within +-MAX_ABS, per-frame
+# dt (all but the last) in [MIN_DT, MAX_DT] seconds, a clip length up to MAX_DURATION seconds.
+MAX_ABS = 1e4
+MIN_DT, MAX_DT = 1e-4, 1.0
+MAX_DURATION = 600.0
+
+
 def column_names(character: Character) -> list[str]:
     """Names of a frame's columns, e.g. ['dt', 'root_pos.x', ..., 'chest.w', ...]."""
     cols = ['dt', 'root_pos.x', 'root_pos.y', 'root_pos.z',
@@ -140,17 +148,23 @@ class MotionClip:
         write_clip(path, self.to_frames(), self.loop)
 
 
-def pose_frames(character: Character, dts, root_pos, local_rot, hinge_angle) -> list:
-    """Frames in DeepMimic's layout from mimic's arrays: dts [N], root_pos [N, 3], local_rot
-    [N, J, 4] (xyzw; the root's world rotation, ball joints' local ones) and hinge angles
-    [N, J] (only the hinge columns are read)."""
-    cols = [np.asarray(dts, np.float64)[:, None], np.asarray(root_pos, np.float64),
-            R.xyzw_to_wxyz(local_rot[:, 0])]
+def pose_frames(character: Character, dts, root_pos, local_rot, hinge_angle=None) -> list:
+    """Frames in DeepMimic's layout from mimic's arrays: dts [N] (or one dt for all), root_pos
+    [N, 3], local_rot [N, J, 4] (xyzw; the root's world rotation, ball joints' local ones) and
+    hinge angles [N, J] (only the hinge columns are read; default: the angles of the hinges'
+    rotations about z in local_rot)."""
+    n = len(root_pos)
+    dts = np.broadcast_to(np.asarray(dts, np.float64), (n,))
+    cols = [dts[:, None], np.asarray(root_pos, np.float64), R.xyzw_to_wxyz(local_rot[:, 0])]
     for j, jt in enumerate(character.joint_types):
         if jt == SPHERICAL:
             cols.append(R.xyzw_to_wxyz(local_rot[:, j]))
         elif jt == REVOLUTE:
-            cols.append(np.asarray(hinge_angle, np.float64)[:, j:j + 1])
+            if hinge_angle is None:
+                q = local_rot[:, j]
+                cols.append((2.0 * np.arctan2(q[:, 2], q[:, 3]))[:, None])
+            else:
+                cols.append(np.asarray(hinge_angle, np.float64)[:, j:j + 1])
     return np.concatenate(cols, axis=1).tolist()
 
 
@@ -161,6 +175,27 @@ def write_clip(path, frames, loop: bool):
     lines.append(',\n'.join(rows))
     lines += [']', '}']
     Path(path).write_text('\n'.join(lines) + '\n')
+
+
+def _check_bounds(arr: np.ndarray, cols: list[str], where: str) -> None:
+    """Pose magnitudes, per-frame dt and the clip length within the module's bounds."""
+    big = np.abs(arr[:, 1:]) > MAX_ABS
+    if big.any():
+        f, c = np.argwhere(big)[0]
+        raise ClipError(f'{where}: frame {f}, column {c + 1} ({cols[c + 1]}) is {arr[f, c + 1]:g}, '
+                        f'beyond +-{MAX_ABS:g} (metres / radians)')
+    dts = arr[:-1, 0]
+    nonpos = np.flatnonzero(dts <= 0)
+    if len(nonpos):
+        f = nonpos[0]
+        raise ClipError(f'{where}: frame {f}, column 0 (dt) must be positive, got {dts[f]}')
+    out = np.flatnonzero((dts < MIN_DT) | (dts > MAX_DT))
+    if len(out):
+        f = out[0]
+        raise ClipError(f'{where}: frame {f}, column 0 (dt) is {dts[f]:g} s, outside '
+                        f'[{MIN_DT:g}, {MAX_DT:g}] s')
+    if dts.sum() > MAX_DURATION:
+        raise ClipError(f'{where}: {dts.sum():g} s long, more than {MAX_DURATION:g} s')
 
 
 def _hinge_quat(angle):
@@ -176,6 +211,12 @@ def load_clip(path, character: Character, name: str | None = None) -> MotionClip
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise ClipError(f'{path}: no such clip file') from None
+    except IsADirectoryError:
+        raise ClipError(f'{path}: a folder, not a clip file') from None
+    except UnicodeDecodeError:
+        raise ClipError(f'{path}: not a text file (a DeepMimic clip is JSON text)') from None
+    except OSError as e:
+        raise ClipError(f'{path}: cannot be read ({e.strerror or e})') from None
     except json.JSONDecodeError as e:
         raise ClipError(f'{path}: not valid JSON ({e.msg} at line {e.lineno}, '
                         f'column {e.colno})') from None
@@ -213,11 +254,8 @@ def clip_from_dict(data, character: Character, name='clip', path=None) -> Motion
         f, c = np.argwhere(bad)[0]
         raise ClipError(f'{where}: frame {f}, column {c} ({cols[c]}) is not finite '
                         f'({arr[f, c]})')
+    _check_bounds(arr, cols, where)
     dts = arr[:, 0].copy()
-    nonpos = np.flatnonzero(dts[:-1] <= 0)
-    if len(nonpos):
-        f = nonpos[0]
-        raise ClipError(f'{where}: frame {f}, column 0 (dt) must be positive, got {dts[f]}')
     # quaternion blocks: root (cols 4..7) and every ball joint
     offsets = character.pose_offsets() + 1  # +1 for dt
     qblocks = [(4, 'root_rot')] + [(offsets[j], character.joint_names[j])

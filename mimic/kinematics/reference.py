@@ -25,7 +25,7 @@ import numpy as np
 from mimic import compiled
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE
-from mimic.kinematics.clip import MotionClip
+from mimic.kinematics.clip import ClipError, MotionClip
 from mimic.kinematics.fk import forward_kinematics
 
 try:  # the lookup below in one compiled call (mimic/kinematics/_reference.c)
@@ -72,6 +72,10 @@ class ReferenceMotion:
                  ('root_lin_vel', lin), ('ee_rel', ee), ('com_vel', fk['char_com_vel']),
                  ('hinge', hinge)]
         self.rows = np.concatenate([a.reshape(n, -1) for _, a in parts], axis=1)
+        for name, a in parts:                # a table with NaN / inf would poison every reward
+            if not np.isfinite(a).all():
+                raise ClipError(f'{clip.path or clip.name}: its reference table {name!r} is not '
+                                f'finite (extreme values or frame times in the clip)')
         self.layout = [(name, a.shape[1:]) for name, a in parts]
         self.buf = np.empty(self.rows.shape[1])
         # named views into the sample buffer (no allocation per lookup)

@@ -29,16 +29,19 @@ IK (:class:`IKSolver`)
     the root rotation as q <- exp(delta) q in the world. Joint limits are kept after every step:
     a hinge is clamped to its URDF range, a ball joint with YAML ``limits`` has its rotation
     vector clamped per axis, and a degree of freedom at a limit that a step would push past is
-    held for that step while the others are re-solved without it. ``solver.solve_sequence(...)`` solves a clip in order, each frame
-    started from an earlier frame's solution (warm start: continuous, no branch flips), a few
-    frames per batched call, and is the call to use for clips. The Jacobian is analytic and built for all effectors and
-    degrees of freedom in a few array operations per step.
+    held for that step while the others are re-solved without it.
+    ``solver.solve_sequence(...)`` solves a clip in order, each frame started from an earlier
+    frame's solution (warm start: continuous, no branch flips), a few frames per batched call,
+    and is the call to use for clips. The Jacobian is analytic and built for all effectors and
+    degrees of freedom in a few array operations per step (a 34-frame dog clip, 40 degrees of
+    freedom, 4 paw positions and orientations: about 1 s).
 
 Contacts and planting (any character, any number of contact points)
     :func:`detect_contacts` marks the frames where a point is low and slow (stance);
-    :func:`plant_contacts` replaces each stance run by one fixed ground position, blending the
-    neighbouring swing frames into it so nothing jumps; both understand looping clips whose root
-    drifts by a fixed offset per cycle. :func:`contact_runs` lists the runs of a contact mask.
+    :func:`plant_contacts` replaces each stance run by one fixed ground position and shifts the
+    swings between them smoothly so nothing jumps; :func:`lift_swings` adds a small arch to the
+    swings so they clear the ground; all understand looping clips whose root drifts by a fixed
+    offset per cycle. :func:`contact_runs` lists the runs of a contact mask.
 """
 from __future__ import annotations
 
@@ -365,37 +368,64 @@ def contact_runs(mask, loop=False):
     return runs
 
 
-def plant_contacts(points, contacts, ground=0.0, up=1, blend=4, loop=False,
-                   cycle_offset=None, anchor='mean'):
+def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=None,
+                   anchor='mean'):
     """Points [N, F, 3] with every stance run held at one position on the ground.
 
     Each run of ``contacts[:, f]`` gets one horizontal position (the run's mean, or its first
-    frame with ``anchor='first'``) at height ``ground``; the ``blend`` swing frames on each side
-    are eased (smoothstep) from/to it so that no frame jumps. For loops, frames past the end
-    continue at the start shifted by ``cycle_offset`` (the root drift of one cycle)."""
+    frame with ``anchor='first'``) at height ``ground``. The swing between two stances keeps its
+    own path and heights but is shifted horizontally by an offset that eases (smoothstep) from
+    the first stance's correction to the next one's, so the point leaves and reaches its held
+    positions without a jump. For loops, frames past the end continue at the start shifted by
+    ``cycle_offset`` (the root drift of one cycle); the last stance leads into the first."""
     p = np.array(points, dtype=np.float64)
     n, F = p.shape[:2]
     off = np.zeros(3) if cycle_offset is None else np.asarray(cycle_offset, float)
+    horiz = np.arange(3) != up
     out = p.copy()
+
+    def at(i):  # the source points [len(i), F, 3] at (unwrapped) frames i, drift included
+        return p[i % n] + (i // n)[:, None, None] * off
+
     for f in range(F):
-        for start, stop in contact_runs(contacts[:, f], loop=loop):
+        runs = contact_runs(contacts[:, f], loop=loop)
+        held = []
+        for start, stop in runs:
             idx = np.arange(start, stop)
-            shift = (idx // n)[:, None] * off   # a wrapped frame sees the next cycle's drift
-            run = p[idx % n, f] + shift
+            run = at(idx)[:, f]
             target = run.mean(axis=0) if anchor == 'mean' else run[0].copy()
             target[up] = ground
-            out[idx % n, f] = target - shift
-            for side, edge in ((-1, start - 1), (1, stop)):
-                for k in range(blend):
-                    i = edge + side * k
-                    if not loop and not 0 <= i < n:
-                        break
-                    if contacts[i % n, f]:
-                        break
-                    w = _smoothstep(1.0 - (k + 1) / (blend + 1))
-                    sh = (i // n) * off
-                    cur = out[i % n, f] + sh
-                    out[i % n, f] = (1 - w) * cur + w * target - sh
+            out[idx % n, f] = target - (idx // n)[:, None] * off
+            # the corrections that carry the source onto the held position at the run's ends
+            held.append((start, stop, target - run[0], target - run[-1]))
+        pairs = list(zip(held[:-1], held[1:]))
+        if loop and held:
+            s0, e0, c0, c1 = held[0]
+            pairs.append((held[-1], (s0 + n, e0 + n, c0, c1)))
+        for (_, stop, _, leave), (start, _, arrive, _) in pairs:
+            idx = np.arange(stop, start)
+            if not len(idx):
+                continue
+            e = _smoothstep((idx - stop + 1) / (len(idx) + 1))[:, None]
+            shifted = at(idx)[:, f] + ((1 - e) * leave + e * arrive) * horiz
+            out[idx % n, f] = shifted - (idx // n)[:, None] * off
+    return out
+
+
+def lift_swings(points, contacts, height, up=1, loop=False):
+    """Points [N, F, 3] with a sine arch of peak ``height`` added to the height of every swing
+    (the frames between two stance runs of ``contacts``), so that a swing clears the ground
+    even where the source shuffles its foot along it; stance frames are unchanged."""
+    out = np.array(points, dtype=np.float64)
+    n = len(out)
+    for f in range(out.shape[1]):
+        runs = contact_runs(contacts[:, f], loop=loop)
+        gaps = [(a[1], b[0]) for a, b in zip(runs[:-1], runs[1:])]
+        if loop and runs:
+            gaps.append((runs[-1][1], runs[0][0] + n))
+        for stop, start in gaps:
+            idx = np.arange(stop, start)
+            out[idx % n, f, up] += height * np.sin(np.pi * (idx - stop + 1) / (len(idx) + 1))
     return out
 
 

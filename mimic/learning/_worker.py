@@ -42,6 +42,7 @@ learner drops them anyway.
 from __future__ import annotations
 
 import os
+import signal
 import struct
 import sys
 import time
@@ -54,6 +55,8 @@ F_TERMINATED, F_TRUNCATED, F_UNSTABLE, F_RESTARTED = 1, 2, 4, 8
 
 if __name__ == "__mimic_sampler_worker__":      # a worker process (the learner's env is untouched)
     os.environ.update(THREAD_ENV)                # the parent sets them at spawn too (BLAS loads early)
+    # Ctrl-C reaches the whole process group: the learner handles it and closes us (no tracebacks)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 import numpy as np  # noqa: E402
 import gymnasium as gym  # noqa: E402

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from mimic.learning import checkpoint as ckpt
+from mimic.learning import finite
 from mimic.learning.buffer import Episode, FlatBatch, ReplayBuffer
 from mimic.learning.config import AWRConfig
 from mimic.learning.dataset import Dataset
@@ -214,6 +215,17 @@ class AWR:
             return torch.optim.Adam(net.parameters(), lr=lr)
         return torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
 
+    def _apply_optimizer_settings(self) -> None:
+        """Set lr (and SGD momentum) of both optimisers from the config, e.g. after loading
+        optimiser state saved with other values: what runs is what the checkpoint records."""
+        cfg = self.config
+        for opt, lr, momentum in ((self.actor_optimizer, cfg.actor_lr, cfg.actor_momentum),
+                                  (self.critic_optimizer, cfg.critic_lr, cfg.critic_momentum)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if "momentum" in group:
+                    group["momentum"] = momentum
+
     # =====================================================================================
     # acting
     # =====================================================================================
@@ -280,6 +292,7 @@ class AWR:
         if self.sampler is not None:
             # 1. new whole episodes (the policy before this update; with overlap, one update older)
             episodes, collect_stats = self._take_episodes()
+            episodes = finite.screen_episodes(episodes, self.iteration)
             new_samples = sum(len(e) for e in episodes)
             self.total_samples += new_samples
             if cfg.on_policy:
@@ -543,6 +556,7 @@ class AWR:
             while not finished():
                 t_start = time.perf_counter()
                 row = self.train_iteration(more=lambda: not finished(extra_iters=1))
+                finite.check_update(self, row)          # before the row and model.pt are written
                 it = row["Iteration"]
                 if (self.eval_env is not None and test_episodes > 0 and test_every > 0
                         and (it % test_every == 0 or finished())):
@@ -604,6 +618,7 @@ class AWR:
         if "actor_optimizer" in s:
             self.actor_optimizer.load_state_dict(s["actor_optimizer"])
             self.critic_optimizer.load_state_dict(s["critic_optimizer"])
+            self._apply_optimizer_settings()         # the config's lr / momentum, not the saved ones
         c = s.get("counters", {})
         self.iteration = int(c.get("iteration", 0))
         self.total_samples = int(c.get("total_samples", 0))

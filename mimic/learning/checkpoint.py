@@ -1,35 +1,105 @@
 """Atomic checkpoint files.
 
-``model.pt`` is rewritten (tmp file + os.replace, so a kill never leaves a torn
-file) and ``model_{iter:06d}.pt`` copies are kept periodically.  Checkpoints hold
-only tensors and plain Python containers, so they load with
-``torch.load(weights_only=True)``.
+``model.pt`` is rewritten (tmp file, fsync, os.replace, fsync of the folder, so neither a kill
+nor a power cut leaves a torn or empty file) and ``model_{iter:06d}.pt`` copies are kept
+periodically.  A write that fails (full disk) removes its tmp file and raises
+:class:`CheckpointWriteError`; the previous file stays.  A SIGINT / SIGTERM during a write is held
+until the write is complete (:mod:`mimic.learning.stopping`).  Tmp files left by killed runs are
+removed by :func:`remove_stale_tmp`.  Checkpoints hold only tensors and plain Python containers,
+so they load with ``torch.load(weights_only=True)``.
 """
 from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from mimic.learning.stopping import StopRun, checkpoint_write
+
 LATEST = "model.pt"
 
 
-def atomic_save(obj: Any, path: str) -> None:
+class CheckpointWriteError(StopRun):
+    """A checkpoint could not be written (full disk, read-only folder); the previous one stays."""
+
+
+def _tmp_name(path: str) -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(path)), f".{os.path.basename(path)}.tmp{os.getpid()}")
+
+
+def _durable_replace(write, path: str, iteration: Optional[int] = None) -> None:
+    """``write(file)`` into a tmp file, fsync, rename onto ``path``, fsync the folder; signals
+    held meanwhile.  (Writing through a Python file object makes a full disk an OSError with
+    its errno, where torch's own file writer only says "iostream error".)"""
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    with checkpoint_write(path, iteration):
+        try:
+            os.makedirs(d, exist_ok=True)
+            with open(tmp, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as e:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise CheckpointWriteError(f"checkpoint '{path}': cannot be written "
+                                       f"({e.strerror or e}); the previous one is kept") from None
+
+
+def atomic_save(obj: Any, path: str) -> None:
+    it = obj.get("counters", {}).get("iteration") if isinstance(obj, dict) else None
+    _durable_replace(lambda f: torch.save(obj, f), path, it)
 
 
 def atomic_copy(src: str, dst: str) -> None:
-    tmp = os.path.join(os.path.dirname(os.path.abspath(dst)), f".{os.path.basename(dst)}.tmp{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
+    def copy(f) -> None:
+        with open(src, "rb") as s:
+            shutil.copyfileobj(s, f, 1 << 20)
+    _durable_replace(copy, dst)
+
+
+STALE_TMP = re.compile(r"^\.(.+)\.tmp(\d+)$")
+
+
+def remove_stale_tmp(folder: str) -> list[str]:
+    """Delete ``.<name>.tmp<pid>`` files of processes that no longer run; returns their names."""
+    removed = []
+    if not os.path.isdir(folder):
+        return removed
+    for name in os.listdir(folder):
+        m = STALE_TMP.match(name)
+        if m is None or _alive(int(m.group(2))):
+            continue
+        try:
+            os.remove(os.path.join(folder, name))
+            removed.append(name)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False            # ours, from a write that was interrupted: stale too
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def periodic_name(iteration: int) -> str:

@@ -18,6 +18,7 @@ import gymnasium as gym
 import numpy as np
 
 from mimic.learning.buffer import Episode
+from mimic.learning.config import ConfigError
 from mimic.learning.sampler import SerialSampler
 from mimic.learning.spaces import space_from_dict, space_to_dict
 
@@ -59,19 +60,76 @@ class Dataset:
 
     @classmethod
     def load(cls, path: str) -> "Dataset":
+        """Read and validate a dataset; any problem is a :class:`DatasetError` naming the file and
+        the array (missing, mis-shaped, inconsistent lengths, non-finite values, bad meta)."""
+        if not os.path.exists(path):
+            raise DatasetError(f"dataset '{path}': no such file")
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"dataset file not found: {path}")
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            lengths = z["episode_lengths"]
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-            obs, actions, rewards = z["obs"], z["actions"], z["rewards"]
-            episodes = [Episode(obs=obs[s:s + n], actions=actions[s:s + n], rewards=rewards[s:s + n],
-                                final_obs=z["final_obs"][i], terminated=bool(z["terminated"][i]),
-                                truncated=bool(z["truncated"][i]))
-                        for i, (s, n) in enumerate(zip(starts, lengths))]
+            raise DatasetError(f"dataset '{path}': not a file")
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                missing = [k for k in ARRAYS if k not in z.files]
+                if missing:
+                    raise DatasetError(f"dataset '{path}': no array {', '.join(missing)} (incomplete; "
+                                       f"record one with --record_dataset)")
+                a = {k: z[k] for k in ARRAYS}
+        except DatasetError:
+            raise
+        except Exception as e:     # zip / npy / pickle errors: not a dataset
+            raise DatasetError(f"dataset '{path}': not a readable .npz dataset ({type(e).__name__}: "
+                               f"{(str(e).splitlines() or [''])[0][:120]})") from None
+        meta = _check_arrays(path, a)
+        lengths = a["episode_lengths"]
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        obs, actions, rewards = a["obs"], a["actions"], a["rewards"]
+        episodes = [Episode(obs=obs[s:s + n], actions=actions[s:s + n], rewards=rewards[s:s + n],
+                            final_obs=a["final_obs"][i], terminated=bool(a["terminated"][i]),
+                            truncated=bool(a["truncated"][i]))
+                    for i, (s, n) in enumerate(zip(starts, lengths))]
         return cls(episodes=episodes, observation_space=meta.pop("observation_space"),
                    action_space=meta.pop("action_space"), meta=meta)
+
+
+ARRAYS = ("obs", "actions", "rewards", "episode_lengths", "terminated", "truncated", "final_obs", "meta")
+
+
+class DatasetError(ConfigError):
+    """A dataset file that cannot be used; the message names the file and the array."""
+
+
+def _check_arrays(path: str, a: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Shapes, lengths, finiteness and meta of a dataset's arrays; returns the parsed meta."""
+    def bad(msg: str):
+        raise DatasetError(f"dataset '{path}': {msg}")
+    try:
+        meta = json.loads(str(a["meta"]))
+        obs_space, act_space = space_from_dict(meta["observation_space"]), space_from_dict(meta["action_space"])
+    except Exception as e:
+        bad(f"'meta' is not the JSON of a mimic dataset ({type(e).__name__}: {e})")
+    lengths, obs = a["episode_lengths"], a["obs"]
+    E = len(lengths)
+    if lengths.ndim != 1 or E == 0 or lengths.dtype.kind not in "iu" or (lengths < 1).any():
+        bad("'episode_lengths' must be a non-empty list of positive integers")
+    N = int(lengths.sum())
+    obs_dim = int(np.prod(obs_space.shape))
+    if obs.ndim != 2 or obs.shape != (N, obs_dim):
+        bad(f"'obs' has shape {obs.shape}, expected ({N}, {obs_dim}) (the episode lengths sum to {N})")
+    if a["final_obs"].shape != (E, obs_dim):
+        bad(f"'final_obs' has shape {a['final_obs'].shape}, expected ({E}, {obs_dim})")
+    for k in ("actions", "rewards"):
+        if len(a[k]) != N:
+            bad(f"'{k}' has {len(a[k])} rows, expected {N}")
+    for k in ("terminated", "truncated"):
+        if a[k].shape != (E,):
+            bad(f"'{k}' has shape {a[k].shape}, expected ({E},)")
+    for k in ("obs", "actions", "rewards", "final_obs"):
+        if a[k].dtype.kind not in "fiub":
+            bad(f"'{k}' is not numeric ({a[k].dtype})")
+        nonfinite = ~np.isfinite(a[k]) if a[k].dtype.kind == "f" else None
+        if nonfinite is not None and nonfinite.any():
+            row = int(np.argwhere(nonfinite)[0][0])
+            bad(f"'{k}' row {row} is not finite ({a[k][row].ravel()[:4]}...)")
+    return meta
 
 
 def random_act_fn(action_space: gym.Space, seed: int = 0) -> Callable[[np.ndarray], np.ndarray]:

@@ -11,7 +11,8 @@ COLUMNS = ["Iteration", "Wall_Time", "Samples", "Train_Return", "Test_Return", "
            "Test_Episode_Length", "Normalized_Test_Return", "Value_Loss", "Policy_Loss", "Adv_Mean",
            "Adv_Std", "Weight_Mean", "Weight_Max", "Clip_Frac", "Sample_Time", "Update_Time",
            # extra columns (after the contract ones)
-           "Test_Time", "Episodes", "Buffer_Samples", "Collect_Time", "Samples_Per_Second"]
+           "Test_Time", "Episodes", "Buffer_Samples", "Collect_Time", "Samples_Per_Second",
+           "Worker_Restarts", "Dropped_Episodes"]     # sampler faults of the iteration (blank in-process)
 
 
 def _fmt(v: Any) -> str:
@@ -70,7 +71,7 @@ class Logger:
                     self.tb.add_scalar(k, v, step)
             self.tb.flush()
         if self.verbose:
-            print(console_line(row), file=self.stream, flush=True)
+            print(console_line(row) + fault_note(row), file=self.stream, flush=True)
 
     def close(self) -> None:
         if self.tb is not None:
@@ -117,3 +118,10 @@ def console_line(row: dict[str, Any]) -> str:
             f" clip {g('Clip_Frac', '.3f')} | t_samp {g('Sample_Time', '.2f')}s t_upd {g('Update_Time', '.2f')}s"
             f" t_test {g('Test_Time', '.2f')}s | wall {g('Wall_Time', '.0f')}s | {g('Samples_Per_Second', '.0f')}"
             f" samples/s, left {_duration(row.get('Time_Left'))}")
+
+
+def fault_note(row: dict[str, Any]) -> str:
+    """`` | restarts R dropped D`` for rows of a parallel sampler (Worker_Restarts present)."""
+    if row.get("Worker_Restarts") is None:
+        return ""
+    return f" | restarts {row['Worker_Restarts']} dropped {row.get('Dropped_Episodes', 0)}"

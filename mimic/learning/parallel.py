@@ -95,6 +95,7 @@ import numpy as np
 from mimic.learning import _worker as W
 from mimic.learning.buffer import Episode
 from mimic.learning.sampler import episode_seed
+from mimic.learning.stopping import StopRun
 
 ActFn = Callable[[np.ndarray], np.ndarray]
 WORKER_FILE = os.path.abspath(W.__file__)
@@ -515,6 +516,18 @@ def _resolve_spec(env_id):
 # =========================================================================================
 # the sampler
 # =========================================================================================
+class SamplerError(StopRun, RuntimeError):
+    """The workers cannot go on (failed start, too many failures in one collect); one line."""
+
+
+def _first_line(reason) -> str:
+    """The gist of a worker failure: its first line and, for a traceback, the exception line."""
+    lines = [ln.strip() for ln in str(reason).strip().splitlines() if ln.strip()]
+    if not lines:
+        return "failed"
+    return lines[0] if len(lines) == 1 else f"{lines[0]} {lines[-1]}"
+
+
 class ParallelSampler:
     """SerialSampler's interface over ``num_workers`` processes x ``envs_per_worker`` envs."""
 
@@ -562,7 +575,7 @@ class ParallelSampler:
                         raise WorkerFailure(f"not ready within {self.startup_timeout:g} s")
         except WorkerFailure as e:
             self.close()
-            raise RuntimeError(f"ParallelSampler: worker {w} for {self.spec.id!r}: {e}") from None
+            raise SamplerError(f"sampler: worker {w} for {self.spec.id!r}: {_first_line(e)}") from None
         except BaseException:
             self.close()
             raise
@@ -660,8 +673,8 @@ class ParallelSampler:
                 self._log(reason)
             ready[w] = False
             if st["worker_restarts"] > self.max_restarts:
-                raise RuntimeError(f"ParallelSampler: {st['worker_restarts']} worker failures in one collect; "
-                                   f"last: worker {w}: {reason}")
+                raise SamplerError(f"sampler: {st['worker_restarts']} worker failures in one collect "
+                                   f"(more than {self.max_restarts}); last: worker {w}: {_first_line(reason)}")
             self._restart(w)
 
         def poll(block: bool) -> None:
@@ -858,7 +871,7 @@ class ParallelSampler:
                 if not any(ready):
                     poll(block=True)
                     if not any(ready):
-                        raise RuntimeError("ParallelSampler: no worker could be (re)started")
+                        raise SamplerError("sampler: no worker could be (re)started")
             return False
 
         poll(block=False)

@@ -60,8 +60,12 @@ class World:
             pb.configureDebugVisualizer(pb.COV_ENABLE_GUI, 0, physicsClientId=cid)
         pb.setGravity(0, GRAVITY, 0, physicsClientId=cid)
         pb.setTimeStep(timestep, physicsClientId=cid)
+        # deterministicOverlappingPairs: contact pairs reach the solver sorted, not in the order
+        # the broadphase met them, so a step depends only on the state, never on what the world
+        # simulated before (without it an episode replayed in a fresh world could diverge within
+        # a few steps, and a resumed run was not bit-identical: bench/kill_resume.py)
         pb.setPhysicsEngineParameter(numSolverIterations=solver_iterations, numSubSteps=1,
-                                     physicsClientId=cid)
+                                     deterministicOverlappingPairs=1, physicsClientId=cid)
         z_to_y = pb.getQuaternionFromEuler([-math.pi / 2, 0, 0])
         with quiet_stdout():
             self.ground = pb.loadURDF(os.path.join(pybullet_data.getDataPath(),

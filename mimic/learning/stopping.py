@@ -1,0 +1,81 @@
+"""How a training run stops early: the errors that end it, and SIGINT / SIGTERM.
+
+Every reason a run stops before its budget is a :class:`StopRun` with a one-line message and the
+exit code the command returns (``mimic-train`` prints ``mimic-train: <message>``):
+
+* :class:`Interrupted` (SIGINT 130, SIGTERM 143): see :func:`signal_handlers`;
+* ``mimic.learning.finite.NonFiniteError`` (1): a loss, weight or batch is not finite;
+* ``mimic.learning.checkpoint.CheckpointWriteError`` (1): the disk is full or unwritable;
+* ``mimic.learning.parallel.SamplerError`` (1): too many worker failures in one collect.
+
+In every case ``model.pt`` still holds the last completed iteration: nothing non-finite is
+saved, and a signal that arrives while a checkpoint is written is held until the write (file,
+fsync, rename) is complete (:func:`checkpoint_write`).
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+
+class StopRun(Exception):
+    """A run that ends early; ``exit_code`` is what the command returns."""
+    exit_code = 1
+
+
+class Interrupted(StopRun):
+    def __init__(self, signame: str):
+        self.signame = signame
+        self.exit_code = 128 + int(getattr(signal, signame))
+        saved = _state["saved"]
+        where = (f"{saved[0]} holds iteration {saved[1]}" if saved is not None
+                 else "no checkpoint was written yet")
+        super().__init__(f"interrupted by {signame}: {where}; continue with --resume")
+
+
+_state: dict = {"writing": 0, "pending": None, "saved": None, "armed": False}
+
+
+def _handler(signum, frame) -> None:
+    name = signal.Signals(signum).name
+    if _state["writing"]:
+        _state["pending"] = name          # raised when the checkpoint write completes
+        return
+    raise Interrupted(name)
+
+
+@contextmanager
+def signal_handlers() -> Iterator[None]:
+    """SIGINT / SIGTERM raise :class:`Interrupted` (held during a checkpoint write); the
+    previous handlers come back on exit.  Only in the main thread (elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    _state.update(armed=True, pending=None, saved=None)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        _state.update(armed=False, pending=None)
+
+
+@contextmanager
+def checkpoint_write(path: str, iteration: Optional[int]) -> Iterator[None]:
+    """Hold SIGINT / SIGTERM while ``path`` is written; raise it once the write is complete."""
+    _state["writing"] += 1
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        _state["writing"] -= 1
+        if ok and iteration is not None and path.endswith("model.pt"):
+            _state["saved"] = (path, iteration)
+    pending = _state["pending"]
+    if pending is not None and not _state["writing"]:
+        _state["pending"] = None
+        raise Interrupted(pending)
