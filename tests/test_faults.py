@@ -17,6 +17,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import tempfile
 import sys
 import time
 from pathlib import Path
@@ -536,9 +537,31 @@ def _reap():
             p.wait()
 
 
+class _Run(subprocess.Popen):
+    """A training run whose output goes to files, not pipes: a run that prints much (a restart
+    line per killed worker) must never block on a full pipe while the test is not reading it."""
+
+    def __init__(self, args, cwd, **kw):
+        self._logs = tempfile.mkdtemp(prefix="mimic-run-")
+        self._out = open(os.path.join(self._logs, "stdout"), "w+")
+        self._err = open(os.path.join(self._logs, "stderr"), "w+")
+        super().__init__(args, cwd=cwd, env=ENV, start_new_session=True, stdout=self._out, stderr=self._err,
+                         text=True, **kw)
+
+    def communicate(self, input=None, timeout=None):
+        self.wait(timeout=timeout)
+        out, err = (_read(f) for f in (self._out, self._err))
+        return out, err
+
+
+def _read(f) -> str:
+    f.flush()
+    f.seek(0)
+    return f.read()
+
+
 def _spawn(argv, cwd, **kw):
-    p = subprocess.Popen([sys.executable, "-m", "mimic.train"] + argv, cwd=cwd, env=ENV, start_new_session=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    p = _Run([sys.executable, "-m", "mimic.train"] + argv, cwd, **kw)
     _SPAWNED.append(p)
     return p
 
