@@ -138,15 +138,18 @@ def run(settings) -> int:
         if r["plot_every"] > 0 and (row["Iteration"] + 1) % r["plot_every"] == 0:
             refresh_plot()
 
-    agent.learn(r["max_samples"], max_iters=r["max_iters"], test_every=r["test_every"],
-                test_episodes=r["test_episodes"], output_dir=out, iters_per_checkpoint=r["iters_per_checkpoint"],
-                save_buffer=r["save_buffer"], tensorboard=r["tensorboard"], checkpoint_extra=extra,
-                callback=callback)
+    try:
+        agent.learn(r["max_samples"], max_iters=r["max_iters"], test_every=r["test_every"],
+                    test_episodes=r["test_episodes"], output_dir=out, iters_per_checkpoint=r["iters_per_checkpoint"],
+                    save_buffer=r["save_buffer"], tensorboard=r["tensorboard"], checkpoint_extra=extra,
+                    callback=callback)
+    finally:           # also when the run stops early: workers and worlds end before the interpreter
+        agent.wait_for_collect()
+        for e in (env, eval_env, sampler):
+            if e is not None:
+                e.close()
     if r["plot_every"] > 0:
         refresh_plot()
-    for e in (env, eval_env, sampler):
-        if e is not None:
-            e.close()
     return 0
 
 
