@@ -52,9 +52,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return e.exit_code
 
 
+def _record(r, env_id: str, env_kwargs: dict) -> int:
+    """--record_dataset: record --record_samples steps with --record_policy, save, exit."""
+    from mimic.learning import AWR, random_act_fn, record_dataset
+    env = _make_env(env_id, env_kwargs, "train")
+    if r["record_policy"] == "random":
+        act = random_act_fn(env.action_space, seed=r["seed"])
+    else:
+        agent = AWR.load(r["record_policy"], env=None, verbose=0)
+        act = lambda o: agent.act(o, deterministic=r["record_deterministic"])  # noqa: E731
+    ds = record_dataset(env, act, r["record_samples"], seed=r["seed"],
+                        meta={"env_id": env_id, "env_kwargs": env_kwargs, "policy": r["record_policy"],
+                              "deterministic": r["record_deterministic"]})
+    path = ds.save(r["record_dataset"])
+    rets = [e.ret for e in ds.episodes]
+    print(f"recorded {ds.num_samples} samples, {len(rets)} episodes, mean return "
+          f"{sum(rets) / len(rets):.2f} -> {path}")
+    env.close()
+    return 0
+
+
 def run(settings) -> int:
     import mimic  # noqa: F401  (importing the package registers the mimic/* envs)
-    from mimic.learning import AWR, Dataset, random_act_fn, record_dataset
+    from mimic.learning import AWR, Dataset
     from mimic.learning.checkpoint import LATEST, load as load_checkpoint
 
     r, cfg = settings.run, settings.agent
@@ -64,23 +84,8 @@ def run(settings) -> int:
     env_kwargs = settings.env_kwargs if settings.env_id else (dataset.meta.get("env_kwargs", {}) if dataset else {})
     test_kwargs = settings.test_env_kwargs if settings.env_id else env_kwargs
 
-    # ---- record a dataset and exit ------------------------------------------------------------
-    if r["record_dataset"]:
-        env = _make_env(env_id, env_kwargs, "train")
-        if r["record_policy"] == "random":
-            act = random_act_fn(env.action_space, seed=r["seed"])
-        else:
-            agent = AWR.load(r["record_policy"], env=None, verbose=0)
-            act = lambda o: agent.act(o, deterministic=r["record_deterministic"])  # noqa: E731
-        ds = record_dataset(env, act, r["record_samples"], seed=r["seed"],
-                            meta={"env_id": env_id, "env_kwargs": env_kwargs, "policy": r["record_policy"],
-                                  "deterministic": r["record_deterministic"]})
-        path = ds.save(r["record_dataset"])
-        rets = [e.ret for e in ds.episodes]
-        print(f"recorded {ds.num_samples} samples, {len(rets)} episodes, mean return "
-              f"{sum(rets) / len(rets):.2f} -> {path}")
-        env.close()
-        return 0
+    if r["record_dataset"]:                  # record a dataset and exit
+        return _record(r, env_id, env_kwargs)
 
     # ---- environments -------------------------------------------------------------------------
     env = None if dataset is not None else _make_env(env_id, env_kwargs, "train")
