@@ -113,8 +113,8 @@ def main(argv=None) -> int:
 
     import torch
     import mimic  # noqa: F401
-    from mimic.learning import AWR, AWRConfig, SerialSampler
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.learning import AWR, AWRConfig
+    from mimic.sampling import ParallelSampler, SerialSampler
 
     torch.set_num_threads(1)
     kw = {"motion": args.motion, "mode": "train"}
@@ -167,13 +167,13 @@ def main(argv=None) -> int:
         row = {"rate": got / wall, "samples": got, "wall": wall}
         if n != "serial":
             st = s.last_stats
-            busy = st["time"] - st["wait_time"]
-            row.update(rounds=st["rounds"], act_us=1e6 * st["act_time"] / got, coord_us=1e6 * st["coord_time"] / got,
-                       busy_us=1e6 * busy / got, cpu_us=1e6 * st["learner_cpu"] / got,
-                       coord_cpu_us=1e6 * st["coord_cpu"] / got,
-                       coord_cpu_round_us=1e6 * st["coord_cpu"] / max(1, st["rounds"]),
-                       env_us=1e6 * st["env_time"] / got, env_cpu_us=1e6 * st["env_cpu"] / got,
-                       env_busy=st["env_time"] / (n * wall), restarts=st["worker_restarts"])
+            busy = st.time - st.wait_time
+            row.update(rounds=st.rounds, act_us=1e6 * st.act_time / got, coord_us=1e6 * st.coord_time / got,
+                       busy_us=1e6 * busy / got, cpu_us=1e6 * st.learner_cpu / got,
+                       coord_cpu_us=1e6 * st.coord_cpu / got,
+                       coord_cpu_round_us=1e6 * st.coord_cpu / max(1, st.rounds),
+                       env_us=1e6 * st.env_time / got, env_cpu_us=1e6 * st.env_cpu / got,
+                       env_busy=st.env_time / (n * wall), restarts=st.worker_restarts)
         return row
 
     for c in contenders:                      # warm-up (worlds built, caches hot)
@@ -240,8 +240,8 @@ def main(argv=None) -> int:
                 for _ in range(3):
                     ps.collect(random_act, min_samples=args.capacity_samples)
                     st = ps.last_stats
-                    rows.append((st["samples"] / st["time"], st["learner_cpu"] / st["samples"],
-                                 st["learner_cpu"] / st["rounds"]))
+                    rows.append((st.samples / st.time, st.learner_cpu / st.samples,
+                                 st.learner_cpu / st.rounds))
             rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
             cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
             print(f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"

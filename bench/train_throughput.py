@@ -135,7 +135,7 @@ def main(argv=None) -> int:
 
     import gymnasium as gym
     import mimic  # noqa: F401
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     if args.device:
         CONTENDERS["default"]["device"] = args.device
     kw = {"motion": "humanoid3d_spinkick", "mode": "train"}

@@ -37,6 +37,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(usage())
         return 0 if argv else 2
     from mimic.learning.stopping import Interrupted, StopRun, signal_handlers
+    from mimic.sampling import SamplerError
     from mimic.preflight import PreflightError, prepare_train
     try:
         settings = parse_args(argv)
@@ -47,7 +48,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (ConfigError, PreflightError) as e:          # ArgError is a ConfigError
         print(f"mimic-train: error: {e}", file=sys.stderr)
         return 2
-    except StopRun as e:                          # interrupted, non-finite, disk full, workers failing
+    except (StopRun, SamplerError) as e:          # interrupted, non-finite, disk full, workers failing
         print(f"mimic-train: {'' if isinstance(e, Interrupted) else 'error: '}{e}", file=sys.stderr)
         return e.exit_code
 
@@ -97,10 +98,10 @@ def run(settings) -> int:
     sampler = None
     num_workers = r["num_workers"] or os.cpu_count() or 1
     if env is not None and (num_workers > 1 or r["backend"] == "ray"):
-        from mimic.learning.parallel import ParallelSampler
+        from mimic.sampling import ParallelSampler
         sampler = ParallelSampler(env_id, env_kwargs, num_workers=num_workers, envs_per_worker=r["envs_per_worker"],
                                   seed=r["seed"], backend=r["backend"], ray_address=r["ray_address"],
-                                  step_timeout=r["worker_timeout"],     # daemon processes: end with us
+                                  worker_timeout=r["worker_timeout"],     # daemon processes: end with us
                                   deterministic=r["deterministic_sampling"])
 
     out = r["output_dir"]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mimic.learning import AWR, AWRConfig, Episode, Normalizer, ReplayBuffer, SerialSampler
+from mimic.learning import AWR, AWRConfig, Normalizer, ReplayBuffer
+from mimic.sampling import Episode, SerialSampler
 
 
 def _ep(tag: float, n: int) -> Episode:

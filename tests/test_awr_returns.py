@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mimic.learning import AWR, AWRConfig, Episode, monte_carlo_returns, td_lambda_returns
+from mimic.learning import AWR, AWRConfig, monte_carlo_returns, td_lambda_returns
+from mimic.sampling import Episode
 from mimic.learning.buffer import flatten_episodes
 
 G, LAM = 0.9, 0.5

@@ -1,4 +1,4 @@
-"""ParallelSampler (issue #4): multi-process sampling on real pybullet envs, faults, seeds, Ray.
+"""ParallelSampler: multi-process sampling on real pybullet envs, faults, seeds, Ray.
 
 Kept small: 2 workers, ~200-400 samples, the humanoid's 0.5 s training episodes (15 steps).
 This module is imported by the worker processes too (the test-only env ids below are
@@ -122,23 +122,20 @@ def mimic_env():
 def test_mp_episodes_and_seeds(mimic_env):
     """2 workers x 2 envs: correct whole episodes; same seed/layout -> identical episodes; the same
     envs per pipeline group in another layout (1 worker x 4 envs) -> identical too; lockstep mode."""
-    from mimic.learning import _worker
-    from mimic.learning.parallel import ParallelSampler
-    from mimic.learning.sampler import episode_seed
-    assert all(_worker.episode_seed(s, i) == episode_seed(s, i) for s in (0, 7, 2**40 + 3) for i in (0, 1, 10**9))
+    from mimic.sampling import ParallelSampler
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     runs, states = [], []
     for workers, envs in ((2, 2), (2, 2), (1, 4)):
-        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, step_timeout=30,
+        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, worker_timeout=30,
                              deterministic=True) as ps:
             assert ps.vectorized and ps.num_envs == 4
-            assert not any(h.meta["torch_loaded"] for h in ps.workers)      # workers never import torch
+            assert not any(h.info.torch_loaded for h in ps.workers)      # workers never import torch
             assert len(set(ps.worker_pids())) == workers and os.getpid() not in ps.worker_pids()
             eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200, total_samples=0)
             _check_episodes(eps, obs_dim, act_dim, 200)
             st = ps.last_stats
-            assert st["worker_restarts"] == 0 and st["samples"] == sum(len(e) for e in eps)
-            assert st["rounds"] > 0 and st["env_time"] > 0 and st["episodes"] == len(eps)
+            assert st.worker_restarts == 0 and st.samples == sum(len(e) for e in eps)
+            assert st.rounds > 0 and st.env_time > 0 and st.episodes == len(eps)
             assert ps.state_dict()["seed"] == 7 and ps.state_dict()["episode_count"] >= len(eps)
             states.append(ps.state_dict())
             runs.append(eps)
@@ -150,10 +147,10 @@ def test_mp_episodes_and_seeds(mimic_env):
         _check_episodes(ps.collect(_random_act(ps.action_space, 1), min_samples=200), obs_dim, act_dim, 200)
     # asynchronous (the default): valid whole episodes, the same per-episode seeds -> the same starts
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7) as ps:
-        assert not ps.lockstep
+        assert not ps.deterministic
         eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200)
         _check_episodes(eps, obs_dim, act_dim, 200)
-        assert ps.last_stats["worker_restarts"] == 0 and ps.last_stats["samples"] == sum(len(e) for e in eps)
+        assert ps.last_stats.worker_restarts == 0 and ps.last_stats.samples == sum(len(e) for e in eps)
         assert {e.obs[0].tobytes() for e in eps[:4]} == {e.obs[0].tobytes() for e in runs[0][:4]}
     # float32 data bit-identical; float64 reward-term sums may differ in the last bit (batched maths)
     assert _same(runs[0], runs[2], info_tol=1e-12) and states[0] == states[2]
@@ -167,7 +164,7 @@ def _replay(env, episodes, seed, clip):
     run has index = total_samples at its reset = the steps of the episodes before it (one index is
     reserved per step, see ParallelSampler).  Asserts that the episode's recorded arrays are what
     the env does with its recorded actions; returns the reward-term sums for comparison."""
-    from mimic.learning.sampler import episode_seed
+    from mimic.sampling import episode_seed
     index = 0
     for e in episodes:
         obs, _ = env.reset(seed=episode_seed(seed, index), options={"total_samples": index})
@@ -191,7 +188,7 @@ def test_worker_recorded_episodes_replay_exactly(mimic_env):
     every observation, reward, end flag and reward-term sum -- on the humanoid (Box actions, clipped
     in the worker, stored unclipped) and on CartPole (Discrete; 500-step episodes, so the worker's
     episode arrays grow past their initial 64 rows)."""
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     with ParallelSampler(HUMANOID, KW, num_workers=1, envs_per_worker=1, seed=3, pipeline=False,
                          deterministic=True) as ps:
         act, low, high = _random_act(ps.action_space, 4), ps.action_space.low, ps.action_space.high
@@ -217,7 +214,7 @@ def test_async_holds_lone_replies_to_batch_across_workers():
     """Asynchronous mode with batch_hold: a reply whose worker still steps its other group waits
     (at most half a group step) for another worker's, so policy calls see more samples than
     without -- and the episodes are the same kind either way."""
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     policy = lambda o: np.zeros(len(o), np.int64)      # noqa: E731  (always left: ~10-step episodes)
     per_call = {}
     for hold in (True, False):
@@ -228,8 +225,8 @@ def test_async_holds_lone_replies_to_batch_across_workers():
             eps = ps.collect(policy, min_samples=150)
             st = ps.last_stats
             assert sum(len(e) for e in eps) >= 150 and all(e.terminated != e.truncated for e in eps)
-            assert (st["held"] > 0) == hold and st["worker_restarts"] == 0
-            per_call[hold] = st["samples"] / st["rounds"]
+            assert (st.held > 0) == hold and st.worker_restarts == 0
+            per_call[hold] = st.samples / st.rounds
     assert per_call[True] > 1.3 and per_call[True] > per_call[False] + 0.2, per_call
 
 
@@ -237,10 +234,10 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
     """SIGKILL a worker during AWR's collect: the iteration completes, the restart and the dropped
     episodes are reported, and the next iteration uses the restarted worker."""
     from mimic.learning import AWR, AWRConfig
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     cfg = AWRConfig(actor_net_layers=[32, 32], critic_net_layers=[32, 32], samples_per_iter=240,
                     actor_steps=4, critic_steps=4, actor_batch_size=64, critic_batch_size=64)
-    with ParallelSampler(HUMANOID, KW, num_workers=2, seed=1, step_timeout=30) as ps:
+    with ParallelSampler(HUMANOID, KW, num_workers=2, seed=1, worker_timeout=30) as ps:
         assert ps.group_sizes == [8, 8] and ps.num_envs == 32          # default: 2 pipelined groups of 8
         agent = AWR(mimic_env, cfg, seed=1, sampler=ps, verbose=0)
         victim = ps.worker_pids()[0]
@@ -255,45 +252,45 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
         agent.collect_act = killing_act
         row = agent.train_iteration()
         st = ps.last_stats
-        assert st["worker_restarts"] == 1 and st["dropped_episodes"] >= 1 and st["dropped_samples"] >= 1
-        assert "restarted" in st["events"][0] and str(victim) in st["events"][0]
-        assert row["Samples"] >= 240 and row["Episodes"] == st["episodes"]
+        assert st.worker_restarts == 1 and st.dropped_episodes >= 1 and st.dropped_samples >= 1
+        assert "restarted" in st.events[0] and str(victim) in st.events[0]
+        assert row["Samples"] >= 240 and row["Episodes"] == st.episodes
         assert row["Sample_Time"] > 0 and row["Update_Time"] > 0
         assert ps.worker_pids()[0] != victim
         agent.collect_act = act
         row2 = agent.train_iteration()
-        assert ps.last_stats["worker_restarts"] == 0 and ps.total_restarts == 1
+        assert ps.last_stats.worker_restarts == 0 and ps.total_restarts == 1
         assert row2["Samples"] >= 480
         # both workers (incl. the restarted one) took part again
-        assert ps.last_stats["episodes"] >= 2
+        assert ps.last_stats.episodes >= 2
 
 
 def test_mp_hung_worker_times_out(tmp_path):
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     flag = str(tmp_path / "hung")
     with ParallelSampler("test_parallel/HangOnce-v0", {"flag": flag, "hang_at": 20}, num_workers=2,
-                         envs_per_worker=1, seed=0, step_timeout=1.0, verbose=False) as ps:
+                         envs_per_worker=1, seed=0, worker_timeout=1.0, verbose=False) as ps:
         t0 = time.monotonic()
         eps = ps.collect(lambda o: (o[:, 2] > 0).astype(np.int64), min_samples=300)
         assert time.monotonic() - t0 < 30
         st = ps.last_stats
         assert os.path.exists(flag)
-        assert st["worker_restarts"] == 1 and "hung" in st["events"][0]
+        assert st.worker_restarts == 1 and "hung" in st.events[0]
         assert sum(len(e) for e in eps) >= 300 and all(e.terminated != e.truncated or len(e) == 500 for e in eps)
 
 
 def test_sim_unstable_flows_through_and_bad_env_fails_fast():
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler, protocol
     with ParallelSampler("test_parallel/UnstableAt-v0", {"at": 7}, num_workers=2, seed=0) as ps:
         assert ps.num_envs == 2 and not ps.vectorized                    # default for plain envs: 1 per worker
         eps = ps.collect(lambda o: np.zeros(len(o), np.int64), min_samples=50)
         unstable = [e for e in eps if len(e) == 7]
         assert unstable and all(e.terminated and not e.truncated for e in unstable)
-        assert ps.last_stats["sim_unstable_episodes"] == len(unstable)
+        assert ps.last_stats.sim_unstable_episodes == len(unstable)
         # a request left out by an interrupted collect is drained, not mistaken for the next reply
-        ps.workers[0].send_step(0, np.zeros(1, np.int64), np.zeros(1, bool), np.zeros(1, bool), 0, 0, np.zeros(1))
+        ps.workers[0].send(protocol.encode_step(0, 0, 0, np.zeros(1), np.zeros(1), np.zeros(1), np.zeros(1, np.int64)))
         eps = ps.collect(lambda o: np.zeros(len(o), np.int64), min_samples=50)
-        assert sum(len(e) for e in eps) >= 50 and ps.last_stats["worker_restarts"] == 0
+        assert sum(len(e) for e in eps) >= 50 and ps.last_stats.worker_restarts == 0
     with pytest.raises(RuntimeError, match="(?s)worker 0.*failed to start.*no_such_option"):
         ParallelSampler(HUMANOID, {**KW, "no_such_option": 1}, num_workers=1)
 
@@ -305,7 +302,7 @@ def test_ray_backend_two_node_cluster(mimic_env):
     node, and a killed actor is replaced."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     try:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
         cluster.add_node(num_cpus=1)
@@ -316,7 +313,7 @@ def test_ray_backend_two_node_cluster(mimic_env):
     try:
         with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray",
                              deterministic=True) as ps:
-            assert all(not w.meta["torch_loaded"] for w in ps.workers)
+            assert all(not w.info.torch_loaded for w in ps.workers)
             # two nodes of 1 CPU each, two 1-CPU actors, nothing left: one actor on each node
             assert sum(n["Alive"] for n in ray.nodes()) == 2
             assert ray.available_resources().get("CPU", 0) == 0
@@ -332,7 +329,7 @@ def test_ray_backend_two_node_cluster(mimic_env):
                     os.kill(victim, signal.SIGKILL)
                 return act(obs)
             eps = ps.collect(killing_act, min_samples=200)
-            assert ps.last_stats["worker_restarts"] == 1 and sum(len(e) for e in eps) >= 200
+            assert ps.last_stats.worker_restarts == 1 and sum(len(e) for e in eps) >= 200
             assert ps.worker_pids()[1] != victim
     finally:
         ray.shutdown()

@@ -65,7 +65,7 @@ def test_thread_count_does_not_change_the_update():
 
 @pytest.mark.parametrize("schedule", ["sync", "overlap"])
 def test_schedules_give_whole_episodes_and_training_goes_on(mimic_env, schedule):
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     cfg = AWRConfig(**SMALL, schedule=schedule)
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=3) as ps:
@@ -83,7 +83,7 @@ def test_schedules_give_whole_episodes_and_training_goes_on(mimic_env, schedule)
 
 
 def test_overlap_acts_with_the_policy_from_before_the_update(mimic_env):
-    from mimic.learning.parallel import ParallelSampler
+    from mimic.sampling import ParallelSampler
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=5) as ps:
         agent = AWR(mimic_env, AWRConfig(**SMALL, schedule="overlap"), seed=5, sampler=ps, verbose=0)
         agent.train_iteration(more=lambda: True)
@@ -97,8 +97,8 @@ def test_overlap_acts_with_the_policy_from_before_the_update(mimic_env):
 
 
 def test_worker_killed_during_an_overlapped_update_is_survived(mimic_env):
-    from mimic.learning.parallel import ParallelSampler
-    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=1, step_timeout=30) as ps:
+    from mimic.sampling import ParallelSampler
+    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=1, worker_timeout=30) as ps:
         agent = AWR(mimic_env, AWRConfig(**SMALL, schedule="overlap"), seed=1, sampler=ps, verbose=0)
         agent.train_iteration(more=lambda: True)           # the next collect now runs beside the update
         victim = ps.worker_pids()[0]

@@ -5,7 +5,8 @@
     agent.learn(total_samples=100_000)
     action, _ = agent.predict(obs)
 
-Never import pybullet or mimic.envs / mimic.sim / mimic.kinematics from here.
+Never import pybullet or mimic.envs / mimic.sim / mimic.kinematics from here (tests/test_layers.py).
+Episodes and samplers come from :mod:`mimic.sampling`, the layer below.
 
 Documented choices (details in the module docstrings):
 * defaults = issue #3 / paper (args/agents/awr_default.yaml): critic lr 1e-4, raw advantages,
@@ -21,13 +22,11 @@ Documented choices (details in the module docstrings):
   empty buffer (its first update sees only the new batch), i.e. it is not bit-identical.
 """
 from mimic.learning.awr import AWR, load_policy
-from mimic.learning.buffer import Episode, ReplayBuffer
+from mimic.learning.buffer import ReplayBuffer
 from mimic.learning.config import AWRConfig, ConfigError
 from mimic.learning.dataset import Dataset, random_act_fn, record_dataset
 from mimic.learning.normalizer import Normalizer
 from mimic.learning.returns import monte_carlo_returns, td_lambda_returns
-from mimic.learning.sampler import SerialSampler, evaluate
 
-__all__ = ["AWR", "AWRConfig", "ConfigError", "Dataset", "Episode", "Normalizer", "ReplayBuffer",
-           "SerialSampler", "evaluate", "load_policy", "monte_carlo_returns", "random_act_fn",
-           "record_dataset", "td_lambda_returns"]
+__all__ = ["AWR", "AWRConfig", "ConfigError", "Dataset", "Normalizer", "ReplayBuffer", "load_policy",
+           "monte_carlo_returns", "random_act_fn", "record_dataset", "td_lambda_returns"]

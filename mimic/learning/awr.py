@@ -41,17 +41,17 @@ import torch
 
 from mimic.learning import checkpoint as ckpt
 from mimic.learning import finite
-from mimic.learning.buffer import Episode, FlatBatch, ReplayBuffer
+from mimic.learning.buffer import FlatBatch, ReplayBuffer
 from mimic.learning.config import AWRConfig
 from mimic.learning.dataset import Dataset
 from mimic.learning.logger import Logger
 from mimic.learning.networks import CategoricalActor, Critic, GaussianActor
 from mimic.learning.normalizer import Normalizer, box_mean_std
 from mimic.learning.returns import td_lambda_returns
-from mimic.learning.sampler import SerialSampler, evaluate
 from mimic.learning.schedule import BackgroundCollect, ThreadBudget
 from mimic.learning.spaces import flat_dim, space_to_dict
 from mimic.learning.values import ValueCache
+from mimic.sampling import Episode, Sampler, SerialSampler, evaluate
 
 CHECKPOINT_FORMAT = "mimic-awr-1"
 EVAL_SEED_OFFSET = 1_000_003          # test episodes use seeds of a different stream
@@ -103,7 +103,7 @@ class AWR:
     # construction
     # =====================================================================================
     def __init__(self, env: Optional[gym.Env], config: Union[AWRConfig, dict, None] = None, *,
-                 eval_env: Optional[gym.Env] = None, seed: int = 0, sampler: Any = None,
+                 eval_env: Optional[gym.Env] = None, seed: int = 0, sampler: Optional[Sampler] = None,
                  dataset: Optional[Dataset] = None, verbose: int = 1):
         self.config = cfg = config if isinstance(config, AWRConfig) else AWRConfig.from_dict(config)
         cfg.validate()
@@ -204,7 +204,7 @@ class AWR:
 
         self.value_cache = ValueCache()
         self.threads = ThreadBudget(cfg.num_threads, cfg.idle_threads,
-                                    sampler_procs=getattr(self.sampler, "num_workers", 1) if self.sampler else 0)
+                                    sampler_procs=self.sampler.num_workers if self.sampler else 0)
         self.threads.use(self.threads.idle)
         self.pending: Optional[BackgroundCollect] = None   # overlap: the collect of the next iteration
         self.pending_start: Optional[dict[str, Any]] = None  # ... and what it started from (checkpoints)
@@ -326,7 +326,7 @@ class AWR:
         return {"actor": to_cpu(self.collect_actor.state_dict()),
                 "obs_normalizer": to_cpu(self.collect_obs_norm.state_dict()),
                 "action_generator": self.action_generator.get_state(),
-                "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
+                "sampler": self.sampler.state_dict(),
                 "total_samples": self.total_samples}
 
     def _run_collect(self, total_samples: int) -> tuple[list[Episode], dict[str, Any]]:
@@ -338,9 +338,8 @@ class AWR:
             torch.set_num_threads(1)     # (per thread: the update's count on the main thread stays)
         episodes = self.sampler.collect(self.collect_act, min_samples=self.config.samples_per_iter,
                                         total_samples=total_samples)
-        stats = {"Collect_Time": time.perf_counter() - t}
-        if hasattr(self.sampler, "log_stats"):   # ParallelSampler: worker restarts, dropped episodes, ...
-            stats.update(self.sampler.log_stats())
+        # with worker processes: worker restarts, dropped episodes, ...
+        stats = {"Collect_Time": time.perf_counter() - t, **self.sampler.log_stats()}
         return episodes, stats
 
     def _start_collect(self) -> None:
@@ -596,7 +595,7 @@ class AWR:
             "rng": {"global": ckpt.get_global_rng_state(),
                     "action_generator": self.action_generator.get_state(),
                     "update_rng": ckpt.generator_state(self.update_rng)},
-            "sampler": self.sampler.state_dict() if hasattr(self.sampler, "state_dict") else None,
+            "sampler": self.sampler.state_dict() if self.sampler is not None else None,
             "buffer": self.buffer.state_dict() if save_buffer else None,
             "value_cache": self.value_cache.state_dict(self.buffer.episodes) if save_buffer else None,
             "pending_collect": None,
@@ -630,7 +629,7 @@ class AWR:
             ckpt.set_global_rng_state(s["rng"]["global"])
             self.action_generator.set_state(s["rng"]["action_generator"])
             ckpt.set_generator_state(self.update_rng, s["rng"]["update_rng"])
-        if s.get("sampler") is not None and self.sampler is not None and hasattr(self.sampler, "load_state_dict"):
+        if s.get("sampler") is not None and self.sampler is not None:
             self.sampler.load_state_dict(s["sampler"])
         if load_buffer and s.get("buffer") is not None and self.dataset is None:
             self.buffer.load_state_dict(s["buffer"])
@@ -644,7 +643,7 @@ class AWR:
 
     @classmethod
     def load(cls, path: str, env: Optional[gym.Env] = None, *, eval_env: Optional[gym.Env] = None,
-             config_overrides: Optional[dict] = None, sampler: Any = None, dataset: Optional[Dataset] = None,
+             config_overrides: Optional[dict] = None, sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None,
              verbose: int = 1) -> "AWR":
         """Rebuild an agent from a checkpoint (``env`` may be None for acting only)."""
         s = ckpt.load(path)

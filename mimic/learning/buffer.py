@@ -1,55 +1,14 @@
-"""Episodes and the FIFO replay buffer of whole episodes."""
+"""The FIFO replay buffer of whole episodes (:class:`mimic.sampling.Episode`), and their flat concatenation."""
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
-import torch
 
-
-@dataclass
-class Episode:
-    """One complete episode, as plain numpy arrays.
-
-    obs        [T, obs_dim] float32   s_0 .. s_{T-1}
-    actions    [T, act_dim] float32   env units (Box) -- or [T] int64 (Discrete)
-    rewards    [T] float32
-    final_obs  [obs_dim] float32      s_T (used to bootstrap V(s_T) when truncated)
-    terminated True if the episode ended in a terminal state (fall): V(s_T) = 0
-    truncated  True if it was cut by a time limit: bootstrap from V(s_T)
-    info       optional per-episode sums, e.g. {"reward_terms/pose": 12.3}
-    """
-    obs: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    final_obs: np.ndarray
-    terminated: bool
-    truncated: bool
-    info: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.rewards)
-
-    @property
-    def ret(self) -> float:
-        return float(np.sum(self.rewards, dtype=np.float64))
-
-    # checkpoint helpers (torch tensors so that torch.load(weights_only=True) works)
-    def to_state(self) -> dict[str, Any]:
-        return {"obs": torch.from_numpy(np.ascontiguousarray(self.obs)),
-                "actions": torch.from_numpy(np.ascontiguousarray(self.actions)),
-                "rewards": torch.from_numpy(np.ascontiguousarray(self.rewards)),
-                "final_obs": torch.from_numpy(np.ascontiguousarray(self.final_obs)),
-                "terminated": bool(self.terminated), "truncated": bool(self.truncated),
-                "info": {k: float(v) for k, v in self.info.items()}}
-
-    @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "Episode":
-        return cls(obs=s["obs"].numpy(), actions=s["actions"].numpy(), rewards=s["rewards"].numpy(),
-                   final_obs=s["final_obs"].numpy(), terminated=bool(s["terminated"]),
-                   truncated=bool(s["truncated"]), info=dict(s.get("info", {})))
+from mimic.learning.checkpoint import episode_from_state, episode_state
+from mimic.sampling.episode import Episode
 
 
 @dataclass
@@ -121,11 +80,11 @@ class ReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         return {"capacity": self.capacity, "total_added": self.total_added,
-                "episodes": [e.to_state() for e in self.episodes]}
+                "episodes": [episode_state(e) for e in self.episodes]}
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         self.clear()
         self.capacity = int(s["capacity"])
-        self.episodes.extend(Episode.from_state(e) for e in s["episodes"])
+        self.episodes.extend(episode_from_state(e) for e in s["episodes"])
         self.num_samples = sum(len(e) for e in self.episodes)
         self.total_added = int(s["total_added"])

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from mimic.learning.stopping import StopRun, checkpoint_write
+from mimic.sampling.episode import Episode
 
 LATEST = "model.pt"
 
@@ -110,6 +111,23 @@ def load(path: str) -> dict[str, Any]:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+# ---- episodes (replay buffers saved with --save_buffer) ------------------------------------
+def episode_state(ep: Episode) -> dict[str, Any]:
+    """An episode as tensors and plain values (so that torch.load(weights_only=True) works)."""
+    return {"obs": torch.from_numpy(np.ascontiguousarray(ep.obs)),
+            "actions": torch.from_numpy(np.ascontiguousarray(ep.actions)),
+            "rewards": torch.from_numpy(np.ascontiguousarray(ep.rewards)),
+            "final_obs": torch.from_numpy(np.ascontiguousarray(ep.final_obs)),
+            "terminated": bool(ep.terminated), "truncated": bool(ep.truncated),
+            "info": {k: float(v) for k, v in ep.info.items()}}
+
+
+def episode_from_state(s: dict[str, Any]) -> Episode:
+    return Episode(obs=s["obs"].numpy(), actions=s["actions"].numpy(), rewards=s["rewards"].numpy(),
+                   final_obs=s["final_obs"].numpy(), terminated=bool(s["terminated"]),
+                   truncated=bool(s["truncated"]), info=dict(s.get("info", {})))
 
 
 # ---- RNG state helpers (plain containers only) ------------------------------------------

@@ -17,10 +17,9 @@ from typing import Any, Callable, Optional
 import gymnasium as gym
 import numpy as np
 
-from mimic.learning.buffer import Episode
 from mimic.learning.config import ConfigError
-from mimic.learning.sampler import SerialSampler
 from mimic.learning.spaces import space_from_dict, space_to_dict
+from mimic.sampling import Episode, SerialSampler
 
 
 @dataclass

@@ -6,7 +6,9 @@ exit code the command returns (``mimic-train`` prints ``mimic-train: <message>``
 * :class:`Interrupted` (SIGINT 130, SIGTERM 143): see :func:`signal_handlers`;
 * ``mimic.learning.finite.NonFiniteError`` (1): a loss, weight or batch is not finite;
 * ``mimic.learning.checkpoint.CheckpointWriteError`` (1): the disk is full or unwritable;
-* ``mimic.learning.parallel.SamplerError`` (1): too many worker failures in one collect.
+
+``mimic.sampling.SamplerError`` (1: a worker keeps failing) ends a run the same way, but is not a
+StopRun (sampling sits below learning); the commands catch it beside these.
 
 In every case ``model.pt`` still holds the last completed iteration: nothing non-finite is
 saved, and a signal that arrives while a checkpoint is written is held until the write (file,

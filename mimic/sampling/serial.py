@@ -1,34 +1,14 @@
-"""Experience collection behind a small interface, so a parallel sampler can replace it.
-
-    sampler.collect(act_fn, min_samples, total_samples) -> list[Episode]
-
-* ``act_fn`` is BATCHED: obs [n, obs_dim] float32 -> actions [n, act_dim] (Box, env
-  units) or [n] ints (Discrete).  Workers of a parallel sampler can batch requests.
-* Whole episodes only (official AWR semantics): new episodes are started while
-  fewer than ``min_samples`` steps have been taken, and every started episode is
-  run to its end, so a batch has >= min_samples steps.
-* Every reset gets ``options={"total_samples": <global samples so far>}`` (the
-  imitation env anneals its episode length with it; other envs ignore it) and a
-  per-episode seed derived from (sampler seed, episode index).  Because episodes
-  never straddle iterations, (seed, episode_count) is the whole sampler state:
-  a resumed run reproduces the same episodes, whatever the worker layout.
-* Box actions are clipped to finite bounds before ``env.step``; the unclipped
-  action is what is stored (it is what the policy sampled).
-"""
+"""In-process sampling: :class:`SerialSampler` steps one or several envs in lockstep, and
+:func:`evaluate` runs test episodes with fixed seeds."""
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 import gymnasium as gym
 import numpy as np
 
-from mimic.learning.buffer import Episode
-
-ActFn = Callable[[np.ndarray], np.ndarray]
-
-
-def episode_seed(seed: int, index: int) -> int:
-    return int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index)]).generate_state(1)[0])
+from mimic.sampling.base import ActFn, Sampler
+from mimic.sampling.episode import Episode, episode_seed
 
 
 def _to_env_action(space: gym.Space, a: np.ndarray):
@@ -66,7 +46,7 @@ def _flat_obs(obs) -> np.ndarray:
     return np.asarray(obs, dtype=np.float32).reshape(-1)
 
 
-class SerialSampler:
+class SerialSampler(Sampler):
     """Runs ``envs`` (one or several) in lockstep in this process."""
 
     def __init__(self, envs: Union[gym.Env, Sequence[gym.Env]], seed: int = 0, episode_count: int = 0):
@@ -116,12 +96,6 @@ class SerialSampler:
                     builders[i] = None
         done_eps.sort(key=lambda x: x[0])
         return [ep for _, ep in done_eps]
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "episode_count": self.episode_count}
-
-    def load_state_dict(self, s: dict[str, Any]) -> None:
-        self.seed, self.episode_count = int(s["seed"]), int(s["episode_count"])
 
     def close(self) -> None:
         for env in self.envs:

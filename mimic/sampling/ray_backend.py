@@ -1,23 +1,22 @@
-"""Ray backend of ParallelSampler: Ray places and supervises the workers, TCP carries the steps.
+"""Sampler workers as Ray actors: Ray places and supervises them, TCP carries the steps.
 
 Optional (``pip install -e .[distributed]``); only imported for ``backend="ray"``.
 
-* ``ray_address=None``: start a local Ray instance (shut down again by ``close()``);
+* ``ray_address=None``: start a local Ray instance (shut down again by ``shutdown()``);
   ``"auto"`` or ``"HOST:PORT"``: join a running cluster (``ray start --head`` on one machine,
   ``ray start --address=HEAD:6379`` on the others); actors (1 CPU each) spread over its nodes.
-* Every worker is a Ray actor (:class:`mimic.learning._worker.EnvActor`) whose one long call
-  connects back to the learner (``multiprocessing.connection`` over TCP, authenticated with a
-  random per-sampler key, TCP_NODELAY) and runs the SAME ``serve`` loop as a local worker
-  process: the same raw-bytes protocol, so a lockstep round costs one small TCP round trip per
-  worker instead of a Ray task submission + object fetch (~1-3 ms each).
+* Every worker is an :class:`EnvActor` whose one long call connects back to the learner
+  (``multiprocessing.connection`` over TCP, authenticated with a random per-sampler key,
+  TCP_NODELAY), says HELLO with its token, and runs the same :func:`mimic.sampling.worker.serve`
+  loop as a local worker process: the same messages, so a lockstep round costs one small TCP
+  round trip per worker instead of a Ray task submission + object fetch (~1-3 ms each).
   Network: worker nodes must reach the learner's node on an ephemeral TCP port (the learner
   listens on all interfaces; it advertises Ray's node IP of the learner).
 * Every node needs the same mimic install (``pip install -e .``) and the motion / character
-  files at the same paths: actors build their envs from (EnvSpec, kwargs) there.  The actor
-  class is shipped BY VALUE (cloudpickle), so actors import numpy, gymnasium and the env --
-  never the torch-importing ``mimic.learning`` package.  OMP/MKL threads = 1.
+  files at the same paths: actors import ``mimic.sampling`` (no torch) and build their envs from
+  (EnvSpec, kwargs) there.  OMP/MKL threads = 1.
 * Faults: an actor process that dies closes its socket (EOF here -> restart); a node that
-  vanishes or an actor that hangs hits the step timeout; both are ``ray.kill``-ed and replaced.
+  vanishes or an actor that hangs hits the worker timeout; both are ``ray.kill``-ed and replaced.
 """
 from __future__ import annotations
 
@@ -26,11 +25,12 @@ import socket
 import threading
 import time
 import uuid
-from multiprocessing.connection import Listener
+from multiprocessing.connection import Client, Listener
 from typing import Optional
 
-from mimic.learning import _worker as W
-from mimic.learning.parallel import WorkerFailure, _stream_gather, _stream_gather_any, _StreamWorker
+from mimic.sampling import protocol as P
+from mimic.sampling import worker
+from mimic.sampling.transport import StreamBackend, StreamWorker, WorkerFailure, set_nodelay
 
 
 def _import_ray():
@@ -41,9 +41,22 @@ def _import_ray():
     return ray
 
 
-class _RayWorker(_StreamWorker):
+class EnvActor:
+    """The Ray actor (wrapped with ``ray.remote`` by :class:`RayBackend`)."""
+
+    def serve_socket(self, address, authkey: bytes, token: str, env_id, env_kwargs, num_envs, worker_seed,
+                     groups=1) -> str:
+        os.environ.update(worker.THREAD_ENV)
+        conn = Client(tuple(address), family="AF_INET", authkey=authkey)
+        set_nodelay(conn)
+        conn.send_bytes(P.encode_hello(token))
+        worker.serve(conn, env_id, env_kwargs, num_envs, worker_seed, groups)
+        return "closed"
+
+
+class RayWorker(StreamWorker):
     def __init__(self, backend: "RayBackend", index: int, worker_seed: int):
-        super().__init__(index, backend.K)
+        super().__init__(index)
         self.b, self.worker_seed = backend, worker_seed
         self.actor = self.run_ref = None
         self.token = None
@@ -53,14 +66,10 @@ class _RayWorker(_StreamWorker):
         self.token = uuid.uuid4().hex
         self.actor = b.actor_cls.options(num_cpus=1, max_restarts=0, max_task_retries=0).remote()
         self.run_ref = self.actor.serve_socket.remote(b.address, b.authkey, self.token, b.spec, b.env_kwargs,
-                                                      b.K, self.worker_seed, b.groups)
-        self.conn, self.meta, self.fresh, self.started_at = None, None, True, time.monotonic()
+                                                      b.num_envs, self.worker_seed, b.groups)
+        self.conn, self.info, self.fresh, self.started_at = None, None, True, time.monotonic()
 
-    @property
-    def pid(self) -> Optional[int]:
-        return self.meta["pid"] if self.meta else None
-
-    def _exit_info(self) -> str:
+    def exit_info(self) -> str:
         if self.run_ref is None:
             return "no actor"
         ray = self.b.ray
@@ -73,21 +82,21 @@ class _RayWorker(_StreamWorker):
             return f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
 
     def poll_ready(self, timeout: float = 0.0) -> bool:
-        if self.meta is not None:
+        if self.info is not None:
             return True
         t_end = time.monotonic() + timeout
         while self.conn is None:                       # the actor has not connected back yet
             conn = self.b.take(self.token)
             if conn is not None:
-                self._attach(conn)
+                self.attach(conn)
                 break
             done, _ = self.b.ray.wait([self.run_ref], timeout=0)
             if done:                                   # the call ended before connecting
-                raise WorkerFailure(f"failed to start: {self._exit_info()}")
+                raise WorkerFailure(f"failed to start: {self.exit_info()}")
             if time.monotonic() >= t_end:
                 return False
             time.sleep(min(0.01, max(0.0, t_end - time.monotonic())))
-        return self._handshake(max(0.0, t_end - time.monotonic()))
+        return self.handshake(max(0.0, t_end - time.monotonic()))
 
     def kill(self) -> None:
         if self.actor is not None:
@@ -102,28 +111,29 @@ class _RayWorker(_StreamWorker):
     def close(self, timeout: float = 2.0) -> None:
         if self.conn is not None:
             try:
-                self.conn.send_bytes(b"Q")
+                self.conn.send_bytes(P.encode_quit())
             except Exception:
                 pass
         self.kill()
 
 
-class RayBackend:
+class RayBackend(StreamBackend):
     name = "ray"
 
-    def __init__(self, spec, env_kwargs, K, groups=1, ray_address: Optional[str] = None):
+    def __init__(self, spec, env_kwargs: dict, num_envs: Optional[int], groups: int = 1,
+                 ray_address: Optional[str] = None):
+        super().__init__()
         ray = self.ray = _import_ray()
-        self.spec, self.env_kwargs, self.K, self.groups = spec, env_kwargs, K, groups
+        self.spec, self.env_kwargs, self.num_envs, self.groups = spec, env_kwargs, num_envs, groups
         self.started_ray = False
         if not ray.is_initialized():
-            kw = dict(ignore_reinit_error=True, log_to_driver=True, runtime_env={"env_vars": dict(W.THREAD_ENV)})
+            kw = dict(ignore_reinit_error=True, log_to_driver=True, runtime_env={"env_vars": dict(worker.THREAD_ENV)})
             if ray_address:
                 ray.init(address=ray_address, **kw)
             else:
                 ray.init(include_dashboard=False, **kw)
                 self.started_ray = True
-        ray.cloudpickle.register_pickle_by_value(W)       # actors never import mimic.learning (torch)
-        self.actor_cls = ray.remote(W.EnvActor)
+        self.actor_cls = ray.remote(EnvActor)        # pickled by reference: actors import mimic.sampling
         # actors connect back here; one accept thread files connections under their token
         self.authkey = os.urandom(32)
         self.listener = Listener(("0.0.0.0", 0), family="AF_INET", authkey=self.authkey)
@@ -145,12 +155,11 @@ class RayBackend:
             try:
                 if not conn.poll(30):
                     raise EOFError("no hello")
-                kind, token = conn.recv()
-                assert kind == "hello"
+                token = P.decode_hello(conn.recv_bytes())
             except Exception:
                 conn.close()
                 continue
-            W.set_nodelay(conn)
+            set_nodelay(conn)
             with self._lock:
                 self._inbox[token] = conn
 
@@ -158,14 +167,8 @@ class RayBackend:
         with self._lock:
             return self._inbox.pop(token, None)
 
-    def make(self, index: int, worker_seed: int) -> _RayWorker:
-        return _RayWorker(self, index, worker_seed)
-
-    def gather(self, workers: dict, group: int, timeout: float, obs_dim: int, names: dict):
-        return _stream_gather(workers, group, timeout, obs_dim, names)
-
-    def gather_any(self, workers: dict, timeout: float, obs_dim: int, names: dict, wait_limit=None):
-        return _stream_gather_any(workers, timeout, obs_dim, names, wait_limit)
+    def make(self, index: int, worker_seed: int) -> RayWorker:
+        return RayWorker(self, index, worker_seed)
 
     def shutdown(self) -> None:
         self._closing = True

@@ -1,0 +1,98 @@
+"""Sampler workers as local processes ('spawn' context), one duplex pipe each.
+
+A worker is ``ctx.Process(target=worker.serve_process, ...)``: the child imports
+:mod:`mimic.sampling.worker` (numpy, gymnasium, the env; never torch) and runs with one
+BLAS / OpenMP thread.  It is a daemon process, so it ends with the learner.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from contextlib import contextmanager
+from typing import Optional
+
+from mimic.sampling import protocol as P
+from mimic.sampling import worker
+from mimic.sampling.transport import StreamBackend, StreamWorker, WorkerFailure
+
+
+@contextmanager
+def worker_environment():
+    """Children inherit the environment at spawn: 1 BLAS/OMP thread each."""
+    saved = {k: os.environ.get(k) for k in worker.THREAD_ENV}
+    os.environ.update(worker.THREAD_ENV)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class MPWorker(StreamWorker):
+    ctx = mp.get_context("spawn")
+
+    def __init__(self, index: int, args: tuple):
+        super().__init__(index)
+        self.args = args              # (env_id, env_kwargs, num_envs, worker_seed, groups)
+        self.proc = None
+
+    def start(self) -> None:
+        parent, child = self.ctx.Pipe(duplex=True)
+        self.proc = self.ctx.Process(target=worker.serve_process, args=(child, *self.args),
+                                     name=f"mimic-sampler-{self.index}", daemon=True)
+        with worker_environment():
+            self.proc.start()
+        child.close()                 # only the child holds that end: its death reads as EOF here
+        self.attach(parent)
+        self.started_at = time.monotonic()
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.proc.pid if self.proc is not None else None
+
+    def exit_info(self) -> str:
+        if self.proc is None:
+            return "no process"
+        self.proc.join(0.5)
+        return f"process exit code {self.proc.exitcode}"
+
+    def poll_ready(self, timeout: float = 0.0) -> bool:
+        """True once the handshake arrived; raises WorkerFailure on a start-up error / death."""
+        if self.info is not None or self.handshake(timeout):
+            return True
+        if not self.proc.is_alive():
+            raise WorkerFailure(f"exited with code {self.proc.exitcode} during start-up")
+        return False
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.proc = self.conn = None
+
+    def close(self, timeout: float = 2.0) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.conn.send_bytes(P.encode_quit())
+        except Exception:
+            pass
+        self.proc.join(timeout)
+        self.kill()
+
+
+class MPBackend(StreamBackend):
+    name = "mp"
+
+    def __init__(self, spec, env_kwargs: dict, num_envs: Optional[int], groups: int, **_):
+        super().__init__()
+        self.spec, self.env_kwargs, self.num_envs, self.groups = spec, env_kwargs, num_envs, groups
+
+    def make(self, index: int, worker_seed: int) -> MPWorker:
+        return MPWorker(index, (self.spec, self.env_kwargs, self.num_envs, worker_seed, self.groups))
