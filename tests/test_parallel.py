@@ -121,7 +121,7 @@ def mimic_env():
 
 def test_mp_episodes_and_seeds(mimic_env):
     """2 workers x 2 envs: correct whole episodes; same seed/layout -> identical episodes; the same
-    envs per pipeline group in another layout (1 worker x 4 envs) -> identical too; lockstep mode."""
+    envs per pipeline group in another layout (1 worker x 4 envs) -> identical too; deterministic mode."""
     from mimic.sampling import ParallelSampler
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     runs, states = [], []
@@ -140,7 +140,7 @@ def test_mp_episodes_and_seeds(mimic_env):
             states.append(ps.state_dict())
             runs.append(eps)
     assert _same(runs[0], runs[1]) and states[0] == states[1]
-    # plain lockstep (no pipelining): valid episodes too
+    # deterministic without pipelining: valid episodes too
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, pipeline=False,
                          deterministic=True) as ps:
         assert ps.group_sizes == [2]
@@ -160,7 +160,7 @@ def test_mp_episodes_and_seeds(mimic_env):
 
 
 def _replay(env, episodes, seed, clip):
-    """Replays each episode in ``env`` from its own seed: episode i of a 1-worker x 1-env lockstep
+    """Replays each episode in ``env`` from its own seed: episode i of a 1-worker x 1-env deterministic
     run has index = total_samples at its reset = the steps of the episodes before it (one index is
     reserved per step, see ParallelSampler).  Asserts that the episode's recorded arrays are what
     the env does with its recorded actions; returns the reward-term sums for comparison."""

@@ -376,7 +376,7 @@ class Collection:
 
 # ---------------------------------------------------------------------- schedules
 def run_deterministic(c: Collection) -> None:
-    """Lockstep rounds over the groups in turn, each waiting for that group's replies from ALL
+    """Rounds over the groups in turn, each waiting for that group's replies from ALL
     workers: act_fn sees the same batches whatever the timing."""
     g = c.G - 1
     while True:

@@ -17,7 +17,7 @@ Design
   call and a few array copies.
 * Schedules (:mod:`~mimic.sampling.collection`): asynchronous by default (replies answered as they
   arrive, no worker waits for another; ``batch_hold`` lets a lone reply wait up to half a group
-  step for company); ``deterministic=True``: lockstep rounds over the groups, reproducible.
+  step for company); ``deterministic=True``: rounds over the groups that wait for every worker, reproducible.
 * Pipelining (default; ``pipeline=False`` for one group): a worker's envs form two groups
   (two vector envs of K/2) that alternate, so while a worker steps group A the learner handles
   group B's replies, runs act_fn for B and queues B's next request.

@@ -8,7 +8,7 @@ Optional (``pip install -e .[distributed]``); only imported for ``backend="ray"`
 * Every worker is an :class:`EnvActor` whose one long call connects back to the learner
   (``multiprocessing.connection`` over TCP, authenticated with a random per-sampler key,
   TCP_NODELAY), says HELLO with its token, and runs the same :func:`mimic.sampling.worker.serve`
-  loop as a local worker process: the same messages, so a lockstep round costs one small TCP
+  loop as a local worker process: the same messages, so a deterministic round costs one small TCP
   round trip per worker instead of a Ray task submission + object fetch (~1-3 ms each).
   Network: worker nodes must reach the learner's node on an ephemeral TCP port (the learner
   listens on all interfaces; it advertises Ray's node IP of the learner).

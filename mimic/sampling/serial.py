@@ -1,4 +1,4 @@
-"""In-process sampling: :class:`SerialSampler` steps one or several envs in lockstep, and
+"""In-process sampling: :class:`SerialSampler` steps one or several envs together, and
 :func:`evaluate` runs test episodes with fixed seeds."""
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _flat_obs(obs) -> np.ndarray:
 
 
 class SerialSampler(Sampler):
-    """Runs ``envs`` (one or several) in lockstep in this process."""
+    """Steps ``envs`` (one or several) together, in this process."""
 
     def __init__(self, envs: Union[gym.Env, Sequence[gym.Env]], seed: int = 0, episode_count: int = 0):
         self.envs = list(envs) if isinstance(envs, (list, tuple)) else [envs]

@@ -6,7 +6,7 @@ waiting on many workers at once, and the failures that end a worker.
   system call each, and decoded with :mod:`mimic.sampling.protocol`.  Backends subclass it to
   start and kill their kind of worker.
 * :class:`StreamBackend`: a backend's two ways to wait: ``gather`` (one group's replies of every
-  given worker: lockstep rounds) and ``gather_any`` (whatever replies are here: asynchronous).
+  given worker: the deterministic schedule) and ``gather_any`` (whatever replies are here: asynchronous).
 * :class:`WorkerFailure`: a worker died, hung, raised or failed to start; the sampler restarts it.
 """
 from __future__ import annotations
