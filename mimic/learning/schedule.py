@@ -57,7 +57,7 @@ class ThreadBudget:
 
 class BackgroundCollect:
     """One ``collect`` call running on a daemon thread; ``result()`` joins it and returns the
-    episodes, or re-raises what the collect raised (a WorkerFailure, say) in the caller."""
+    episodes, or re-raises what the collect raised (a SamplerError, say) in the caller."""
 
     def __init__(self, collect: Callable[[], Any], name: str = "mimic-collect"):
         self._result: Any = None
