@@ -49,7 +49,7 @@ CONFIGS = {
     'deepmimic': ({}, {}, "DeepMimic / the AWR paper's settings: the baseline"),
     'relative': ({'pd_targets': 'relative'}, {},
                  'PD targets = reference pose at the next step composed with the action '
-                 '(residual tracking, e.g. Bergamin et al. 2019 DReCon, Luo et al. 2023 PHC)'),
+                 '(residual tracking on the kinematic reference, as in DReCon, Bergamin et al. 2019)'),
     'exp_map': ({'action_rotation': 'exp_map'}, {},
                 "DeepMimic 2021 / MimicKit's exp-map ball-joint actions (spec 5.2)"),
     'no_anneal': ({'anneal_samples': 0}, {},
