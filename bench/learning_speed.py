@@ -52,6 +52,8 @@ CONFIGS = {
                  '(residual tracking on the kinematic reference, as in DReCon, Bergamin et al. 2019)'),
     'exp_map': ({'action_rotation': 'exp_map'}, {},
                 "DeepMimic 2021 / MimicKit's exp-map ball-joint actions (spec 5.2)"),
+    'dm2021': ({'action_rotation': 'exp_map', 'obs_rotation': '6d'}, {},
+               "DeepMimic 2021's exp-map actions and 6-D rotations in the observation (spec 4.2)"),
     'no_anneal': ({'anneal_samples': 0}, {},
                   "20 s training episodes from the start instead of DeepMimic's 0.5 s -> 20 s "
                   'curriculum over 32M samples (MimicKit trains without one)'),

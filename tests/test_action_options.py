@@ -123,7 +123,31 @@ def test_absolute_reference_action_equals_relative_zero_action():
     assert np.allclose(obs['absolute'], obs['relative'], atol=2e-3)
 
 
-@pytest.mark.parametrize('bad', [dict(action_rotation='euler'), dict(pd_targets='residual')])
+@pytest.mark.parametrize('bad', [dict(action_rotation='euler'), dict(pd_targets='residual'),
+                                 dict(obs_rotation='matrix')])
 def test_unknown_action_options_are_refused_by_name(bad):
     with pytest.raises(ValueError, match=list(bad)[0].split('_')[-1]):
         make(**bad)
+
+
+@pytest.mark.parametrize('env_id, size', [('mimic/Humanoid-v0', 227), ('mimic/Dog-v0', 347)])
+def test_6d_observation_follows_dm2021(env_id, size):
+    """Each body's quaternion becomes its rotated y then x axis; everything else is unchanged."""
+    envs = {r: gym.make(env_id, obs_rotation=r, mode='test') for r in ('quat', '6d')}
+    obs = {r: env.reset(seed=3)[0] for r, env in envs.items()}
+    a = envs['quat'].unwrapped.action_norm[0].astype(np.float32)
+    for _ in range(3):
+        obs = {r: env.step(a)[0] for r, env in envs.items()}
+    q, d = obs['quat'], obs['6d']
+    assert d.shape == (size,) and envs['6d'].observation_space.shape == (size,)
+    J = envs['quat'].unwrapped.character.num_joints
+    pose_q, pose_d = q[2:2 + 7 * J].reshape(J, 7), d[2:2 + 9 * J].reshape(J, 9)
+    R = Rotation.from_quat(pose_q[:, [4, 5, 6, 3]]).as_matrix()     # w, x, y, z -> xyzw
+    assert np.allclose(pose_d[:, 3:6], R[:, :, 1], atol=1e-5)        # q (0, 1, 0)
+    assert np.allclose(pose_d[:, 6:9], R[:, :, 0], atol=1e-5)        # q (1, 0, 0)
+    assert np.allclose(pose_d[:, :3], pose_q[:, :3]) and np.allclose(d[:2], q[:2])
+    assert np.allclose(d[2 + 9 * J:], q[2 + 7 * J:])
+    mean, std, fixed = envs['6d'].unwrapped.obs_norm
+    assert mean.shape == (size,) and fixed[0] and not fixed[1:].any()
+    for env in envs.values():
+        env.close()

@@ -5,7 +5,8 @@ at 30 Hz driving stable-PD targets with physics at 240 Hz (8 steps per action, t
 re-issued before every step). The reward is DeepMimic's five-term imitation reward (see
 mimic.envs.reward); the observation its DM-2019 state (mimic.envs.observation); the action its
 axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``action_rotation=
-'exp_map'`` (DM-2021's ball-joint actions) and ``pd_targets='relative'`` (targets relative to the
+'exp_map'`` (DM-2021's ball-joint actions), ``obs_rotation='6d'`` (DM-2021's 6-D rotations in the
+observation) and ``pd_targets='relative'`` (targets relative to the
 reference pose of the next control step).
 
 Episode ends:
@@ -61,7 +62,7 @@ class ImitationTask:
                  kinematic=False, time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
                  control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
                  sync_root=True, reward_weights=None, reward_scales=None,
-                 action_rotation='axis_angle', pd_targets='absolute'):
+                 action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat'):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         _check_positive(num=num, control_rate=control_rate, sim_rate=sim_rate, time_limit=time_limit,
@@ -92,7 +93,7 @@ class ImitationTask:
 
         self.reference = ReferenceMotion(self.clip)
         self.action_map = ActionMap(self.character, action_rotation, pd_targets)
-        self.observer = ObservationBuilder(self.character)
+        self.observer = ObservationBuilder(self.character, obs_rotation)
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
         # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
@@ -182,11 +183,11 @@ class ImitationTask:
         characters whose link states (with the world row) are S_ext, against ref."""
         K = S_ext.shape[0]
         if self._compiled is not None:
-            obs = np.empty((K, self.observer.size), np.float32)
+            obs = np.empty((K, self.observer.quat_size), np.float32)
             terms = np.empty((K, len(REWARD_TERMS)))
             reward = np.empty(K)
             self._compiled(S_ext, ref, ref_root, obs, terms, reward)
-            return obs, reward, terms
+            return self.observer.expand(obs), reward, terms
         rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
         heading_frames(S_ext[:, 0, 17:21], rot_h, quat_h)
         reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
@@ -284,7 +285,7 @@ _TASK_DEFAULTS = dict(motion='humanoid3d_walk', character=None, mode='train', ki
                       time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
                       control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
                       sync_root=True, reward_weights=None, reward_scales=None,
-                      action_rotation='axis_angle', pd_targets='absolute')
+                      action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat')
 
 
 class _TaskAttributes:
