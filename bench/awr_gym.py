@@ -134,7 +134,7 @@ def write_report(res: dict[str, Any]) -> None:
         f.write("\n".join(lines) + "\n")
     try:
         sys.path.insert(0, REPO)
-        from mimic.plot import plot_runs
+        from mimic.cli.plot import plot_runs
         for task in res["tasks"]:
             dirs = [run_dir(task, s) for s in res["seeds"] if os.path.isfile(os.path.join(run_dir(task, s), "log.csv"))]
             if dirs:

@@ -3,7 +3,7 @@ import gymnasium as gym
 import numpy as np
 
 from mimic.learning import AWR, AWRConfig, Dataset, record_dataset
-from mimic.train import main
+from mimic.cli.train import main
 
 
 def behaviour_policy(seed: float = 0, wrong: float = 0.55):

@@ -249,7 +249,7 @@ def test_make_dog_clips_retargets_a_capture_folder_and_refuses_a_bad_source(tmp_
 def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
     from PIL import Image
 
-    from mimic.view import main
+    from mimic.cli.view import main
     out = tmp_path / 'trot.png'
     assert main(['--motion', 'dog_trot', '--contact_sheet', str(out), '--width', '160',
                  '--height', '120']) == 0
@@ -262,7 +262,7 @@ def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
 
 @pytest.mark.parametrize('name', ['dog_canter', 'dog_trot', 'dog_turn'])
 def test_dog_args_files_build_the_dog_with_the_humanoids_agent(name):
-    from mimic.argfile import parse_args
+    from mimic.cli.argfile import parse_args
     s = parse_args(['--arg_file', str(REPO / 'args' / f'{name}.txt')])
     walk = parse_args(['--arg_file', str(REPO / 'args' / 'humanoid_walk.txt')])
     assert s.env_id == 'mimic/Dog-v0' and s.env_kwargs['motion'] == name

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mimic  # noqa: F401
-from mimic.view import main as view_main
+from mimic.cli.view import main as view_main
 
 REPO = Path(__file__).resolve().parents[1]
 VIEW = str(REPO / 'mimic' / 'view.py')
