@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def main(argv=None):
     import gymnasium as gym
+
     import mimic  # noqa: F401
     from mimic.cli.argfile import parse_args
     from mimic.learning import AWR

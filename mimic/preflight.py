@@ -42,7 +42,7 @@ class PreflightError(Exception):
 def check_seed(seed: Any, what: str = "--seed", episodes: int = 1) -> None:
     if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX - max(0, episodes - 1):
         raise PreflightError(f"{what} {seed}: seeds must be integers in [0, {SEED_MAX}]"
-                             + (f" (seed + episodes - 1 included)" if episodes > 1 else ""))
+                             + (" (seed + episodes - 1 included)" if episodes > 1 else ""))
 
 
 def check_number(value: Any, what: str, minimum: float, inclusive: bool = True,

@@ -346,6 +346,72 @@ class GuiScene:
         self.world.close()
 
 
+class GuiControls:
+    """The window's key state: pause, single step, ghost mode, slow motion, camera follow, quit."""
+
+    def __init__(self, player: Player, scene: GuiScene, speed: float = 1.0):
+        self.player, self.scene = player, scene
+        self.paused, self.follow, self.quit = False, True, False
+        self.speed_i = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_i]
+
+    def read_keys(self) -> bool:
+        """Apply the keys pressed since the last frame; returns whether to step this frame."""
+        from mimic.sim import camera as cam
+        step = not self.paused
+        for key in cam.gui_keys(self.scene.world):
+            if key == 'space':
+                self.paused = not self.paused
+                step = False
+            elif key in ('n', 'right') and self.paused:
+                step = True
+            elif key == 'r':
+                self.player.reset()
+            elif key == 'g':
+                self.next_ghost_mode()
+            elif key == 's':
+                self.speed_i = (self.speed_i + 1) % len(SPEEDS)
+            elif key == 'c':
+                self.follow = not self.follow
+            elif key in ('q', 'escape'):
+                self.quit = True
+        return step
+
+    def next_ghost_mode(self):
+        from mimic.sim import camera as cam
+        player = self.player
+        player.ghost_mode = GHOST_MODES[(GHOST_MODES.index(player.ghost_mode) + 1) % len(GHOST_MODES)]
+        if player.ghost_mode == 'beside':
+            player.fit_beside(cam.camera_right(cam.gui_camera(self.scene.world)['view']))
+        self.scene.show_ghost(player.ghost_mode != 'off')
+        player.update_ghost()
+
+    def status(self) -> str:
+        text = self.player.status() + ('   PAUSED' if self.paused else '')
+        return text + (f'   x{self.speed:g}' if self.speed != 1.0 else '')
+
+
+def _place_gui_camera(player: Player, scene: GuiScene, ghost_mode: str) -> None:
+    """Aim the window's camera at the character (farther back for a beside ghost) and pose the
+    ghost and the display copy."""
+    from mimic.sim import camera as cam
+    world, u = scene.world, player.u
+    player.ghost = scene.ghost
+    player.ghost_mode = ghost_mode
+    scene.show_ghost(ghost_mode != 'off')
+    gui_distance = GUI_FOV_FACTOR * camera_distance(u)
+    cam.gui_follow(world, player.camera_target(), yaw=0.0, pitch=-12.0, distance=gui_distance)
+    player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
+    player.update_ghost()
+    if ghost_mode == 'beside':
+        cam.gui_follow(world, player.camera_target(),
+                       distance=gui_distance + GUI_FOV_FACTOR * 0.8 * player.ghost_offset)
+    cam.mirror_pose(u.sim, scene.body)
+
+
 def run_gui(player: Player, seconds: float | None = None, episodes: int | None = None,
             ghost_mode: str = 'overlay', screenshot=None, speed: float = 1.0,
             gui_options: str = '', help_stream=sys.stderr) -> dict:
@@ -357,53 +423,17 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
     player.reset()                                 # only for the first connection
     world = scene.world
     try:
-        player.ghost = scene.ghost
-        player.ghost_mode = ghost_mode
-        scene.show_ghost(ghost_mode != 'off')
-        gui_distance = GUI_FOV_FACTOR * camera_distance(u)
-        cam.gui_follow(world, player.camera_target(), yaw=0.0, pitch=-12.0,
-                       distance=gui_distance)
-        player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
-        player.update_ghost()
-        if ghost_mode == 'beside':
-            cam.gui_follow(world, player.camera_target(),
-                           distance=gui_distance + GUI_FOV_FACTOR * 0.8 * player.ghost_offset)
-        cam.mirror_pose(u.sim, scene.body)
+        _place_gui_camera(player, scene, ghost_mode)
         text = cam.GuiText(world)
         if help_stream is not None:
             print(GUI_HELP, file=help_stream)
-        paused, follow = False, True
-        speed_i = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
-        sim_time = 0.0
-        dt = u.control_dt
+        keys = GuiControls(player, scene, speed)
+        sim_time, dt = 0.0, u.control_dt
         next_tick = time.perf_counter()
         target = player.camera_target()
-        quit_ = False
         try:
-            while cam.gui_connected(world) and not quit_:
-                step = not paused
-                for key in cam.gui_keys(world):
-                    if key == 'space':
-                        paused = not paused
-                        step = False
-                    elif key in ('n', 'right') and paused:
-                        step = True
-                    elif key == 'r':
-                        player.reset()
-                    elif key == 'g':
-                        i = GHOST_MODES.index(player.ghost_mode)
-                        player.ghost_mode = GHOST_MODES[(i + 1) % len(GHOST_MODES)]
-                        if player.ghost_mode == 'beside':
-                            player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
-                        scene.show_ghost(player.ghost_mode != 'off')
-                        player.update_ghost()
-                    elif key == 's':
-                        speed_i = (speed_i + 1) % len(SPEEDS)
-                    elif key == 'c':
-                        follow = not follow
-                    elif key in ('q', 'escape'):
-                        quit_ = True
-                if step:
+            while cam.gui_connected(world) and not keys.quit:
+                if keys.read_keys():
                     before = player.episodes
                     player.step()
                     sim_time += dt
@@ -411,20 +441,15 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
                             player.episodes > episodes:
                         break
                     if seconds is not None and sim_time >= seconds - 1e-9:
-                        quit_ = True
+                        keys.quit = True
                 cam.mirror_pose(u.sim, scene.body)
-                if follow:
+                if keys.follow:
                     goal = player.camera_target()
-                    if player.just_reset:
-                        target = goal
-                    else:
-                        target = target + (1.0 - math.exp(-dt / 0.15)) * (goal - target)
+                    target = goal if player.just_reset else \
+                        target + (1.0 - math.exp(-dt / 0.15)) * (goal - target)
                     cam.gui_follow(world, target)
-                status = player.status() + ('   PAUSED' if paused else '')
-                if SPEEDS[speed_i] != 1.0:
-                    status += f'   x{SPEEDS[speed_i]:g}'
-                text.show(status, player.root_position() + np.array([0.0, 1.1, 0.0]))
-                next_tick += dt / SPEEDS[speed_i]
+                text.show(keys.status(), player.root_position() + np.array([0.0, 1.1, 0.0]))
+                next_tick += dt / keys.speed
                 delay = next_tick - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
@@ -435,17 +460,23 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
                 raise
         res = dict(seconds=sim_time, episodes=player.episodes, screenshot=None)
         if screenshot is not None and cam.gui_connected(world):
-            from PIL import Image
-            img, seg = cam.gui_screenshot(world, segmentation=True)
-            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(screenshot)
-            res.update(screenshot=str(screenshot),
-                       character_pixels=int((seg == scene.body.body).sum()),
-                       ghost_pixels=int((seg == scene.ghost.body).sum()))
+            res.update(_save_screenshot(world, scene, screenshot))
         return res
     finally:
         player.ghost = None
         scene.close()
+
+
+def _save_screenshot(world, scene: GuiScene, path) -> dict:
+    """The window's image as a PNG, and how many pixels show the character and its ghost."""
+    from PIL import Image
+
+    from mimic.sim import camera as cam
+    img, seg = cam.gui_screenshot(world, segmentation=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+    return dict(screenshot=str(path), character_pixels=int((seg == scene.body.body).sum()),
+                ghost_pixels=int((seg == scene.ghost.body).sum()))
 
 
 def default_video_path(model, motion) -> Path:

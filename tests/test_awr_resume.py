@@ -36,7 +36,8 @@ def test_resume_is_bit_identical(tmp_path, schedule):
     middle = tmp_path / "middle"
     middle.mkdir()
     shutil.copyfile(f"{straight}/model_000001.pt", middle / "model.pt")
-    assert (torch.load(middle / "model.pt", weights_only=True)["pending_collect"] is not None) == (schedule == "overlap")
+    pending = torch.load(middle / "model.pt", weights_only=True)["pending_collect"]
+    assert (pending is not None) == (schedule == "overlap")
     assert main(ARGS + ["--max_iters", "3", "--output_dir", str(middle), "--resume"]) == 0
 
     a = torch.load(f"{straight}/model.pt", weights_only=True)

@@ -8,9 +8,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import MOTIONS, REPO, pybullet_file
 
 import mimic  # noqa: F401
-from conftest import MOTIONS, REPO, pybullet_file
 from mimic.kinematics import rotations as R
 from mimic.kinematics.clip import ClipError, load_clip
 from mimic.kinematics.fk import forward_kinematics, lowest_point
@@ -118,7 +118,7 @@ def test_random_actions_make_the_dog_fall_on_a_fall_contact_body():
     env.reset(seed=1)
     rng = np.random.default_rng(0)
     mean, std = u.action_norm
-    for k in range(300):
+    for _ in range(300):
         a = (mean + std * rng.normal(0, 0.5, len(mean))).astype(np.float32)
         _, _, term, trunc, info = env.step(a)
         if term:
@@ -136,6 +136,7 @@ def test_random_actions_make_the_dog_fall_on_a_fall_contact_body():
 def test_urdf_forward_kinematics_matches_pybullet():
     """Laikago link frames from mimic.kinematics.urdf_fk equal pybullet's for captured frames."""
     import pybullet as pb
+
     from mimic.kinematics.laikago import laikago_urdf, read_motion_imitation
     from mimic.kinematics.urdf_fk import UrdfRobot
     urdf = pybullet_file('pybullet_data', 'laikago', 'laikago_toes_limits.urdf')

@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from mimic.cli.argfile import ArgError, parse_args
-from mimic.learning.logger import COLUMNS
 from mimic.cli.train import main
+from mimic.learning.logger import COLUMNS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTRACT = ["Iteration", "Wall_Time", "Samples", "Train_Return", "Test_Return", "Train_Episode_Length",

@@ -34,8 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from mimic.kinematics.clip import pose_frames, write_clip
     from mimic.kinematics.character import load_character
+    from mimic.kinematics.clip import pose_frames, write_clip
     from mimic.kinematics.gait import RANGES, GaitError, GaitParams, generate
     from mimic.kinematics.quadruped import solve_dog
     overrides = {k: getattr(args, k) for k in RANGES}

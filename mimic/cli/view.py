@@ -79,8 +79,7 @@ def main(argv=None) -> int:
         return run_eval(args, 'mimic-view')
 
     from mimic.rebuild import RebuildError, load_agent, make_env
-    from mimic.viewer import (ViewerError, Player, contact_sheet, default_video_path, has_display,
-                              record_video, run_gui)
+    from mimic.viewer import Player, ViewerError, contact_sheet, default_video_path, has_display, record_video, run_gui
     env = None
     try:
         if args.width < 8 or args.height < 8:

@@ -58,8 +58,8 @@ if __name__ == "__mimic_sampler_worker__":      # a worker process (the learner'
     # Ctrl-C reaches the whole process group: the learner handles it and closes us (no tracebacks)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-import numpy as np  # noqa: E402
 import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def episode_seed(seed: int, index: int) -> int:

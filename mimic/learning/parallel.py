@@ -78,9 +78,9 @@ Reproducibility
 """
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
-import math
 import runpy
 import select
 import struct

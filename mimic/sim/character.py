@@ -8,8 +8,8 @@ import pybullet as pb
 
 from mimic import compiled
 from mimic.kinematics.character import SPHERICAL, Character
-from mimic.sim.world import World, quiet_stdout
 from mimic.sim import link_state
+from mimic.sim.world import World, quiet_stdout
 
 try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
     if not compiled.wanted():
