@@ -74,8 +74,7 @@ class Section:
 
     def _one_of(self, key: str, allowed: tuple) -> None:
         if getattr(self, key) not in allowed:
-            raise ConfigError(f"key '{key}' must be one of {', '.join(map(repr, allowed))}, "
-                              f"got {getattr(self, key)!r}")
+            raise ConfigError(f"--{key} {getattr(self, key)!r}: must be one of {', '.join(allowed)}")
 
 
 @dataclass
@@ -167,6 +166,8 @@ class RunConfig(Section):
         self._at_least(0, "test_episodes", "test_every", "iters_per_checkpoint", "plot_every",
                        "record_samples")
         self._one_of("on_existing", ON_EXISTING)
+        if self.resume and self.on_existing not in ("refuse", "resume"):
+            raise ConfigError(f"--resume with --on_existing {self.on_existing}: choose one")
         return self
 
     @property

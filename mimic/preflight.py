@@ -147,17 +147,12 @@ def check_checkpoint(path: str, what: str) -> dict:
 # ==================================================================================== mimic-train
 def check_train(settings) -> None:
     """Every start-up check of a ``mimic-train`` run (see the module doc)."""
-    from mimic.learning.run_folder import POLICIES
-    r = settings.run
+    r = settings.run             # (choices and ranges of single keys: mimic.config's validate)
     check_seed(r.seed)
     for key in ("max_samples", "max_iters"):
         check_number(getattr(r, key), f"--{key}", 1)
     if r.record_dataset:
         check_number(r.record_samples, "--record_samples", 1)
-    if r.on_existing not in POLICIES:
-        raise PreflightError(f"--on_existing {r.on_existing!r}: must be one of {', '.join(POLICIES)}")
-    if r.resume and r.on_existing not in ("refuse", "resume"):
-        raise PreflightError(f"--resume with --on_existing {r.on_existing}: choose one")
     env_kwargs = settings.env_kwargs
     if settings.env_id and settings.env_id.startswith("mimic/") and env_kwargs.get("motion"):
         check_clip(str(env_kwargs["motion"]), "--motion", env_kwargs.get("character"))
