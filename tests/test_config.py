@@ -215,7 +215,7 @@ def test_link_state_views_name_pybullets_columns():
         assert np.shares_memory(S[:, L.JOINT_POS], S)      # a view, not a copy
         np.testing.assert_allclose(np.linalg.norm(S[:, L.BODY_ROT], axis=1), 1.0, atol=1e-9)
         np.testing.assert_allclose(np.linalg.norm(S[:, L.JOINT_ROT], axis=1), 1.0, atol=1e-9)
-        import pybullet as pb                            # what each name means, from pybullet itself
+        import pybullet as pb  # what each name means, from pybullet itself
         for j in (0, 5):
             ls = pb.getLinkState(sim.body, j, computeLinkVelocity=1, physicsClientId=world.client)
             np.testing.assert_allclose(S[j, L.BODY_POS], ls[0])
