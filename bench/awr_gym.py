@@ -8,7 +8,8 @@ Every (task, seed) is one `mimic/train.py --arg_file args/gym_<task>.txt` proces
 at a time, 1 torch thread each) writing to bench/results/runs/<task>_s<seed>/ (log.csv,
 model.pt, stdout.log).  Runs are started with --resume --save_buffer, so re-running the
 command continues killed runs exactly; a run already past --samples is left as it is, so
-e.g. a later `--samples 500000` reuses finished 1M runs (their log has the 0.5M point).  The report (bench/results/awr_gym.json / .md / awr_gym_<task>.png) gives the
+e.g. a later `--samples 500000` reuses finished 1M runs (their log has the 0.5M point).  The report
+(bench/results/awr_gym.json / .md / awr_gym_<task>.png) gives the
 mean +- std over seeds of the test return (10 deterministic episodes, last evaluation at or
 before the milestone) at samples/2 and samples, beside the official AWR numbers, plus
 sampling throughput and learner time per iteration.  It is refreshed after every finished run.
@@ -116,15 +117,15 @@ def write_report(res: dict[str, Any]) -> None:
              f"| task | ours @ {n / 2 / 1e6:g}M | ours @ {n / 1e6:g}M | official AWR | sampling samples/s | "
              f"overall samples/s | learner s/iter | sampler s/iter |",
              "|---|---|---|---|---|---|---|---|"]
-    for task, d in res["tasks"].items():
+    for d in res["tasks"].values():
         s = d["summary"]
         off = ", ".join(f"{k}: {v}" for k, v in d["official"].items())
-        g = lambda k, f: "–" if s[k] is None else format(s[k], f)  # noqa: E731
+        g = lambda k, f, s=s: "–" if s[k] is None else format(s[k], f)  # noqa: E731
         lines.append(f"| {d['env']} | {fmt(s['test_return_half'])} | {fmt(s['test_return_full'])} | {off} | "
                      f"{g('sampling_samples_per_s', '.0f')} | {g('overall_samples_per_s', '.0f')} | "
                      f"{g('update_time_per_iter_s', '.2f')} | {g('sample_time_per_iter_s', '.2f')} |")
     lines += ["", "Per seed (samples reached, wall time, test return at half / full / last):", ""]
-    for task, d in res["tasks"].items():
+    for d in res["tasks"].values():
         for seed, v in d["per_seed"].items():
             h, fu, la = (("–" if x is None else f"{x:.0f}") for x in
                          (v["test_return_half"], v["test_return_full"], v["last_test_return"]))
@@ -134,7 +135,7 @@ def write_report(res: dict[str, Any]) -> None:
         f.write("\n".join(lines) + "\n")
     try:
         sys.path.insert(0, REPO)
-        from mimic.plot import plot_runs
+        from mimic.cli.plot import plot_runs
         for task in res["tasks"]:
             dirs = [run_dir(task, s) for s in res["seeds"] if os.path.isfile(os.path.join(run_dir(task, s), "log.csv"))]
             if dirs:

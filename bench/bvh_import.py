@@ -45,11 +45,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from synthetic_bvh import synthetic_capture  # noqa: E402
+
 from mimic.kinematics.bvh import read_bvh, write_bvh  # noqa: E402
 from mimic.kinematics.bvh_import import import_bvh, retarget_bvh, select_frames  # noqa: E402
 from mimic.kinematics.character import load_character  # noqa: E402
 from mimic.kinematics.joint_map import choose_joint_map  # noqa: E402
-from synthetic_bvh import synthetic_capture  # noqa: E402
 
 
 def make_captures(folder: Path, minutes: float, rate: float) -> dict:
@@ -111,7 +112,7 @@ def measure(path: Path, repeats: int, peer_frames: int) -> dict:
         rows['peer'].append(peer_parse(path, peer_frames))
         m = choose_joint_map(b, ch)
         sl = select_frames(b)
-        for key, fn in (('retarget', lambda: retarget_bvh(b, ch, m, sl)),
+        for key, fn in (('retarget', lambda b=b, m=m, sl=sl: retarget_bvh(b, ch, m, sl)),
                         ('import', lambda: import_bvh(path, ch, fps=30.0))):
             t, c, _ = timed(fn)
             rows[key].append(t)

@@ -43,6 +43,7 @@ def ours(steps, warmup, seed, profile=False, num_envs=0, character='humanoid'):
     num_envs > 0 times the vector env with that many characters (steps counts character steps)."""
     import gymnasium as gym
     import numpy as np
+
     import mimic  # noqa: F401  (registers the env)
     env_id, motion = ENVS[character]
     kw = dict(motion=motion, mode='train', anneal_samples=0)

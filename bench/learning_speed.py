@@ -34,7 +34,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from mimic.plot import read_log  # noqa: E402
+from mimic.cli.plot import read_log  # noqa: E402
 
 ARG_FILE = 'args/humanoid_spinkick.txt'
 CONTROL_RATE = 30.0

@@ -112,6 +112,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import torch
+
     import mimic  # noqa: F401
     from mimic.learning import AWR, AWRConfig
     from mimic.sampling import ParallelSampler, SerialSampler
@@ -194,7 +195,8 @@ def main(argv=None) -> int:
             paired[c] = statistics.median(r["rate"] / (mode * b["rate"]) for r, b in zip(rows, results["floor", 1, ""]))
         elif n not in ("serial", "floor") and (1, mode, p) in results:
             paired[c] = statistics.median(r["rate"] / (n * b["rate"]) for r, b in zip(rows, results[1, mode, p]))
-    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | learner wall us/sample {'act':>6} {'coord':>6}"
+    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | "
+          f"learner wall us/sample {'act':>6} {'coord':>6}"
           f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}")
     for c in contenders:
         if c[0] == "floor":
@@ -213,7 +215,8 @@ def main(argv=None) -> int:
                 continue
             base = med.get((1, mode, p), {}).get("rate")
             eff = m["rate"] / (n * base) if base else float("nan")
-            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} {paired.get(c, float('nan')):6.3f}"
+            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} "
+                  f"{paired.get(c, float('nan')):6.3f}"
                   f" {m['env_busy']:5.2f} |"
                   f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
                   f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
@@ -288,7 +291,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(1)
         print(f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {cfg.samples_per_iter} samples"
               f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time")
-        print(f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} {'predicted s':>11} {'ratio':>6}")
+        print(f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} "
+              f"{'predicted s':>11} {'ratio':>6}")
         before = 0
         for i in range(args.iterations):
             t = time.perf_counter()

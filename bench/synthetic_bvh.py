@@ -91,7 +91,7 @@ def synthetic_capture(motion='humanoid3d_walk', scale=1.15, repeats=1, rate=None
         to_file = Rotation.from_rotvec([np.pi / 2, 0, 0]) * to_file
     F = len(t)
     wrot = []
-    for name, parent, src, _ in joints:
+    for _name, parent, src, _ in joints:
         if src is None:                                # follows its parent: local identity
             wrot.append(wrot[names.index(parent)])
         else:
@@ -100,7 +100,7 @@ def synthetic_capture(motion='humanoid3d_walk', scale=1.15, repeats=1, rate=None
     motion_cols = []
     hips = (root_pos + Rotation.from_quat(local_rot[:, 0]).apply([0.0, HIP_DROP, 0.0])) * scale
     motion_cols.append(to_file.apply(hips) * 100.0)
-    for k, (name, parent, _, _) in enumerate(joints):
+    for k, (_name, parent, _, _) in enumerate(joints):
         local = wrot[k] if parent is None else wrot[names.index(parent)].inv() * wrot[k]
         motion_cols.append(local.as_euler('ZXY', degrees=True))
     offsets = np.array([to_file.apply(o) * scale * 100.0 for *_, o in joints])

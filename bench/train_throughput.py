@@ -33,8 +33,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENT = os.path.join(REPO, "args", "agents", "awr_imitation.yaml")
 ENV_ID = "mimic/Humanoid-v0"
@@ -113,7 +111,8 @@ def summarize(results: dict, flops: dict) -> list[str]:
                      f" {m['update_s_per_iter']:14.2f}")
     base, new, ceiling = (med[c]["samples_per_s"] for c in CONTENDERS)
     lines.append(f"default / sync-1thread = {new / base:.2f}x (target >= 1.6); "
-                 f"default / samplers-alone = {new / ceiling:.2f}; CPU busy (default) = {med['default']['cpu_busy']:.2f}")
+                 f"default / samplers-alone = {new / ceiling:.2f}; "
+                 f"CPU busy (default) = {med['default']['cpu_busy']:.2f}")
     for c, f in flops.items():
         gflops = f["flops_per_iter"] / 1e9 / med[c]["update_s_per_iter"] if med[c]["update_s_per_iter"] else 0
         lines.append(f"{c}: update {f['flops_per_sample'] / 1e6:.0f} MFLOP per new sample, "
@@ -134,6 +133,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     import gymnasium as gym
+
     import mimic  # noqa: F401
     from mimic.sampling import ParallelSampler
     if args.device:

@@ -42,7 +42,7 @@ class PreflightError(Exception):
 def check_seed(seed: Any, what: str = "--seed", episodes: int = 1) -> None:
     if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX - max(0, episodes - 1):
         raise PreflightError(f"{what} {seed}: seeds must be integers in [0, {SEED_MAX}]"
-                             + (f" (seed + episodes - 1 included)" if episodes > 1 else ""))
+                             + (" (seed + episodes - 1 included)" if episodes > 1 else ""))
 
 
 def check_number(value: Any, what: str, minimum: float, inclusive: bool = True,
@@ -125,15 +125,15 @@ def check_dataset(path: str):
         raise PreflightError(f"--dataset: {e}") from None
 
 
-def read_checkpoint(path: str, what: str) -> dict:
+def check_checkpoint(path: str, what: str) -> dict:
     """A mimic-train checkpoint as a dict, or a PreflightError naming the file and the problem."""
     if not os.path.lexists(path):
         raise PreflightError(f"{what} '{path}': no such file")
     if not os.path.isfile(path):
         raise PreflightError(f"{what} '{path}': not a file")
-    from mimic.learning.checkpoint import load
+    from mimic.learning.checkpoint import read_checkpoint
     try:
-        s = load(path)
+        s = read_checkpoint(path)
     except Exception as e:        # torch / zip / pickle errors all mean "not a checkpoint"
         first = (str(e).strip().splitlines() or [""])[0][:150]
         raise PreflightError(f"{what} '{path}': not a readable mimic checkpoint "
@@ -147,44 +147,39 @@ def read_checkpoint(path: str, what: str) -> dict:
 # ==================================================================================== mimic-train
 def check_train(settings) -> None:
     """Every start-up check of a ``mimic-train`` run (see the module doc)."""
-    from mimic.learning.run_folder import POLICIES
-    r = settings.run
-    check_seed(r["seed"])
+    r = settings.run             # (choices and ranges of single keys: mimic.config's validate)
+    check_seed(r.seed)
     for key in ("max_samples", "max_iters"):
-        check_number(r[key], f"--{key}", 1)
-    if r["record_dataset"]:
-        check_number(r["record_samples"], "--record_samples", 1)
-    if r["on_existing"] not in POLICIES:
-        raise PreflightError(f"--on_existing {r['on_existing']!r}: must be one of {', '.join(POLICIES)}")
-    if r["resume"] and r["on_existing"] not in ("refuse", "resume"):
-        raise PreflightError(f"--resume with --on_existing {r['on_existing']}: choose one")
+        check_number(getattr(r, key), f"--{key}", 1)
+    if r.record_dataset:
+        check_number(r.record_samples, "--record_samples", 1)
     env_kwargs = settings.env_kwargs
     if settings.env_id and settings.env_id.startswith("mimic/") and env_kwargs.get("motion"):
         check_clip(str(env_kwargs["motion"]), "--motion", env_kwargs.get("character"))
-    dataset = check_dataset(r["dataset"]) if r["dataset"] else None
-    if r["record_dataset"]:
-        if r["record_policy"] != "random":
-            read_checkpoint(r["record_policy"], "--record_policy")
-        path = r["record_dataset"] if r["record_dataset"].endswith(".npz") else r["record_dataset"] + ".npz"
+    dataset = check_dataset(r.dataset) if r.dataset else None
+    if r.record_dataset:
+        if r.record_policy != "random":
+            check_checkpoint(r.record_policy, "--record_policy")
+        path = r.record_dataset if r.record_dataset.endswith(".npz") else r.record_dataset + ".npz"
         check_writable_file(path, "--record_dataset")
         if os.path.exists(path):
             raise PreflightError(f"--record_dataset '{path}': already exists (a dataset is never "
                                  f"overwritten; remove it or choose another name)")
         return
     check_output_dir(settings)
-    if r["resume"] or r["on_existing"] == "resume":
-        latest = os.path.join(r["output_dir"], "model.pt")
+    if r.resuming:
+        latest = os.path.join(r.output_dir, "model.pt")
         if os.path.lexists(latest):
-            check_resume(read_checkpoint(latest, "--resume"), settings, latest, dataset)
+            check_resume(check_checkpoint(latest, "--resume"), settings, latest, dataset)
 
 
 def check_output_dir(settings) -> None:
     from mimic.learning.run_folder import periodic_checkpoints, run_contents
     r = settings.run
-    out = r["output_dir"]
+    out = r.output_dir
     check_writable_dir(out, "--output_dir")
     held = run_contents(out)
-    resume = r["resume"] or r["on_existing"] == "resume"
+    resume = r.resuming
     latest = os.path.join(out, "model.pt")
     if resume and os.path.lexists(latest) and not os.path.isfile(latest):
         raise PreflightError(f"--resume: '{latest}' is not a file")
@@ -193,7 +188,7 @@ def check_output_dir(settings) -> None:
     if resume and not os.path.lexists(latest):
         raise PreflightError(f"--output_dir '{out}': holds {', '.join(held)} but no model.pt to resume "
                              f"from (copy a periodic checkpoint to model.pt, or --on_existing move_aside)")
-    if not resume and r["on_existing"] == "refuse":
+    if not resume and r.on_existing == "refuse":
         raise PreflightError(f"--output_dir '{out}': holds a previous run ({', '.join(held)}); continue it "
                              f"with --resume, keep it as {os.path.basename(os.path.normpath(out))}.oldN with "
                              f"--on_existing move_aside, or choose another --output_dir")
@@ -245,7 +240,7 @@ def refused(prog: str, check, *args) -> Optional[int]:
 
 def check_view(args) -> None:
     """Start-up checks of ``mimic-view`` and ``mimic-eval`` (options absent from one are skipped)."""
-    from mimic.viewer import VIDEO_EXTS, has_display
+    from mimic.viewer import VIDEO_EXTS, default_video_path, has_display
     g = lambda name: getattr(args, name, None)  # noqa: E731
     episodes = g("episodes")
     check_number(episodes, "--episodes", 1)
@@ -270,7 +265,6 @@ def check_view(args) -> None:
     if g("motion") is not None:
         check_clip(g("motion"), "--motion")
     if not g("video") and hasattr(args, "gui") and not (args.no_render or args.gui or has_display()):
-        from mimic.view import default_video_path        # headless mimic-view writes a video there
         check_writable_file(str(default_video_path(args.model, args.motion)), "video (no display)")
 
 
@@ -281,7 +275,7 @@ def prepare_train(settings) -> list[str]:
     from mimic.learning.run_folder import prepare
     check_train(settings)
     r = settings.run
-    if r["record_dataset"]:
+    if r.record_dataset:
         return []
-    r["resume"] = bool(r["resume"] or r["on_existing"] == "resume")
-    return prepare(r["output_dir"], r["on_existing"])
+    r.resume = r.resuming
+    return prepare(r.output_dir, r.on_existing)

@@ -1,8 +1,6 @@
 """Watching a skill: a trained policy (or a clip played kinematically) with its reference ghost.
 
-* :func:`load_model` / :func:`make_env` rebuild the environment a checkpoint was trained on (the
-  checkpoint stores ``env_id`` and ``env_kwargs``) and check the model fits it; every problem is a
-  :class:`ViewerError` with a one-line message naming the file and the mismatch.
+* mimic.rebuild turns a checkpoint (or a clip) into the agent and env to watch.
 * :class:`Player` steps the env (policy mean actions, or none in kinematic playback), restarts
   episodes when they end and poses the reference ghost, overlaid or beside the character.
 * :func:`record_video` writes a headless video (TinyRenderer, no display / GPU needed) at the
@@ -20,144 +18,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from mimic.sim.link_state import BODY_POS, JOINT_POS
 
 GHOST_MODES = ('overlay', 'beside', 'off')
 GHOST_RGB = (1.0, 0.55, 0.15)
 GHOST_ALPHA = 0.4
 VIDEO_EXTS = ('.mp4', '.gif', '.mov', '.mkv', '.avi', '.webm')
-HUMANOID_ENV, DOG_ENV = 'mimic/Humanoid-v0', 'mimic/Dog-v0'
 
 
 class ViewerError(Exception):
-    """A user-facing problem (bad model file, mismatching motion, bad option): one line."""
-
-
-# ==================================================================================== loading
-def load_model(path):
-    """(agent, info) from a mimic-train checkpoint; info holds env_id / env_kwargs / ...
-
-    Raises ViewerError for a missing, unreadable or incomplete file.
-    """
-    path = str(path)
-    if not os.path.exists(path):
-        raise ViewerError(f"model '{path}': no such file")
-    if not os.path.isfile(path):
-        raise ViewerError(f"model '{path}': not a file")
-    try:
-        from mimic.learning import load_policy
-        agent, info = load_policy(path)
-    except Exception as e:  # torch / pickle / zip errors, missing keys: all mean "not a checkpoint"
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else ''
-        msg = f'{type(e).__name__}: {msg}' if msg else type(e).__name__
-        if len(msg) > 160:
-            msg = msg[:157] + '...'
-        raise ViewerError(f"model '{path}': not a readable mimic checkpoint ({msg})") from None
-    if not info.get('env_id'):
-        raise ViewerError(f"model '{path}': the checkpoint does not say which environment it was "
-                          f"trained on (no env_id; was it written by mimic-train?)")
-    return agent, info
-
-
-def env_id_for_motion(motion) -> str:
-    """The imitation env of a clip's character (DeepMimic names clips <character>_...)."""
-    from mimic.envs.imitation import character_for_motion
-    from mimic.paths import resolve_motion
-    return DOG_ENV if character_for_motion(resolve_motion(motion)) == 'dog' else HUMANOID_ENV
-
-
-def _resolve(motion, what):
-    from mimic.paths import resolve_motion
-    try:
-        return resolve_motion(motion)
-    except FileNotFoundError as e:
-        raise ViewerError(f'{what}: {e}') from None
-
-
-def _stored_motion(motion):
-    """A motion named in a checkpoint: as stored, else the file's name among the shipped clips
-    (training may have run from another directory)."""
-    from mimic.paths import resolve_motion
-    try:
-        return str(resolve_motion(motion))
-    except FileNotFoundError:
-        pass
-    try:
-        return str(resolve_motion(Path(str(motion)).stem))
-    except FileNotFoundError:
-        return str(motion)
-
-
-def _env_character(env_id, kwargs):
-    import gymnasium as gym
-    try:
-        spec = gym.spec(env_id)
-    except Exception:
-        return None
-    return kwargs.get('character') or (spec.kwargs or {}).get('character')
-
-
-def make_env(model_path=None, info=None, agent=None, motion=None, env_kwargs=None,
-             mode='test'):
-    """The environment to watch or evaluate.
-
-    With a model (``info`` from :func:`load_model`): the checkpoint's env_id and (test) env_kwargs,
-    ``mode="test"``, ``motion`` overriding the clip; checks the character and the observation /
-    action sizes against the model. Without a model: ``motion`` played kinematically on its
-    character. Returns the env (not yet reset).
-    """
-    import gymnasium as gym
-
-    import mimic  # noqa: F401  (registers the envs)
-    from mimic.envs.imitation import character_for_motion
-
-    name = f"model '{model_path}'" if model_path else 'viewer'
-    if info is not None:
-        env_id = info['env_id']
-        kwargs = dict(info.get('eval_env_kwargs') or info.get('env_kwargs') or {})
-        if not env_id.startswith('mimic/'):
-            raise ViewerError(f"{name}: trained on '{env_id}', not a mimic imitation env "
-                              f"({HUMANOID_ENV} / {DOG_ENV}): nothing to view here")
-        if motion is not None:
-            kwargs['motion'] = str(_resolve(motion, f'motion {motion!r}'))
-        elif 'motion' in kwargs:
-            kwargs['motion'] = _stored_motion(kwargs['motion'])
-        kwargs['kinematic'] = False
-        trained_char = _env_character(env_id, kwargs)
-        if 'motion' in kwargs and trained_char:
-            clip_path = _resolve(kwargs['motion'], f"{name}: motion {kwargs['motion']!r}")
-            clip_char = character_for_motion(clip_path)
-            if clip_char != trained_char:
-                raise ViewerError(f"{name} was trained for the {trained_char} ({env_id}), but "
-                                  f"motion '{clip_path.name}' is a {clip_char} clip")
-    else:
-        if motion is None:
-            raise ViewerError('nothing to show: give --model FILE and/or --motion CLIP')
-        env_id = env_id_for_motion(motion)
-        kwargs = {'motion': str(_resolve(motion, f'motion {motion!r}')), 'kinematic': True}
-    kwargs.pop('render_mode', None)
-    kwargs['mode'] = mode
-    kwargs.update(env_kwargs or {})
-    try:
-        env = gym.make(env_id, **kwargs)
-    except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        kw = ', '.join(f'{k}={v!r}' for k, v in kwargs.items())
-        raise ViewerError(f'{name}: cannot create {env_id} ({kw}): {msg}') from None
-    if agent is not None:
-        check_fits(agent, env, name, env_id)
-    return env
-
-
-def check_fits(agent, env, name, env_id):
-    obs_n = int(np.prod(env.observation_space.shape))
-    act_n = int(np.prod(env.action_space.shape)) if env.action_space.shape else 1
-    if (agent.obs_dim, agent.act_dim) != (obs_n, act_n):
-        clip = getattr(env.unwrapped, 'clip', None)
-        what = f"{env_id}{' (' + clip.name + ')' if clip is not None else ''}"
-        env.close()
-        raise ViewerError(f'{name} expects observations of size {agent.obs_dim} and actions of '
-                          f'size {agent.act_dim}, but {what} has {obs_n} and {act_n} '
-                          f'(a model of another character?)')
+    """A user-facing problem with what to draw (a video format, a frame count): one line."""
 
 
 # ==================================================================================== playback
@@ -241,7 +113,7 @@ class Player:
         """Set the beside direction and an offset that clears the character's extent along it
         (1.5 m for the humanoid seen from the side, more for the long dog)."""
         self.beside_dir = np.asarray(direction, np.float64)
-        p = self.u.sim.query()[:, 14:17] @ self.beside_dir
+        p = self.u.sim.query()[:, JOINT_POS] @ self.beside_dir
         self.ghost_offset = float(max(1.2, p.max() - p.min() + 0.9))
 
     def ghost_position(self, root_pos):
@@ -288,7 +160,7 @@ def character_box(u):
     """(centre [3], largest side in metres) of the character's bounding box: its joints and
     body centres, plus 0.3 m for the bodies' own radii."""
     st = u.sim.query()
-    pts = np.concatenate([st[:, 0:3], st[:, 14:17]])
+    pts = np.concatenate([st[:, BODY_POS], st[:, JOINT_POS]])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return 0.5 * (lo + hi), float((hi - lo).max() + 0.3)
 
@@ -301,49 +173,6 @@ def camera_distance(u, fov: float = 45.0) -> float:
 
 
 # ==================================================================================== video
-class ProgressBar:
-    """A textual progress bar on stderr (redrawn in place on a terminal, a few lines otherwise)."""
-
-    def __init__(self, total: int, label: str = '', stream=None, enabled: bool = True,
-                 unit: str = 'frames'):
-        self.total = max(1, int(total))
-        self.label = label
-        self.unit = unit
-        self.stream = stream or sys.stderr
-        self.enabled = enabled
-        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
-        self.t0 = time.perf_counter()
-        self.last = -1.0
-        self.quarter = -1
-
-    def update(self, n: int):
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        done = n >= self.total
-        if self.tty:
-            if not done and now - self.last < 0.1:
-                return
-            self.last = now
-            frac = min(1.0, n / self.total)
-            width = 30
-            bar = '#' * int(frac * width) + '-' * (width - int(frac * width))
-            el = now - self.t0
-            rate = n / el if el > 0 else 0.0
-            eta = (self.total - n) / rate if rate > 0 else 0.0
-            self.stream.write(f'\r{self.label} [{bar}] {n}/{self.total} {self.unit}  '
-                              f'{rate:5.1f}/s  ETA {eta:4.0f} s ')
-            if done:
-                self.stream.write('\n')
-            self.stream.flush()
-        else:
-            q = int(4 * n / self.total)
-            if q != self.quarter:
-                self.quarter = q
-                self.stream.write(f'{self.label} {n}/{self.total} {self.unit}\n')
-                self.stream.flush()
-
-
 def open_writer(path, fps: float, width: int, height: int):
     """An imageio writer for .mp4 / .mov / .mkv / .avi / .webm (ffmpeg) or .gif (Pillow)."""
     import imageio.v2 as iio
@@ -392,6 +221,8 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
         raise ViewerError(f'{seconds} s at {fps} fps is no frame at all')
     writer = open_writer(path, fps, width, height)
     ghost_world = None
+    bar = tqdm(total=n_frames, desc=f'rendering {Path(path).name}', unit='frames',
+               disable=not progress, file=sys.stderr)
     try:
         player.reset()
         renderer = scene_renderer(u.world)
@@ -406,7 +237,6 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
             if ghost_mode == 'beside':
                 camera.distance += 0.8 * player.ghost_offset
         dt = u.control_dt
-        bar = ProgressBar(n_frames, label=f'rendering {Path(path).name}', enabled=progress)
         camera.follow(player.camera_target())
         t = 0.0              # simulated time shown by the current state
         frame = None
@@ -421,7 +251,7 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
                         frame = draw_text(frame, player.status())
                 writer.append_data(frame)
                 k += 1
-                bar.update(k)
+                bar.update(1)
                 continue
             player.step()
             t += dt
@@ -429,6 +259,7 @@ def record_video(player: Player, path, seconds: float, fps: float = 30.0, width:
             frame = None
         elapsed = time.perf_counter() - t_start
     finally:
+        bar.close()
         writer.close()
         if ghost_world is not None:
             ghost_world.close()
@@ -448,6 +279,7 @@ def contact_sheet(motion, path, frames: int = 8, character=None, width: int = 32
     from mimic.sim.camera import FollowCamera, scene_renderer
     if frames < 1 or columns < 1:
         raise ViewerError('a contact sheet needs at least one frame and one column')
+    from mimic.rebuild import make_env
     env = make_env(motion=motion, env_kwargs={'character': character} if character else None)
     try:
         u = env.unwrapped
@@ -514,6 +346,72 @@ class GuiScene:
         self.world.close()
 
 
+class GuiControls:
+    """The window's key state: pause, single step, ghost mode, slow motion, camera follow, quit."""
+
+    def __init__(self, player: Player, scene: GuiScene, speed: float = 1.0):
+        self.player, self.scene = player, scene
+        self.paused, self.follow, self.quit = False, True, False
+        self.speed_i = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+
+    @property
+    def speed(self) -> float:
+        return SPEEDS[self.speed_i]
+
+    def read_keys(self) -> bool:
+        """Apply the keys pressed since the last frame; returns whether to step this frame."""
+        from mimic.sim import camera as cam
+        step = not self.paused
+        for key in cam.gui_keys(self.scene.world):
+            if key == 'space':
+                self.paused = not self.paused
+                step = False
+            elif key in ('n', 'right') and self.paused:
+                step = True
+            elif key == 'r':
+                self.player.reset()
+            elif key == 'g':
+                self.next_ghost_mode()
+            elif key == 's':
+                self.speed_i = (self.speed_i + 1) % len(SPEEDS)
+            elif key == 'c':
+                self.follow = not self.follow
+            elif key in ('q', 'escape'):
+                self.quit = True
+        return step
+
+    def next_ghost_mode(self):
+        from mimic.sim import camera as cam
+        player = self.player
+        player.ghost_mode = GHOST_MODES[(GHOST_MODES.index(player.ghost_mode) + 1) % len(GHOST_MODES)]
+        if player.ghost_mode == 'beside':
+            player.fit_beside(cam.camera_right(cam.gui_camera(self.scene.world)['view']))
+        self.scene.show_ghost(player.ghost_mode != 'off')
+        player.update_ghost()
+
+    def status(self) -> str:
+        text = self.player.status() + ('   PAUSED' if self.paused else '')
+        return text + (f'   x{self.speed:g}' if self.speed != 1.0 else '')
+
+
+def _place_gui_camera(player: Player, scene: GuiScene, ghost_mode: str) -> None:
+    """Aim the window's camera at the character (farther back for a beside ghost) and pose the
+    ghost and the display copy."""
+    from mimic.sim import camera as cam
+    world, u = scene.world, player.u
+    player.ghost = scene.ghost
+    player.ghost_mode = ghost_mode
+    scene.show_ghost(ghost_mode != 'off')
+    gui_distance = GUI_FOV_FACTOR * camera_distance(u)
+    cam.gui_follow(world, player.camera_target(), yaw=0.0, pitch=-12.0, distance=gui_distance)
+    player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
+    player.update_ghost()
+    if ghost_mode == 'beside':
+        cam.gui_follow(world, player.camera_target(),
+                       distance=gui_distance + GUI_FOV_FACTOR * 0.8 * player.ghost_offset)
+    cam.mirror_pose(u.sim, scene.body)
+
+
 def run_gui(player: Player, seconds: float | None = None, episodes: int | None = None,
             ghost_mode: str = 'overlay', screenshot=None, speed: float = 1.0,
             gui_options: str = '', help_stream=sys.stderr) -> dict:
@@ -525,53 +423,17 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
     player.reset()                                 # only for the first connection
     world = scene.world
     try:
-        player.ghost = scene.ghost
-        player.ghost_mode = ghost_mode
-        scene.show_ghost(ghost_mode != 'off')
-        gui_distance = GUI_FOV_FACTOR * camera_distance(u)
-        cam.gui_follow(world, player.camera_target(), yaw=0.0, pitch=-12.0,
-                       distance=gui_distance)
-        player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
-        player.update_ghost()
-        if ghost_mode == 'beside':
-            cam.gui_follow(world, player.camera_target(),
-                           distance=gui_distance + GUI_FOV_FACTOR * 0.8 * player.ghost_offset)
-        cam.mirror_pose(u.sim, scene.body)
+        _place_gui_camera(player, scene, ghost_mode)
         text = cam.GuiText(world)
         if help_stream is not None:
             print(GUI_HELP, file=help_stream)
-        paused, follow = False, True
-        speed_i = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
-        sim_time = 0.0
-        dt = u.control_dt
+        keys = GuiControls(player, scene, speed)
+        sim_time, dt = 0.0, u.control_dt
         next_tick = time.perf_counter()
         target = player.camera_target()
-        quit_ = False
         try:
-            while cam.gui_connected(world) and not quit_:
-                step = not paused
-                for key in cam.gui_keys(world):
-                    if key == 'space':
-                        paused = not paused
-                        step = False
-                    elif key in ('n', 'right') and paused:
-                        step = True
-                    elif key == 'r':
-                        player.reset()
-                    elif key == 'g':
-                        i = GHOST_MODES.index(player.ghost_mode)
-                        player.ghost_mode = GHOST_MODES[(i + 1) % len(GHOST_MODES)]
-                        if player.ghost_mode == 'beside':
-                            player.fit_beside(cam.camera_right(cam.gui_camera(world)['view']))
-                        scene.show_ghost(player.ghost_mode != 'off')
-                        player.update_ghost()
-                    elif key == 's':
-                        speed_i = (speed_i + 1) % len(SPEEDS)
-                    elif key == 'c':
-                        follow = not follow
-                    elif key in ('q', 'escape'):
-                        quit_ = True
-                if step:
+            while cam.gui_connected(world) and not keys.quit:
+                if keys.read_keys():
                     before = player.episodes
                     player.step()
                     sim_time += dt
@@ -579,20 +441,15 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
                             player.episodes > episodes:
                         break
                     if seconds is not None and sim_time >= seconds - 1e-9:
-                        quit_ = True
+                        keys.quit = True
                 cam.mirror_pose(u.sim, scene.body)
-                if follow:
+                if keys.follow:
                     goal = player.camera_target()
-                    if player.just_reset:
-                        target = goal
-                    else:
-                        target = target + (1.0 - math.exp(-dt / 0.15)) * (goal - target)
+                    target = goal if player.just_reset else \
+                        target + (1.0 - math.exp(-dt / 0.15)) * (goal - target)
                     cam.gui_follow(world, target)
-                status = player.status() + ('   PAUSED' if paused else '')
-                if SPEEDS[speed_i] != 1.0:
-                    status += f'   x{SPEEDS[speed_i]:g}'
-                text.show(status, player.root_position() + np.array([0.0, 1.1, 0.0]))
-                next_tick += dt / SPEEDS[speed_i]
+                text.show(keys.status(), player.root_position() + np.array([0.0, 1.1, 0.0]))
+                next_tick += dt / keys.speed
                 delay = next_tick - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
@@ -603,17 +460,30 @@ def run_gui(player: Player, seconds: float | None = None, episodes: int | None =
                 raise
         res = dict(seconds=sim_time, episodes=player.episodes, screenshot=None)
         if screenshot is not None and cam.gui_connected(world):
-            from PIL import Image
-            img, seg = cam.gui_screenshot(world, segmentation=True)
-            Path(screenshot).parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(screenshot)
-            res.update(screenshot=str(screenshot),
-                       character_pixels=int((seg == scene.body.body).sum()),
-                       ghost_pixels=int((seg == scene.ghost.body).sum()))
+            res.update(_save_screenshot(world, scene, screenshot))
         return res
     finally:
         player.ghost = None
         scene.close()
+
+
+def _save_screenshot(world, scene: GuiScene, path) -> dict:
+    """The window's image as a PNG, and how many pixels show the character and its ghost."""
+    from PIL import Image
+
+    from mimic.sim import camera as cam
+    img, seg = cam.gui_screenshot(world, segmentation=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img).save(path)
+    return dict(screenshot=str(path), character_pixels=int((seg == scene.body.body).sum()),
+                ghost_pixels=int((seg == scene.ghost.body).sum()))
+
+
+def default_video_path(model, motion) -> Path:
+    stem = Path(model).stem if model else Path(str(motion)).stem
+    if model and Path(model).stem == 'model':       # output/<run>/model.pt -> <run>
+        stem = Path(model).resolve().parent.name or stem
+    return Path('output') / 'videos' / f'{stem}.mp4'
 
 
 def has_display() -> bool:

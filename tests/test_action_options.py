@@ -3,10 +3,10 @@ relative to the reference pose (mimic.envs.action), on the real humanoid and dog
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import quat_err, ref_action
 from scipy.spatial.transform import Rotation
 
 import mimic  # noqa: F401  (registers the environments)
-from conftest import quat_err, ref_action
 from mimic.envs.action import ActionMap
 from mimic.kinematics.character import SPHERICAL
 

@@ -56,8 +56,10 @@ def test_normalizer_running_stats_fixed_mask_and_min_std():
     norm = Normalizer(3, init_mean=[0, 0, 0.5], init_std=[1, 1, 0.5], fixed_mask=[False, False, True], min_std=0.02)
     x1 = rng.normal([1.0, 5.0, 9.0], [2.0, 0.0, 3.0], size=(500, 3))
     x2 = rng.normal([1.0, 5.0, 9.0], [2.0, 0.0, 3.0], size=(300, 3))
-    norm.record(x1); norm.update()             # first update replaces the initial guess
-    norm.record(x2); norm.update()             # later ones are count-weighted
+    norm.record(x1)
+    norm.update()             # first update replaces the initial guess
+    norm.record(x2)
+    norm.update()             # later ones are count-weighted
     x = np.concatenate([x1, x2])
     np.testing.assert_allclose(norm.mean[:2].numpy(), x.mean(0)[:2], rtol=1e-5)
     np.testing.assert_allclose(norm.std[0].item(), x.std(0)[0], rtol=1e-4)
@@ -76,14 +78,16 @@ def test_env_hints_are_used_and_fixed_entries_never_reestimated():
     env = HintedPendulum(gym.make("Pendulum-v1"))
     cfg = AWRConfig(samples_per_iter=400, actor_steps=5, critic_steps=5, normalize_adv=True)
     agent = AWR(env, cfg, seed=0, verbose=0)
-    np.testing.assert_allclose(agent.action_mean, [0.5]); np.testing.assert_allclose(agent.action_std, [0.25])
+    np.testing.assert_allclose(agent.action_mean, [0.5])
+    np.testing.assert_allclose(agent.action_std, [0.25])
     # env action = mean + std * normalised action
     a = agent.act(np.zeros((1, 3), np.float32), deterministic=True)
     with torch.no_grad():
         mu = agent.actor(agent.obs_norm(torch.zeros(1, 3))).numpy()
     np.testing.assert_allclose(a, 0.5 + 0.25 * mu, rtol=1e-6)
     # normalised bounds [-2, 2] -> [(-2-.5)/.25, (2-.5)/.25]
-    np.testing.assert_allclose(agent._norm_bound_low.numpy(), [-10.0]); np.testing.assert_allclose(agent._norm_bound_high.numpy(), [6.0])
+    np.testing.assert_allclose(agent._norm_bound_low.numpy(), [-10.0])
+    np.testing.assert_allclose(agent._norm_bound_high.numpy(), [6.0])
     agent.train_iteration()
     assert agent.normalizer_count > 0
     assert agent.obs_norm.std[2].item() == 4.0 and agent.obs_norm.mean[2].item() == 0.0
@@ -93,7 +97,8 @@ def test_env_hints_are_used_and_fixed_entries_never_reestimated():
 
 def test_plain_env_falls_back_to_box_bounds():
     agent = AWR(gym.make("Pendulum-v1"), AWRConfig(), verbose=0)
-    np.testing.assert_allclose(agent.action_mean, [0.0]); np.testing.assert_allclose(agent.action_std, [2.0])
+    np.testing.assert_allclose(agent.action_mean, [0.0])
+    np.testing.assert_allclose(agent.action_std, [2.0])
     np.testing.assert_allclose(agent.obs_norm.mean.numpy(), [0, 0, 0])
     np.testing.assert_allclose(agent.obs_norm.std.numpy(), [1, 1, 8])    # Box high = [1, 1, 8]
 

@@ -5,7 +5,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from mimic.argfile import parse_args
+from mimic.cli.argfile import parse_args
 from mimic.learning import AWR
 
 

@@ -2,8 +2,8 @@
 import gymnasium as gym
 import numpy as np
 
+from mimic.cli.train import main
 from mimic.learning import AWR, AWRConfig, Dataset, record_dataset
-from mimic.train import main
 
 
 def behaviour_policy(seed: float = 0, wrong: float = 0.55):
@@ -31,8 +31,9 @@ def test_offline_awr_learns_from_a_static_dataset(tmp_path):
         assert agent.total_samples == 0                               # never touched an env for training
         return agent.test(5)["Test_Return"]
 
-    random_return = np.mean([e.ret for e in record_dataset(env, lambda o: np.random.default_rng(1).integers(0, 2, len(o)),
-                                                               2000, seed=5).episodes])
+    def random_act(o):
+        return np.random.default_rng(1).integers(0, 2, len(o))
+    random_return = np.mean([e.ret for e in record_dataset(env, random_act, 2000, seed=5).episodes])
     awr_return, bc_return = train("awr"), train("bc")
     assert awr_return > 150 and awr_return > 5 * random_return, (awr_return, random_return)
     assert bc_return < 50                                              # cloning the bad data fails

@@ -5,7 +5,7 @@ import shutil
 import pytest
 import torch
 
-from mimic.train import main
+from mimic.cli.train import main
 
 BASE = ["--env", "CartPole-v1", "--agent_config", "args/agents/awr_official.yaml", "--samples_per_iter", "300",
         "--actor_steps", "60", "--critic_steps", "30", "--test_every", "1", "--test_episodes", "2",
@@ -36,7 +36,8 @@ def test_resume_is_bit_identical(tmp_path, schedule):
     middle = tmp_path / "middle"
     middle.mkdir()
     shutil.copyfile(f"{straight}/model_000001.pt", middle / "model.pt")
-    assert (torch.load(middle / "model.pt", weights_only=True)["pending_collect"] is not None) == (schedule == "overlap")
+    pending = torch.load(middle / "model.pt", weights_only=True)["pending_collect"]
+    assert (pending is not None) == (schedule == "overlap")
     assert main(ARGS + ["--max_iters", "3", "--output_dir", str(middle), "--resume"]) == 0
 
     a = torch.load(f"{straight}/model.pt", weights_only=True)
@@ -48,8 +49,8 @@ def test_resume_is_bit_identical(tmp_path, schedule):
     assert {k: v for k, v in ra[2].items() if k not in TIMING} == {k: v for k, v in rb[2].items() if k not in TIMING}
 
     # the checkpoint alone is enough to rebuild the env and the policy
-    from mimic.learning import load_policy
-    agent, info = load_policy(f"{resumed}/model.pt")
+    from mimic.rebuild import load_agent
+    agent, info = load_agent(f"{resumed}/model.pt")
     assert info["env_id"] == "CartPole-v1" and info["env_kwargs"] == {}
     assert agent.predict([0.0, 0.0, 0.05, 0.0])[0] in (0, 1)
     assert (tmp_path / "resumed" / "model_000002.pt").exists()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import REPO
 from scipy.spatial.transform import Rotation
 
-from conftest import REPO
 from mimic.kinematics.bvh import BVHError, detect_unit, read_bvh, write_bvh
 
 DATA = REPO / 'tests' / 'data'
@@ -93,7 +93,7 @@ def test_truncated_real_file_names_its_last_line(tmp_path):
 
 
 def test_write_then_read_and_independent_parser(tmp_path):
-    import bvh as bvh_pkg               # PyPI 'bvh', an independent parser
+    import bvh as bvh_pkg  # PyPI 'bvh', an independent parser
     src = read_bvh(MOCAPBANK)
     out = tmp_path / 'copy.bvh'
     write_bvh(out, src)

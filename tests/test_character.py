@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pybullet as pb
 import pytest
+from conftest import dm_ref, exact_lowest, quat_err
 from scipy.spatial.transform import Rotation
 
-from conftest import dm_ref, exact_lowest, quat_err
 from mimic.kinematics.character import FIXED, REVOLUTE, ROOT, SPHERICAL
 from mimic.kinematics.fk import forward_kinematics, lowest_point
 
@@ -61,7 +61,7 @@ def test_humanoid_description_matches_spec(humanoid):
     np.testing.assert_array_equal(ch.parents, [r[2] for r in HUMANOID])
     assert ch.total_mass == pytest.approx(45.0)
     np.testing.assert_allclose(ch.masses, HUMANOID_MASSES)
-    for j, (_, jt, _, tlim, dw, kp) in enumerate(HUMANOID):
+    for j, (_, _jt, _, tlim, dw, kp) in enumerate(HUMANOID):
         if tlim is not None:
             assert ch.torque_limits[j] == tlim, ch.joint_names[j]
         assert ch.diff_weights[j] == pytest.approx(dw / 4.8), ch.joint_names[j]

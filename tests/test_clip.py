@@ -4,9 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from conftest import HUMANOID_CLIPS, MOTIONS, pybullet_file, quat_err, raw_frames
 from scipy.spatial.transform import Rotation, Slerp
 
-from conftest import HUMANOID_CLIPS, MOTIONS, pybullet_file, quat_err, raw_frames
 from mimic.kinematics.character import REVOLUTE, SPHERICAL
 from mimic.kinematics.clip import ClipError, load_clip
 

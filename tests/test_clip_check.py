@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import MOTIONS, REPO, dm_ref
+
 from mimic.envs.clip_check import check_clip
 from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip

@@ -8,9 +8,9 @@ import sys
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import MOTIONS, REPO, pybullet_file
 
 import mimic  # noqa: F401
-from conftest import MOTIONS, REPO, pybullet_file
 from mimic.kinematics import rotations as R
 from mimic.kinematics.clip import ClipError, load_clip
 from mimic.kinematics.fk import forward_kinematics, lowest_point
@@ -118,7 +118,7 @@ def test_random_actions_make_the_dog_fall_on_a_fall_contact_body():
     env.reset(seed=1)
     rng = np.random.default_rng(0)
     mean, std = u.action_norm
-    for k in range(300):
+    for _ in range(300):
         a = (mean + std * rng.normal(0, 0.5, len(mean))).astype(np.float32)
         _, _, term, trunc, info = env.step(a)
         if term:
@@ -136,6 +136,7 @@ def test_random_actions_make_the_dog_fall_on_a_fall_contact_body():
 def test_urdf_forward_kinematics_matches_pybullet():
     """Laikago link frames from mimic.kinematics.urdf_fk equal pybullet's for captured frames."""
     import pybullet as pb
+
     from mimic.kinematics.laikago import laikago_urdf, read_motion_imitation
     from mimic.kinematics.urdf_fk import UrdfRobot
     urdf = pybullet_file('pybullet_data', 'laikago', 'laikago_toes_limits.urdf')
@@ -249,7 +250,7 @@ def test_make_dog_clips_retargets_a_capture_folder_and_refuses_a_bad_source(tmp_
 def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
     from PIL import Image
 
-    from mimic.view import main
+    from mimic.cli.view import main
     out = tmp_path / 'trot.png'
     assert main(['--motion', 'dog_trot', '--contact_sheet', str(out), '--width', '160',
                  '--height', '120']) == 0
@@ -262,7 +263,7 @@ def test_view_writes_a_contact_sheet_of_eight_poses(tmp_path):
 
 @pytest.mark.parametrize('name', ['dog_canter', 'dog_trot', 'dog_turn'])
 def test_dog_args_files_build_the_dog_with_the_humanoids_agent(name):
-    from mimic.argfile import parse_args
+    from mimic.cli.argfile import parse_args
     s = parse_args(['--arg_file', str(REPO / 'args' / f'{name}.txt')])
     walk = parse_args(['--arg_file', str(REPO / 'args' / 'humanoid_walk.txt')])
     assert s.env_id == 'mimic/Dog-v0' and s.env_kwargs['motion'] == name

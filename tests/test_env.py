@@ -6,12 +6,11 @@ import gymnasium as gym
 import numpy as np
 import pybullet as pb
 import pytest
+from conftest import DOG_CLIPS, HUMANOID_CLIPS, dm_ref, exact_lowest, pybullet_file, quat_err, ref_action
 from scipy import stats
 from scipy.spatial.transform import Rotation
 
 import mimic  # noqa: F401  (registers the environments)
-from conftest import (DOG_CLIPS, HUMANOID_CLIPS, dm_ref, exact_lowest, pybullet_file, quat_err,
-                      ref_action)
 from mimic.kinematics.character import SPHERICAL
 
 DT = 1.0 / 30.0

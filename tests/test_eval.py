@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import mimic  # noqa: F401
-from mimic.eval import PoseError, evaluate, main as eval_main, pose_error_deg
+from mimic.cli.eval import main as eval_main
+from mimic.cli.view import main as view_main
+from mimic.evaluation import PoseError, evaluate, pose_error_deg
 from mimic.kinematics.rotations import quat_from_axis_angle, quat_mul
-from mimic.view import main as view_main
 
 
 @pytest.fixture(scope='module')

@@ -17,8 +17,8 @@ import resource
 import shutil
 import signal
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,7 +111,7 @@ CLIPS = {   # name: (maker, culprit in the message)
 @pytest.fixture(scope="session")
 def cartpole_run(tmp_path_factory):
     """A finished 2-iteration CartPole run (model.pt, model_00000X.pt, log.csv)."""
-    from mimic.train import main
+    from mimic.cli.train import main
     out = tmp_path_factory.mktemp("runs") / "cartpole"
     assert main(CARTPOLE + ["--max_iters", "2", "--output_dir", str(out)]) == 0
     return out
@@ -119,7 +119,7 @@ def cartpole_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def humanoid_run(tmp_path_factory):
-    from mimic.train import main
+    from mimic.cli.train import main
     out = tmp_path_factory.mktemp("runs") / "humanoid"
     assert main(HUMANOID + ["--max_iters", "1", "--output_dir", str(out)]) == 0
     return out
@@ -127,7 +127,7 @@ def humanoid_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def dataset_file(tmp_path_factory):
-    from mimic.train import main
+    from mimic.cli.train import main
     path = tmp_path_factory.mktemp("data") / "cartpole.npz"
     assert main(["--env", "CartPole-v1", "--record_dataset", str(path), "--record_samples", "200"]) == 0
     return path
@@ -208,10 +208,10 @@ def snapshot(root: Path) -> dict:
 
 
 def run_cli(prog: str, argv: list, capsys) -> tuple[int, str, str]:
-    import mimic.eval
-    import mimic.train
-    import mimic.view
-    mod = {"train": mimic.train, "view": mimic.view, "eval": mimic.eval}[prog]
+    import mimic.cli.eval
+    import mimic.cli.train
+    import mimic.cli.view
+    mod = {"train": mimic.cli.train, "view": mimic.cli.view, "eval": mimic.cli.eval}[prog]
     try:
         rc = mod.main(argv)
     except SystemExit as e:                 # argparse
@@ -328,14 +328,14 @@ def test_output_folder_is_never_destroyed(kind, extra, culprit, cwd, capsys, car
 
 def test_resume_after_a_kill_in_the_first_iteration_starts_afresh(cwd, capsys, cartpole_run):
     """log rows but no checkpoint at all: nothing to resume, and nothing worth keeping."""
-    from mimic.train import main
+    from mimic.cli.train import main
     out = _place("log_without_model", cwd, cartpole_run)
     assert main(CARTPOLE + ["--max_iters", "1", "--output_dir", str(out), "--resume"]) == 0
     assert "starting a new run" in capsys.readouterr().out
 
 
 def test_move_aside_keeps_the_old_run_whole(cwd, capsys, cartpole_run):
-    from mimic.train import main
+    from mimic.cli.train import main
     out = _place("previous_run", cwd, cartpole_run)
     old = snapshot(out)
     assert main(CARTPOLE + ["--max_iters", "1", "--output_dir", str(out), "--on_existing", "move_aside"]) == 0
@@ -352,7 +352,7 @@ def test_record_dataset_never_overwrites(cwd, capsys, dataset_file):
 
 
 def test_stale_tmp_files_are_removed_on_resume(cwd, capsys, cartpole_run):
-    from mimic.train import main
+    from mimic.cli.train import main
     out = _place("previous_run", cwd, cartpole_run)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()                                                  # a pid that no longer runs
@@ -509,7 +509,7 @@ def test_compiled_reference_error_prints_the_time(clips):
 
 
 def test_eval_counts_sim_unstable_and_writes_strict_json(tmp_path):
-    from mimic.eval import summarize, write_json
+    from mimic.evaluation import summarize, write_json
     eps = [dict(episode=i, seed=i, ret=float("nan") if i == 0 else 1.0, steps=3, seconds=0.1, fallen=False,
                 sim_unstable=True, pose_error_sum=None) for i in range(4)]
     res = summarize(eps, 600.0)
@@ -662,7 +662,7 @@ def test_too_many_worker_failures_stop_with_a_message(tmp_path):
 
 
 def test_nonfinite_training_stops_before_the_checkpoint(cwd, capsys):
-    from mimic.train import main
+    from mimic.cli.train import main
     out = cwd / "out"
     rc = main(CARTPOLE + ["--max_iters", "50", "--output_dir", str(out), "--critic_lr", "1e30",
                           "--actor_lr", "1e30", "--actor_momentum", "0.9"])
@@ -681,7 +681,7 @@ def test_nonfinite_training_stops_before_the_checkpoint(cwd, capsys):
 # ==================================================================================== settings that hold
 def test_resume_honours_new_optimiser_settings(cwd, capsys, cartpole_run):
     """--resume --actor_lr X: the optimiser runs with X and the checkpoint records X (not the old rate)."""
-    from mimic.train import main
+    from mimic.cli.train import main
     out = _place("previous_run", cwd, cartpole_run)
     old = torch.load(out / "model.pt", weights_only=True)
     assert old["actor_optimizer"]["param_groups"][0]["lr"] != 0.0123

@@ -8,14 +8,14 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import MOTIONS, REPO
+from PIL import Image
+from test_view import character_mask, make_checkpoint
+
 from mimic.envs.clip_check import check_clip
 from mimic.kinematics.bvh import read_bvh
 from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip
-from test_view import character_mask, make_checkpoint
 
 DATA = REPO / 'tests' / 'data'
 sys.path.insert(0, str(REPO / 'bench'))

@@ -7,9 +7,9 @@ import gymnasium as gym
 import numpy as np
 import pybullet as pb
 import pytest
+from conftest import dm_ref
 
 import mimic  # noqa: F401
-from conftest import dm_ref
 from mimic.envs import kernels
 from mimic.kinematics.rotations import heading_frames
 

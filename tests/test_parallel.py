@@ -302,6 +302,7 @@ def test_ray_backend_two_node_cluster(mimic_env):
     node, and a killed actor is replaced."""
     ray = pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
+
     from mimic.sampling import ParallelSampler
     try:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})

@@ -1,9 +1,9 @@
 """ReferenceMotion's precomputed table against the exact clip evaluation and independent maths."""
 import numpy as np
 import pytest
+from conftest import quat_err
 from scipy.spatial.transform import Rotation
 
-from conftest import quat_err
 from mimic.kinematics.fk import forward_kinematics
 from mimic.kinematics.reference import ReferenceMotion
 

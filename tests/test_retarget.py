@@ -7,8 +7,7 @@ from scipy.spatial.transform import Rotation
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE, SPHERICAL
 from mimic.kinematics.fk import forward_kinematics
-from mimic.kinematics.retarget import (IKSolver, contact_runs, detect_contacts, hinge_angles,
-                                       plant_contacts)
+from mimic.kinematics.retarget import IKSolver, contact_runs, detect_contacts, hinge_angles, plant_contacts
 
 DOG_LEGS = [f'{s}_{p}' for s in ('left', 'right')
             for p in ('shoulder', 'forearm', 'hand', 'finger', 'upper_leg', 'leg', 'foot', 'toe')]

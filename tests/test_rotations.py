@@ -1,9 +1,9 @@
 """Rotation conventions and the hand-written quaternion kernels, checked against scipy."""
 import numpy as np
 import pytest
+from conftest import quat_err
 from scipy.spatial.transform import Rotation, Slerp
 
-from conftest import quat_err
 from mimic.kinematics import rotations as R
 
 RNG = np.random.default_rng(1234)

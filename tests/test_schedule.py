@@ -156,13 +156,13 @@ def test_device_choice_and_errors():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_checkpoint_loads_and_views_on_cpu(tmp_path):
-    from mimic.train import main
+    from mimic.cli.train import main
     out = tmp_path / "run"
     assert main(["--env", "CartPole-v1", "--agent_config", "args/agents/awr_official.yaml", "--device", "cuda",
                  "--max_iters", "2", "--samples_per_iter", "200", "--test_episodes", "1", "--plot_every", "0",
                  "--num_workers", "1", "--output_dir", str(out), "--verbose", "0"]) == 0
-    script = ("from mimic.learning import load_policy; import torch; assert not torch.cuda.is_available();"
-              f"a, _ = load_policy({str(out / 'model.pt')!r}); print(a.device, a.predict([0, 0, 0.05, 0])[0])")
+    script = ("from mimic.rebuild import load_agent; import torch; assert not torch.cuda.is_available();"
+              f"a, _ = load_agent({str(out / 'model.pt')!r}); print(a.device, a.predict([0, 0, 0.05, 0])[0])")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stdout.startswith("cpu"), r.stderr

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from mimic.argfile import ArgError, parse_args
+from mimic.cli.argfile import ArgError, parse_args
+from mimic.cli.train import main
 from mimic.learning.logger import COLUMNS
-from mimic.train import main
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONTRACT = ["Iteration", "Wall_Time", "Samples", "Train_Return", "Test_Return", "Train_Episode_Length",
@@ -35,8 +35,8 @@ def test_args_file_comments_lists_and_command_line_override(tmp_path):
 --resume
 """)
     s = parse_args(["--arg_file", f, "--actor_lr=3e-4", "--seed", "4"])
-    assert s.env_id == "CartPole-v1" and s.run["seed"] == 4 and s.run["max_samples"] == 50000
-    assert s.run["resume"] is True
+    assert s.env_id == "CartPole-v1" and s.run.seed == 4 and s.run.max_samples == 50000
+    assert s.run.resume is True
     assert s.agent.actor_lr == 3e-4                          # command line beats file beats YAML
     assert s.agent.actor_net_layers == [64, 32] and s.agent.critic_net_layers == [1024, 512]
     assert s.env_kwargs == {"max_episode_steps": 50, "render_mode": None}
@@ -44,12 +44,12 @@ def test_args_file_comments_lists_and_command_line_override(tmp_path):
 
 
 def test_motion_and_character_shortcuts_default_env(tmp_path):
-    motion = _write(tmp_path / "walk.txt", "{}")
-    s = parse_args(["--motion", motion, "--character", motion, "--max_samples", "10",
+    motion = _write(tmp_path / "walk.txt", open(os.path.join(REPO, "motions", "humanoid3d_walk.txt")).read())
+    s = parse_args(["--motion", motion, "--character", "humanoid", "--max_samples", "10",
                     "--test_env_kwargs", "{mode: test}"])
     assert s.env_id == "mimic/Humanoid-v0"
-    assert s.env_kwargs == {"motion": motion, "character": motion}
-    assert s.test_env_kwargs == {"motion": motion, "character": motion, "mode": "test"}
+    assert s.env_kwargs == {"motion": motion, "character": "humanoid"}
+    assert s.test_env_kwargs == {"motion": motion, "character": "humanoid", "mode": "test"}
 
 
 @pytest.mark.parametrize("argv, culprit", [

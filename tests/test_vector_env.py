@@ -2,10 +2,10 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import ref_action
 from gymnasium.vector import AutoresetMode
 
 import mimic  # noqa: F401
-from conftest import ref_action
 
 N = 3
 
@@ -188,7 +188,7 @@ def test_disabled_mode_does_not_simulate_ended_characters():
     mean, half = (space.low + space.high) / 2, (space.high - space.low) / 2
     acts = (mean + 0.05 * half * rng.standard_normal((N, 36))).astype(np.float32)
     ended = np.zeros(N, bool)
-    for t in range(15):                                   # 0.5 s training episodes: all end by step 15
+    for _ in range(15):                                   # 0.5 s training episodes: all end by step 15
         out_f, out_b = frozen.step(acts), busy.step(acts)
         np.testing.assert_array_equal(out_f[0], out_b[0])
         assert not (ended & (out_f[2] | out_f[3])).any()     # an ended character ends only once
@@ -200,7 +200,7 @@ def test_disabled_mode_does_not_simulate_ended_characters():
     task = frozen.unwrapped.task
     last_obs, pose = out_f[0][1].copy(), task.state_ext[1].copy()
     samples, alive, stepped = task.samples, np.array([True, False, True]), 0
-    for t in range(10):
+    for _ in range(10):
         obs_f, rew_f, term_f, trunc_f, inf_f = frozen.step(acts)
         obs_b, rew_b, term_b, trunc_b, inf_b = busy.step(acts)
         stepped += alive.sum()

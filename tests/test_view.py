@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import mimic  # noqa: F401
-from mimic.view import main as view_main
+from mimic.cli.view import main as view_main
 
 REPO = Path(__file__).resolve().parents[1]
 VIEW = str(REPO / 'mimic' / 'view.py')
@@ -51,7 +51,7 @@ def read_frames(path):
 
 def character_mask(f):
     f = f.astype(np.int32)
-    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    r, b = f[..., 0], f[..., 2]
     return (b - r > 25) & (r < 140)
 
 
@@ -115,8 +115,8 @@ def test_fps_resampling_and_gif(tmp_path):
 
 def test_frames_follow_simulated_time():
     """fps != 30: frame k shows the state nearest to k / fps (repeated / skipped states)."""
-    from mimic.viewer import Player, record_video
     import mimic.viewer as viewer
+    from mimic.viewer import Player, record_video
 
     shown = []
 

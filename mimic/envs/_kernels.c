@@ -17,7 +17,7 @@
 #include <math.h>
 #include <string.h>
 
-#define NCOL 27 /* floats per link state row (mimic.sim.character.LINK_STATE_SIZE) */
+#define NCOL 27 /* floats per link state row; the column offsets below are mimic/sim/link_state.py's */
 
 static int check_len(Py_buffer *b, Py_ssize_t n, Py_ssize_t itemsize, const char *name)
 {

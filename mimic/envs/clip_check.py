@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics, link_bottoms, shape_bottoms

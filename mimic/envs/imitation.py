@@ -29,6 +29,7 @@ not arithmetic, bounds those, so a batch of K pays it once instead of K times).
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import gymnasium as gym
@@ -46,6 +47,8 @@ from mimic.kinematics.fk import lowest_point
 from mimic.kinematics.reference import ReferenceMotion
 from mimic.kinematics.rotations import heading_frames
 from mimic.paths import resolve_motion
+from mimic.sim.link_state import JOINT_POS, JOINT_ROT
+from mimic.sim.link_state import SIZE as LINK_STATE_SIZE
 
 MODES = ('train', 'test')
 
@@ -109,7 +112,7 @@ class ImitationTask:
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
 
         J = self.character.num_joints
-        self.state_ext = np.zeros((K, J + 1, 27))   # link states + a "world" row per character
+        self.state_ext = np.zeros((K, J + 1, LINK_STATE_SIZE))   # link states + a "world" row per character
         self.ref = self.reference.batch(K)
         self._ref_one = self.reference.batch(1)
         # relative PD targets: the reference pose one control step ahead
@@ -168,7 +171,7 @@ class ImitationTask:
                       one.root_lin_vel[0], one.local_ang_vel[0, 0], one.local_ang_vel[0])
         S = sim.query()
         if not self.kinematic:
-            low = lowest_point(self.character, S[:, 14:17], S[:, 17:21])
+            low = lowest_point(self.character, S[:, JOINT_POS], S[:, JOINT_ROT])
             if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
                 sim.shift_root(0.001 - low)
         obs, _, _ = self._score(self.state_ext[k:k + 1], one, self.ref_root[k:k + 1])
@@ -189,7 +192,7 @@ class ImitationTask:
             self._compiled(S_ext, ref, ref_root, obs, terms, reward)
             return self.observer.expand(obs), reward, terms
         rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
-        heading_frames(S_ext[:, 0, 17:21], rot_h, quat_h)
+        heading_frames(S_ext[:, 0, JOINT_ROT], rot_h, quat_h)
         reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
         return self.observer(S_ext[:, :-1], ref.phase, rot_h, quat_h), reward, terms
 
@@ -237,7 +240,7 @@ class ImitationTask:
         S_ext = self.state_ext
         if self.sync_root and not self.kinematic and wrapped.any():
             # new cycle: snap the reference root x, z onto the simulated root
-            d = S_ext[wrapped, 0, 14:17] - self.ref_root[wrapped]
+            d = S_ext[wrapped, 0, JOINT_POS] - self.ref_root[wrapped]
             d[:, 1] = 0.0
             self.root_offset[wrapped] += d
             self._root_shift[wrapped] += d
@@ -281,11 +284,10 @@ def _check_positive(**values):
             raise ValueError(f'{name} must be a positive number, not {v!r}')
 
 
-_TASK_DEFAULTS = dict(motion='humanoid3d_walk', character=None, mode='train', kinematic=False,
-                      time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
-                      control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
-                      sync_root=True, reward_weights=None, reward_scales=None,
-                      action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat')
+# the environment options and their defaults: ImitationTask's keyword arguments, read from its
+# signature so that they are written once
+_TASK_DEFAULTS = {name: p.default for name, p in inspect.signature(ImitationTask).parameters.items()
+                  if name != 'num'}
 
 
 class _TaskAttributes:

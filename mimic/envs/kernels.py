@@ -1,9 +1,10 @@
 """The compiled fast path of the environment's per-step work, and the switch to its numpy twin.
 
 ``mimic/envs/_kernels.c`` does what reward.py, observation.py and action.py do -- same formulas,
-same order -- in a few microseconds instead of ~100 numpy calls (see the comment at its top for
-the measurements). It is built at install time as an optional extension; when it is missing (no C
-compiler) or ``MIMIC_NUMPY_KERNELS=1`` is set, the environment runs the numpy modules instead.
+same order -- in one C call instead of about a hundred numpy calls, whose fixed per-call cost,
+not the arithmetic, bounds the numpy path (bench/env_speed.py measures both). It is built at
+install time as an optional extension; when it is missing (no C compiler) or
+``MIMIC_NUMPY_KERNELS=1`` is set, the environment runs the numpy modules instead.
 tests/test_kernels.py checks that both paths agree on real simulated states.
 """
 from __future__ import annotations

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from mimic.kinematics.character import Character
-
+from mimic.sim.link_state import ANG_VEL, BODY_POS, BODY_ROT, BODY_ROT_WXYZ, JOINT_POS, LIN_VEL, VELOCITY
 
 ROTATIONS = ('quat', '6d')
 
@@ -77,21 +77,20 @@ class ObservationBuilder:
     def __call__(self, S, phase, R_h, H):
         K = S.shape[0]
         buf, pose, vel = self._buffers(K)
-        root = S[:, 0, 14:17]
+        root = S[:, 0, JOINT_POS]
         buf[:, 0] = phase
         buf[:, 1] = root[:, 1]
         RT = R_h.transpose(0, 2, 1)
-        np.matmul(S[..., 0:3] - root[:, None], RT, out=pose[..., 0:3])
+        np.matmul(S[..., BODY_POS] - root[:, None], RT, out=pose[..., 0:3])
         # q_h * q_i, rows of H reordered so the product comes out as w, x, y, z
-        np.matmul(S[..., 3:7], H[:, _WXYZ].transpose(0, 2, 1), out=pose[..., 3:7])
-        pose[:, 0, 3:7] = S[:, 0, _ROOT_WXYZ]                # world root rotation
+        np.matmul(S[..., BODY_ROT], H[:, _WXYZ].transpose(0, 2, 1), out=pose[..., 3:7])
+        pose[:, 0, 3:7] = S[:, 0, BODY_ROT_WXYZ]             # world root rotation
         neg = pose[..., 3] < 0.0                             # w >= 0
         pose[neg, 3:7] *= -1.0
-        np.matmul(S[..., 21:24], RT, out=vel[..., 0:3])
-        np.matmul(S[..., 24:27], RT, out=vel[..., 3:6])
-        vel[:, 0] = S[:, 0, 21:27]                           # world root velocities
+        np.matmul(S[..., LIN_VEL], RT, out=vel[..., 0:3])
+        np.matmul(S[..., ANG_VEL], RT, out=vel[..., 3:6])
+        vel[:, 0] = S[:, 0, VELOCITY]                        # world root velocities
         return self.expand(buf.astype(np.float32))
 
 
 _WXYZ = [3, 0, 1, 2]
-_ROOT_WXYZ = [6, 3, 4, 5]   # body rotation columns of the link state, as w, x, y, z

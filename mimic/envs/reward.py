@@ -19,6 +19,7 @@ import numpy as np
 
 from mimic.kinematics.character import Character
 from mimic.kinematics.rotations import cross_batch, quat_conj_mul_batch, quat_to_matrix_batch
+from mimic.sim.link_state import ANG_VEL, JOINT_POS, JOINT_ROT, LIN_VEL
 
 REWARD_TERMS = ('pose', 'velocity', 'end_effector', 'root', 'com')
 _ROOT_TERM_WEIGHTS = np.array([1.0, 0.01, 0.001])   # position, velocity, angular velocity
@@ -32,7 +33,7 @@ def default_scales(character: Character) -> dict:
 
 class ImitationReward:
     """Batched over K characters. Call with the link states with the extra world row
-    S_ext [K, J + 1, 27] (see SimCharacter), a ReferenceBatch, the reference root positions in
+    S_ext [K, J + 1, 27] (columns: mimic.sim.link_state), a ReferenceBatch, the reference root positions in
     the world [K, 3] and the sim heading matrices [K, 3, 3]; returns (reward [K], the weighted
     terms [K, 5] in REWARD_TERMS order)."""
 
@@ -62,36 +63,36 @@ class ImitationReward:
         K, J = S_ext.shape[0], self.J
         S = S_ext[:, :J]
         P = S_ext[:, self.parent_ext]
-        jrot = S[..., 17:21]
+        jrot = S[..., JOINT_ROT]
         errs = np.empty((K, 5))
         # pose: angle between local joint rotations (root: world rotation) and the reference,
         # from the quaternion dot product: angle(a^-1 b) = 2 acos |<a, b>|
-        local = quat_conj_mul_batch(P[..., 17:21], jrot)
+        local = quat_conj_mul_batch(P[..., JOINT_ROT], jrot)
         cos_half = np.abs(np.einsum('kji,kji->kj', local, ref.local_rot))
         ang = 2.0 * np.arccos(np.minimum(cos_half, 1.0))
         ang2 = ang * ang
         errs[:, 0] = ang2 @ self.joint_w
         # velocity: angular velocity relative to the parent, in the joint's own frame (R^T w)
         rot = quat_to_matrix_batch(jrot)
-        rel = S[..., 24:27] - P[..., 24:27]
+        rel = S[..., ANG_VEL] - P[..., ANG_VEL]
         local_w = (rel[..., None, :] @ rot)[..., 0, :]
-        local_w[:, 0] = S[:, 0, 24:27]                      # root: world frame
+        local_w[:, 0] = S[:, 0, ANG_VEL]                      # root: world frame
         dv = local_w - ref.local_ang_vel
         errs[:, 1] = np.einsum('kji,kji->kj', dv, dv) @ self.joint_w
         # end effectors: root-relative, heading frame, height above the ground
-        root = S[:, 0, 14:17]
-        e = S[:, self.ee, 14:17] - root[:, None]
+        root = S[:, 0, JOINT_POS]
+        e = S[:, self.ee, JOINT_POS] - root[:, None]
         e[..., 1] += root[:, None, 1]
         de = e @ R_h.transpose(0, 2, 1) - ref.ee_rel
         errs[:, 2] = np.einsum('kei,kei->k', de, de)
         # root: position, rotation, velocity of the root joint point (v_centre - w x arm)
-        w0 = S[:, 0, 24:27]
+        w0 = S[:, 0, ANG_VEL]
         arm = rot[:, 0] @ self.root_com_offset
         # rows: root position, root velocity, root angular velocity, centre-of-mass velocity
         d = np.stack([root - ref_root_pos,
-                      S[:, 0, 21:24] - cross_batch(w0, arm) - ref.root_lin_vel,
+                      S[:, 0, LIN_VEL] - cross_batch(w0, arm) - ref.root_lin_vel,
                       w0 - ref.local_ang_vel[:, 0],
-                      self.mass_frac @ S[..., 21:24] - ref.com_vel], axis=1)
+                      self.mass_frac @ S[..., LIN_VEL] - ref.com_vel], axis=1)
         sq = np.einsum('kri,kri->kr', d, d)
         errs[:, 3] = sq[:, :3] @ _ROOT_TERM_WEIGHTS + 0.1 * ang2[:, 0]
         errs[:, 4] = 0.1 * sq[:, 3]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from mimic.paths import CHARACTERS_DIR
+from mimic.paths import resolve_character
 
 ROOT, SPHERICAL, REVOLUTE, FIXED = 0, 1, 2, 3
 _TYPE_NAMES = {ROOT: 'root', SPHERICAL: 'spherical', REVOLUTE: 'revolute', FIXED: 'fixed'}
@@ -100,16 +100,10 @@ def _vec(text, default='0 0 0'):
 
 
 def character_paths(character) -> tuple[Path, Path]:
-    """(urdf, yaml) for a character name in characters/ or a path to its YAML."""
+    """(urdf, yaml) for a character name in characters/ or a path to its YAML
+    (mimic.paths.resolve_character)."""
+    meta = resolve_character(character)
     p = Path(character)
-    if p.suffix in ('.yaml', '.yml') and p.is_file():
-        meta = p
-    else:
-        meta = CHARACTERS_DIR / f'{p.name}.yaml'
-        if not meta.is_file():
-            known = sorted(f.stem for f in CHARACTERS_DIR.glob('*.yaml'))
-            raise FileNotFoundError(f"character '{character}': no {meta} "
-                                    f"(known characters: {', '.join(known)})")
     with open(meta) as f:
         urdf_name = (yaml.safe_load(f) or {}).get('urdf', p.stem + '.urdf')
     return meta.parent / urdf_name, meta
@@ -120,58 +114,13 @@ def load_character(character='humanoid') -> Character:
     urdf_path, meta_path = character_paths(character)
     with open(meta_path) as f:
         meta = yaml.safe_load(f)
-    tree = ET.parse(urdf_path).getroot()
-    links = {l.get('name'): l for l in tree.findall('link')}
-    joints_xml = tree.findall('joint')
     meta_joints = meta.get('joints') or {}
-
-    names, types, parents, attach, com, masses, tlim, limits = [], [], [], [], [], [], [], []
-    shapes = []
-    for j in joints_xml:
-        name, jt = j.get('name'), j.get('type')
-        parent_link = j.find('parent').get('link')
-        child = j.find('child').get('link')
-        if child != name:
-            raise ValueError(f'{urdf_path}: joint {name} must be named after its child link '
-                             f'({child})')
-        if parent_link == 'base':
-            jtype, parent = ROOT, -1
-        else:
-            jtype = {'spherical': SPHERICAL, 'revolute': REVOLUTE, 'continuous': REVOLUTE,
-                     'fixed': FIXED}.get(jt)
-            if jtype is None:
-                raise ValueError(f'{urdf_path}: joint {name} has unsupported type {jt}')
-            if parent_link not in names:
-                raise ValueError(f'{urdf_path}: joint {name} comes before its parent '
-                                 f'{parent_link}; list joints parent-first')
-            parent = names.index(parent_link)
-        origin = j.find('origin')
-        names.append(name)
-        types.append(jtype)
-        parents.append(parent)
-        attach.append(_vec(origin.get('xyz') if origin is not None else None))
-        inertial = links[name].find('inertial')
-        com.append(_vec(inertial.find('origin').get('xyz')))
-        masses.append(float(inertial.find('mass').get('value')))
-        for col in links[name].findall('collision'):
-            shapes.append(_collision_shape(len(names) - 1, col, urdf_path, name))
-        lim = j.find('limit')
-        tlim.append(float(lim.get('effort', 0)) if lim is not None else 0.0)
-        mj = meta_joints.get(name, {}) or {}
-        if jtype == REVOLUTE:
-            limits.append((float(lim.get('lower', -np.pi)), float(lim.get('upper', np.pi)))
-                          if lim is not None else None)
-        elif jtype == SPHERICAL and 'limits' in mj:
-            arr = np.array(mj['limits'], dtype=float)
-            if arr.shape != (3, 2):
-                raise ValueError(f"{meta_path}: joints.{name}.limits must be 3 [low, high] pairs")
-            limits.append((arr[:, 0], arr[:, 1]))
-        else:
-            limits.append(None)
+    j = _read_joints(ET.parse(urdf_path).getroot(), meta_joints, urdf_path, meta_path)
+    names = j['names']
     unknown = set(meta_joints) - set(names)
     if unknown:
         raise ValueError(f'{meta_path}: joints {sorted(unknown)} are not in {urdf_path}')
-    if not types or types[0] != ROOT:
+    if not j['types'] or j['types'][0] != ROOT:
         raise ValueError(f'{urdf_path}: the first joint must join base to the root')
 
     def per_joint(key, default=0.0):
@@ -197,18 +146,75 @@ def load_character(character='humanoid') -> Character:
     for stem, ov in clips.items():
         index_list(f'clips.{stem}.fall_contact_bodies', (ov or {}).get('fall_contact_bodies') or [])
 
+    shapes = j['shapes']
     return Character(
         name=meta_path.stem, urdf_path=urdf_path, joint_names=names,
-        joint_types=np.array(types), parents=np.array(parents), attach=np.array(attach),
-        com_offset=np.array(com), masses=np.array(masses), torque_limits=np.array(tlim),
+        joint_types=np.array(j['types']), parents=np.array(j['parents']),
+        attach=np.array(j['attach']), com_offset=np.array(j['com']), masses=np.array(j['masses']),
+        torque_limits=np.array(j['tlim']),
         kp=per_joint('kp'), kd=per_joint('kd'), diff_weights=dw / dw.sum(),
-        joint_limits=limits, end_effectors=ee, fall_contact=fall, feet=feet, clip_overrides=clips,
-        spawn_height=float(meta.get('spawn_height', 1.0)),
+        joint_limits=j['limits'], end_effectors=ee, fall_contact=fall, feet=feet,
+        clip_overrides=clips, spawn_height=float(meta.get('spawn_height', 1.0)),
         shape_link=np.array([s[0] for s in shapes], dtype=int),
         shape_origin=np.array([s[1] for s in shapes]).reshape(-1, 3),
         shape_rot=np.array([s[2] for s in shapes]).reshape(-1, 3, 3),
         shape_radius=np.array([s[3] for s in shapes]),
         shape_half=np.array([s[4] for s in shapes]).reshape(-1, 3))
+
+
+def _read_joints(tree, meta_joints: dict, urdf_path, meta_path) -> dict:
+    """The URDF's joints, parent-first, as per-joint lists: names, types, parents, attach, com,
+    masses, tlim (torque limits), limits; and the collision shapes of every link."""
+    links = {l.get('name'): l for l in tree.findall('link')}
+    out = {k: [] for k in ('names', 'types', 'parents', 'attach', 'com', 'masses', 'tlim',
+                           'limits', 'shapes')}
+    names = out['names']
+    for j in tree.findall('joint'):
+        name, jt = j.get('name'), j.get('type')
+        parent_link = j.find('parent').get('link')
+        child = j.find('child').get('link')
+        if child != name:
+            raise ValueError(f'{urdf_path}: joint {name} must be named after its child link '
+                             f'({child})')
+        if parent_link == 'base':
+            jtype, parent = ROOT, -1
+        else:
+            jtype = {'spherical': SPHERICAL, 'revolute': REVOLUTE, 'continuous': REVOLUTE,
+                     'fixed': FIXED}.get(jt)
+            if jtype is None:
+                raise ValueError(f'{urdf_path}: joint {name} has unsupported type {jt}')
+            if parent_link not in names:
+                raise ValueError(f'{urdf_path}: joint {name} comes before its parent '
+                                 f'{parent_link}; list joints parent-first')
+            parent = names.index(parent_link)
+        origin = j.find('origin')
+        names.append(name)
+        out['types'].append(jtype)
+        out['parents'].append(parent)
+        out['attach'].append(_vec(origin.get('xyz') if origin is not None else None))
+        inertial = links[name].find('inertial')
+        out['com'].append(_vec(inertial.find('origin').get('xyz')))
+        out['masses'].append(float(inertial.find('mass').get('value')))
+        for col in links[name].findall('collision'):
+            out['shapes'].append(_collision_shape(len(names) - 1, col, urdf_path, name))
+        lim = j.find('limit')
+        out['tlim'].append(float(lim.get('effort', 0)) if lim is not None else 0.0)
+        out['limits'].append(_joint_limit(jtype, lim, meta_joints.get(name, {}) or {},
+                                          meta_path, name))
+    return out
+
+
+def _joint_limit(jtype, lim, mj: dict, meta_path, name):
+    """A hinge's (lower, upper) from the URDF; a ball joint's 3 x [low, high] from the YAML."""
+    if jtype == REVOLUTE:
+        return ((float(lim.get('lower', -np.pi)), float(lim.get('upper', np.pi)))
+                if lim is not None else None)
+    if jtype == SPHERICAL and 'limits' in mj:
+        arr = np.array(mj['limits'], dtype=float)
+        if arr.shape != (3, 2):
+            raise ValueError(f"{meta_path}: joints.{name}.limits must be 3 [low, high] pairs")
+        return arr[:, 0], arr[:, 1]
+    return None
 
 
 def _collision_shape(link, col, urdf_path, name):

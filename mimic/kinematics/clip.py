@@ -224,7 +224,35 @@ def load_clip(path, character: Character, name: str | None = None) -> MotionClip
 
 
 def clip_from_dict(data, character: Character, name='clip', path=None) -> MotionClip:
-    where = str(path) if path is not None else name
+    """A MotionClip from a DeepMimic clip's JSON contents ``{"Loop": ..., "Frames": [...]}``."""
+    arr, loop = _checked_frames(data, character, str(path) if path is not None else name)
+    dts = arr[:, 0].copy()
+    J, n = character.num_joints, len(arr)
+    root_pos = arr[:, 1:4].copy()
+    root_pos[:, [0, 2]] -= root_pos[0, [0, 2]]
+    local_rot, hinge = _frame_rotations(arr, character, character.pose_offsets() + 1)  # +1: dt
+    frame_times = np.concatenate([[0.0], np.cumsum(dts[:-1])])
+    # forward differences f -> f+1 (cKinTree::CalcVel); the last row copies the one before
+    dt = dts[:-1, None]
+    lin = (root_pos[1:] - root_pos[:-1]) / dt
+    ang = np.zeros((n - 1, J, 3))
+    q0, q1 = local_rot[:-1], local_rot[1:]
+    ang[:, 0] = R.quat_to_rotvec(R.quat_mul(q1[:, 0], R.quat_conj(q0[:, 0]))) / dt
+    ball = character.joint_types == SPHERICAL
+    ang[:, ball] = R.quat_to_rotvec(R.quat_mul(R.quat_conj(q0[:, ball]), q1[:, ball])) / dt[..., None]
+    hj = character.joint_types == REVOLUTE
+    ang[:, hj, 2] = (hinge[1:, hj] - hinge[:-1, hj]) / dt
+    lin = np.concatenate([lin, lin[-1:]])
+    ang = np.concatenate([ang, ang[-1:]])
+    return MotionClip(name=name, path=Path(path) if path is not None else None,
+                      character=character, loop=loop, dts=dts,
+                      frame_times=frame_times, root_pos=root_pos, local_rot=local_rot,
+                      hinge_angle=hinge, root_lin_vel=lin, local_ang_vel=ang)
+
+
+def _checked_frames(data, character: Character, where: str) -> tuple[np.ndarray, bool]:
+    """The clip's frames as an array [frames, 1 + pose], and whether it loops; every way the
+    file can be wrong is a ClipError naming the frame, column and value."""
     if not isinstance(data, dict) or 'Frames' not in data:
         raise ClipError(f"{where}: missing key 'Frames' (a DeepMimic clip is "
                         f'{{"Loop": ..., "Frames": [[dt, pose...], ...]}})')
@@ -255,7 +283,6 @@ def clip_from_dict(data, character: Character, name='clip', path=None) -> Motion
         raise ClipError(f'{where}: frame {f}, column {c} ({cols[c]}) is not finite '
                         f'({arr[f, c]})')
     _check_bounds(arr, cols, where)
-    dts = arr[:, 0].copy()
     # quaternion blocks: root (cols 4..7) and every ball joint
     offsets = character.pose_offsets() + 1  # +1 for dt
     qblocks = [(4, 'root_rot')] + [(offsets[j], character.joint_names[j])
@@ -266,11 +293,14 @@ def clip_from_dict(data, character: Character, name='clip', path=None) -> Motion
         if len(zero):
             raise ClipError(f'{where}: frame {zero[0]}, columns {start}-{start + 3} '
                             f'({qname} quaternion) is zero')
+    return arr, loop_s == 'wrap'
 
+
+def _frame_rotations(arr: np.ndarray, character: Character, offsets) -> tuple[np.ndarray, np.ndarray]:
+    """(local rotations [n, J, 4] xyzw, hinge angles [n, J]) of the frames, consecutive
+    quaternions kept on the same hemisphere."""
     J = character.num_joints
-    n = len(frames)
-    root_pos = arr[:, 1:4].copy()
-    root_pos[:, [0, 2]] -= root_pos[0, [0, 2]]
+    n = len(arr)
     local_rot = np.zeros((n, J, 4))
     local_rot[..., 3] = 1.0
     hinge = np.zeros((n, J))
@@ -287,21 +317,4 @@ def clip_from_dict(data, character: Character, name='clip', path=None) -> Motion
     for f in range(1, n):
         flip = np.sum(local_rot[f] * local_rot[f - 1], axis=-1) < 0
         local_rot[f, flip] *= -1
-
-    frame_times = np.concatenate([[0.0], np.cumsum(dts[:-1])])
-    # forward differences f -> f+1 (cKinTree::CalcVel); the last row copies the one before
-    dt = dts[:-1, None]
-    lin = (root_pos[1:] - root_pos[:-1]) / dt
-    ang = np.zeros((n - 1, J, 3))
-    q0, q1 = local_rot[:-1], local_rot[1:]
-    ang[:, 0] = R.quat_to_rotvec(R.quat_mul(q1[:, 0], R.quat_conj(q0[:, 0]))) / dt
-    ball = character.joint_types == SPHERICAL
-    ang[:, ball] = R.quat_to_rotvec(R.quat_mul(R.quat_conj(q0[:, ball]), q1[:, ball])) / dt[..., None]
-    hj = character.joint_types == REVOLUTE
-    ang[:, hj, 2] = (hinge[1:, hj] - hinge[:-1, hj]) / dt
-    lin = np.concatenate([lin, lin[-1:]])
-    ang = np.concatenate([ang, ang[-1:]])
-    return MotionClip(name=name, path=Path(path) if path is not None else None,
-                      character=character, loop=(loop_s == 'wrap'), dts=dts,
-                      frame_times=frame_times, root_pos=root_pos, local_rot=local_rot,
-                      hinge_angle=hinge, root_lin_vel=lin, local_ang_vel=ang)
+    return local_rot, hinge

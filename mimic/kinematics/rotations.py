@@ -11,7 +11,7 @@ Conventions (the one place they are decided):
 
 The kernels below are hand-written numpy rather than ``scipy.spatial.transform.Rotation`` because
 they run inside the per-control-step reward and observation code, where a Rotation object's
-construction and validation overhead (~10 us each) would cost more than the maths itself.
+construction and validation overhead would cost more than the maths itself.
 Everything offline (clip loading, BVH import, tests) may use scipy freely; the tests check these
 kernels against scipy.
 """
@@ -156,9 +156,9 @@ def quat_from_rotvec(r):
 
 def quat_from_euler(angles, axes: str):
     """Intrinsic Euler angles (radians) [..., len(axes)] about ``axes`` (e.g. 'ZXY': R = Rz Rx Ry,
-    as BVH channel orders mean) -> unit quaternions [..., 4]. Hand-written because scipy's
-    ``Rotation.from_euler`` costs ~30 us per rotation on large batches (scipy 1.17), which made
-    it most of a long BVH import; tests check it against scipy."""
+    as BVH channel orders mean) -> unit quaternions [..., 4]. Hand-written for speed: scipy's
+    ``Rotation.from_euler`` would be most of a long BVH import (bench/bvh_import.py); tests
+    check it against scipy."""
     angles = np.asarray(angles, dtype=np.float64)
     out = None
     for k, axis in enumerate(axes.lower()):

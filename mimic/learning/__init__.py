@@ -9,7 +9,7 @@ Never import pybullet or mimic.envs / mimic.sim / mimic.kinematics from here (te
 Episodes and samplers come from :mod:`mimic.sampling`, the layer below.
 
 Documented choices (details in the module docstrings):
-* defaults = issue #3 / paper (args/agents/awr_default.yaml): critic lr 1e-4, raw advantages,
+* defaults = the paper's (args/agents/awr_default.yaml): critic lr 1e-4, raw advantages,
   beta 0.05.  The official code (args/agents/awr_official.yaml, used by the gym args files)
   uses critic lr 0.01 and standardised advantages with beta 1.
 * gradient steps per iteration = ceil(steps * new_samples / samples_per_iter) (official code).
@@ -21,12 +21,12 @@ Documented choices (details in the module docstrings):
   the replay buffer only with --save_buffer.  Without it a resumed run restarts with an
   empty buffer (its first update sees only the new batch), i.e. it is not bit-identical.
 """
-from mimic.learning.awr import AWR, load_policy
+from mimic.learning.awr import AWR
 from mimic.learning.buffer import ReplayBuffer
 from mimic.learning.config import AWRConfig, ConfigError
 from mimic.learning.dataset import Dataset, random_act_fn, record_dataset
 from mimic.learning.normalizer import Normalizer
 from mimic.learning.returns import monte_carlo_returns, td_lambda_returns
 
-__all__ = ["AWR", "AWRConfig", "ConfigError", "Dataset", "Normalizer", "ReplayBuffer", "load_policy",
+__all__ = ["AWR", "AWRConfig", "ConfigError", "Dataset", "Normalizer", "ReplayBuffer",
            "monte_carlo_returns", "random_act_fn", "record_dataset", "td_lambda_returns"]

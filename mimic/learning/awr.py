@@ -642,12 +642,15 @@ class AWR:
         ckpt.atomic_save(s, path)
 
     @classmethod
-    def load(cls, path: str, env: Optional[gym.Env] = None, *, eval_env: Optional[gym.Env] = None,
-             config_overrides: Optional[dict] = None, sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None,
-             verbose: int = 1) -> "AWR":
-        """Rebuild an agent from a checkpoint (``env`` may be None for acting only)."""
-        s = ckpt.load(path)
-        cfg = AWRConfig.from_dict({**s["config"], **(config_overrides or {})}, source=path)
+    def from_checkpoint(cls, source: Union[str, dict[str, Any]], env: Optional[gym.Env] = None, *,
+                        eval_env: Optional[gym.Env] = None, config_overrides: Optional[dict] = None,
+                        sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None, verbose: int = 1) -> "AWR":
+        """The agent a checkpoint (a path, or its contents from ``checkpoint.read_checkpoint``)
+        holds.  With ``env`` (or ``dataset``): everything, to train on (``--resume``); without:
+        nets and normaliser only, to act with (spaces from the checkpoint)."""
+        s = ckpt.read_checkpoint(source) if isinstance(source, str) else source
+        where = source if isinstance(source, str) else "checkpoint"
+        cfg = AWRConfig.from_dict({**s["config"], **(config_overrides or {})}, source=where)
         if env is None and dataset is None:        # acting only: spaces come from the checkpoint
             empty = Dataset(episodes=[], observation_space=s["observation_space"], action_space=s["action_space"])
             agent = cls(None, cfg, seed=int(s["seed"]), dataset=empty, verbose=verbose)
@@ -662,11 +665,3 @@ class AWR:
 def _mean(losses: list[torch.Tensor]) -> float:
     """Mean of per-step losses with one device sync, not one per step."""
     return float(torch.stack(losses).mean()) if losses else float("nan")
-
-
-def load_policy(path: str) -> tuple[AWR, dict[str, Any]]:
-    """For viewers: (agent usable for ``predict``, checkpoint dict with env_id / env_kwargs / settings)."""
-    agent = AWR.load(path, env=None, verbose=0)
-    s = ckpt.load(path)
-    info = {k: s.get(k) for k in ("env_id", "env_kwargs", "eval_env_kwargs", "settings", "config")}
-    return agent, info

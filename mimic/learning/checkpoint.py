@@ -120,7 +120,8 @@ def periodic_name(iteration: int) -> str:
     return f"model_{iteration:06d}.pt"
 
 
-def load(path: str) -> dict[str, Any]:
+def read_checkpoint(path: str) -> dict[str, Any]:
+    """The raw contents of a checkpoint file (CPU tensors and plain containers)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"checkpoint not found: {path}")
     return torch.load(path, map_location="cpu", weights_only=True)

@@ -4,7 +4,7 @@ Every field can come from an agent YAML file (``--agent_config``) or from the
 command line (``--actor_lr 1e-4``); unknown keys and wrongly typed values are
 errors that name the key.
 
-Defaults follow the issue (#3) / the AWR paper (Peng et al. 2019, App. C).  Where
+Defaults follow the AWR paper (Peng et al. 2019, App. C).  Where
 the official implementation (github.com/xbpeng/awr, ``awr_configs.py``) differs
 the field comment says so; the gym args files use the official values.
 """

@@ -102,7 +102,8 @@ def _check_arrays(path: str, a: dict[str, np.ndarray]) -> dict[str, Any]:
         raise DatasetError(f"dataset '{path}': {msg}")
     try:
         meta = json.loads(str(a["meta"]))
-        obs_space, act_space = space_from_dict(meta["observation_space"]), space_from_dict(meta["action_space"])
+        obs_space = space_from_dict(meta["observation_space"])
+        space_from_dict(meta["action_space"])                 # it must parse too
     except Exception as e:
         bad(f"'meta' is not the JSON of a mimic dataset ({type(e).__name__}: {e})")
     lengths, obs = a["episode_lengths"], a["obs"]

@@ -66,7 +66,8 @@ class Normalizer(nn.Module):
         self.stat_mean.copy_(w_old * self.stat_mean + w_new * self.new_sum / self.new_count)
         self.stat_mean_sq.copy_(w_old * self.stat_mean_sq + w_new * self.new_sum_sq / self.new_count)
         self.count.copy_(total)
-        self.new_count.zero_(); self.new_sum.zero_(); self.new_sum_sq.zero_()
+        for t in (self.new_count, self.new_sum, self.new_sum_sq):
+            t.zero_()
 
         var = torch.clamp(self.stat_mean_sq - self.stat_mean ** 2, min=0.0)
         std = torch.clamp(torch.sqrt(var), min=self.min_std)

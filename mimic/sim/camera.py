@@ -7,7 +7,7 @@ a CPU rasteriser that works in DIRECT mode without a display or GPU. Two things 
   textured 200 m ``plane100`` ground costs ~0.1 s per 640x480 frame. For camera images it is hidden
   (visual only: alpha 0, collisions untouched) and replaced by a visual-only, untextured checker
   mesh (1 m tiles, 40 m across) that follows the camera target in whole 2 m steps, so the
-  pattern stays fixed to the ground (~3x faster).
+  pattern stays fixed to the ground (far fewer textured pixels; bench/render_speed.py).
 * **Translucent ghost.** TinyRenderer ignores alpha, so the reference ghost lives in a world of its
   own (:class:`GhostWorld`); it is rendered with the same camera and blended over the scene where
   its depth is in front (alpha blending by depth test).

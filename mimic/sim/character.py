@@ -8,19 +8,16 @@ import pybullet as pb
 
 from mimic import compiled
 from mimic.kinematics.character import SPHERICAL, Character
+from mimic.sim import link_state
 from mimic.sim.world import World, quiet_stdout
 
 try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
     if not compiled.wanted():
         raise ImportError(f'{compiled.SWITCH} is set')
     from mimic.sim._linkstate import flatten as _flatten
-except ImportError:  # not built: np.fromiter below does the same, ~10 us slower per query
+except ImportError:  # not built: np.fromiter below does the same, slower (bench/env_speed.py)
     _flatten = None
 
-# getLinkStates(computeLinkVelocity=1) returns per link: body-centre position (3) and rotation (4),
-# local inertial frame position (3) and rotation (4), link (= joint) frame position (3) and
-# rotation (4), body-centre linear velocity (3), angular velocity (3): 27 floats.
-LINK_STATE_SIZE = 27
 _chain = itertools.chain.from_iterable
 
 
@@ -90,10 +87,10 @@ class SimCharacter:
         # the link state, plus one extra "world" row (identity rotation, at rest) that stands in
         # for the root's parent, so parent rows of every joint come out of one fancy index. A
         # batch of characters passes a view of its own [K, J + 1, 27] array here.
-        self.state_ext = np.zeros((n + 1, LINK_STATE_SIZE)) if state_ext is None else state_ext
+        self.state_ext = np.zeros((n + 1, link_state.SIZE)) if state_ext is None else state_ext
         self.state_ext[n] = 0.0
-        self.state_ext[n, 20] = 1.0
-        self.state_ext[n, 6] = 1.0
+        self.state_ext[n, link_state.JOINT_ROT_W] = 1.0
+        self.state_ext[n, link_state.BODY_ROT_W] = 1.0
         self.state = self.state_ext[:n]
 
     # ----------------------------------------------------------------- control
@@ -112,18 +109,14 @@ class SimCharacter:
     # ----------------------------------------------------------------- state
     def query(self):
         """One batched query of every link's state into ``self.state`` [J, 27]; returns it.
-
-        Columns: 0:3 body-centre position, 3:7 body rotation (xyzw), 7:14 the constant inertial
-        offset, 14:17 joint position, 17:21 joint-frame rotation (xyzw), 21:24 body-centre
-        velocity, 24:27 angular velocity (all world frame).
-        """
+        The columns are named in mimic.sim.link_state (``S[:, JOINT_POS]``, ...)."""
         ls = self._link_states(self.body, self.links, computeLinkVelocity=1,
                                computeForwardKinematics=1, physicsClientId=self.client)
         if _flatten is not None and self.state.flags.c_contiguous:
             _flatten(ls, self.state)
         else:
             self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64, len(self.links)
-                                        * LINK_STATE_SIZE).reshape(-1, LINK_STATE_SIZE)
+                                        * link_state.SIZE).reshape(-1, link_state.SIZE)
         return self.state
 
     def shift_root(self, dy: float):

@@ -1,4 +1,5 @@
-"""What the small command-line scripts (import_clip, check_clip, export_bvh) share."""
+"""The command-line front ends (mimic-train, mimic-view, mimic-eval, mimic-plot and the clip
+scripts), and what they share. `python mimic/<script>.py` runs the module of the same name here."""
 from __future__ import annotations
 
 import argparse
