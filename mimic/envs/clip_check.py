@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics, link_bottoms, shape_bottoms
@@ -89,9 +88,22 @@ class ClipReport:
     def max_slide(self) -> float:
         return max((s.slide for s in self.stances), default=0.0)
 
+    def mean_slide(self) -> float:
+        return float(np.mean([s.slide for s in self.stances])) if self.stances else 0.0
+
+    def sliding(self) -> dict:
+        """Per foot (and 'all'): stances, mean and max sliding per stance in cm."""
+        groups = {'all': self.stances}
+        for s in self.stances:
+            groups.setdefault(s.foot, []).append(s)
+        return {k: dict(stances=len(v), mean_cm=100 * float(np.mean([s.slide for s in v]))
+                        if v else 0.0, max_cm=100 * max((s.slide for s in v), default=0.0))
+                for k, v in groups.items()}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d['ok'] = self.ok
+        d['sliding'] = self.sliding()
         return d
 
     def format(self) -> str:
@@ -272,14 +284,17 @@ def format_report(rep: ClipReport) -> str:
     if rep.wrap_angle is not None:
         lines.append(f'  loop-wrap jump                {rep.wrap_angle:.3f} rad, '
                      f'{100 * rep.wrap_distance:.1f} cm')
-    by_foot = {}
-    for s in rep.stances:
-        by_foot.setdefault(s.foot, []).append(s)
+    sliding = rep.sliding()
     for foot, table in rep.footfalls.items():
-        st = by_foot.get(foot, [])
-        slide = (f'sliding per stance {100 * np.median([s.slide for s in st]):.1f} cm median, '
-                 f'{100 * max(s.slide for s in st):.1f} cm max' if st else 'never down')
-        lines.append(f'  {foot:<14s} |{table}|  {len(st)} stance(s), {slide}')
+        st = sliding.get(foot)
+        slide = (f'sliding per stance {st["mean_cm"]:.1f} cm mean, {st["max_cm"]:.1f} cm max'
+                 if st else 'never down')
+        lines.append(f'  {foot:<14s} |{table}|  {st["stances"] if st else 0} stance(s), '
+                     f'{slide}')
+    if rep.stances:
+        a = sliding['all']
+        lines.append(f'  foot sliding per stance       {a["mean_cm"]:.1f} cm mean, '
+                     f'{a["max_cm"]:.1f} cm max ({a["stances"]} stances)')
     if rep.playback_reward is not None:
         lines.append(f'  kinematic-playback reward     {rep.playback_reward:.4f}')
     lines += [f'  WARNING: {w}' for w in rep.warnings]
