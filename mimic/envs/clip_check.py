@@ -11,8 +11,9 @@
   its collision shapes is below ``CONTACT_HEIGHT`` and its body centre moves horizontally slower
   than ``SWING_SPEED`` (a foot skimming the ground in swing is not down); each down phase (a
   *stance*, wrapped around the cycle for looping clips) reports its sliding, the horizontal path
-  length of the foot body's centre (heel-off rolling adds a few cm), and the footfall table lists
-  which foot is down when;
+  length of the foot body's centre (heel-off rolling adds a few cm), summed up per foot and over
+  all feet as the mean and the largest sliding per stance (``ClipReport.sliding``, in cm), and
+  the footfall table lists which foot is down when;
 * the largest frame-to-frame jump, as a joint rotation angle (root: world rotation) and as a
   joint position distance, with frame and joint;
 * for looping clips, the loop-wrap jump (last frame against frame 0 shifted by the cycle drift,
