@@ -1,50 +1,82 @@
-"""DeepMimic's DM-2019 action: PD targets, [angle, axis x, y, z] per ball joint, angle per hinge.
+"""The action: stable-PD targets, one per actuated joint, from the policy's normalised output.
+
+Two choices, both per character (``ActionMap(character, rotation=..., pd_targets=...)``):
+
+``rotation='axis_angle'`` (default, DeepMimic's DM-2019 layout): [angle, axis x, y, z] per ball
+joint, angle per hinge.
 
 Bounds, offset and scale follow C++ cCtCtrlUtil (with ENABLE_PD_SPHERE_AXIS): for a hinge with
 limits [l, u], bounds m +- 2(u - l) with m = (l + u)/2, offset -m, scale 0.5/(u - l); for a ball
 joint the angle uses l = min of its per-axis lows, u = max of its highs (+-pi when it has none),
 offset 0; axis entries have bounds [-1, 1], offset (0, 0, -0.2) and scale 1. A policy's normalised
 output a_n maps to the action a = a_n / scale - offset.
+
+``rotation='exp_map'`` (DM-2021): a 3-D exponential map per ball joint, bounds +-2 pi per component,
+offset 0, scale 1/pi, the vector's norm clamped to 2 pi; hinges as above.
+
+``pd_targets='absolute'`` (default, DeepMimic): the action is the PD target itself.
+``pd_targets='relative'``: the target is the reference pose at the next control step composed with
+the action (ball joints: q_ref * q_action; hinges: angle_ref + action). Action 0 then tracks the clip
+open loop, so the mean of every entry is 0 (hinges lose their mid-range offset); scales and
+bounds are as for absolute targets, and the target is not clipped to the joint limits. Callers pass
+the reference as ``to_targets(actions, reference)``: any object with ``local_rot`` [K, J, 4]
+(xyzw) and ``hinge`` [K, J] arrays, e.g. a ReferenceBatch.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from mimic.kinematics.character import REVOLUTE, SPHERICAL, Character
+from mimic.kinematics.rotations import quat_mul_batch
+
+ROTATIONS = ('axis_angle', 'exp_map')
+PD_TARGETS = ('absolute', 'relative')
 
 
 class ActionMap:
-    def __init__(self, character: Character):
+    def __init__(self, character: Character, rotation: str = 'axis_angle',
+                 pd_targets: str = 'absolute'):
+        if rotation not in ROTATIONS:
+            raise ValueError(f'rotation must be one of {ROTATIONS}, not {rotation!r}')
+        if pd_targets not in PD_TARGETS:
+            raise ValueError(f'pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}')
+        self.rotation, self.pd_targets = rotation, pd_targets
+        self.relative = pd_targets == 'relative'
         low, high, offset, scale = [], [], [], []
-        self.ball_angle, self.ball_axis, self.hinge = [], [], []
+        self.ball_angle, self.ball_axis, self.ball_exp, self.hinge = [], [], [], []
+        self.ball_joint, self.hinge_joint = [], []   # joint ids, for the reference's rows
         layout = []  # per actuated joint: ('ball', k) or ('hinge', k)
         for j in character.actuated:
             jt = character.joint_types[j]
-            lim = character.joint_limits[j]
-            if lim is None:
-                l, u = -np.pi, np.pi
-            elif jt == SPHERICAL:
-                l, u = float(np.min(lim[0])), float(np.max(lim[1]))
-            else:
-                l, u = float(lim[0]), float(lim[1])
+            l, u = _angle_range(jt, character.joint_limits[j])
             m, span = 0.5 * (l + u), u - l
             i = len(low)
-            low.append(m - 2 * span)
-            high.append(m + 2 * span)
-            scale.append(0.5 / span)
-            if jt == SPHERICAL:
-                offset.append(0.0)
-                low += [-1.0] * 3
-                high += [1.0] * 3
-                offset += [0.0, 0.0, -0.2]
-                scale += [1.0] * 3
-                layout.append(('ball', len(self.ball_angle)))
+            if jt == SPHERICAL and rotation == 'exp_map':
+                low += [-2 * np.pi] * 3
+                high += [2 * np.pi] * 3
+                offset += [0.0] * 3
+                scale += [1 / np.pi] * 3
+                self.ball_exp.append([i, i + 1, i + 2])
+            elif jt == SPHERICAL:
+                low += [m - 2 * span] + [-1.0] * 3
+                high += [m + 2 * span] + [1.0] * 3
+                offset += [0.0, 0.0, 0.0, -0.2]
+                scale += [0.5 / span] + [1.0] * 3
                 self.ball_angle.append(i)
                 self.ball_axis.append([i + 1, i + 2, i + 3])
             elif jt == REVOLUTE:
-                offset.append(-m)
-                layout.append(('hinge', len(self.hinge)))
+                centre = 0.0 if self.relative else m
+                low.append(centre - 2 * span)
+                high.append(centre + 2 * span)
+                offset.append(-centre)
+                scale.append(0.5 / span)
                 self.hinge.append(i)
+                self.hinge_joint.append(j)
+            if jt == SPHERICAL:
+                layout.append(('ball', len(self.ball_joint)))
+                self.ball_joint.append(j)
+            else:
+                layout.append(('hinge', len(self.hinge) - 1))
         self.low = np.array(low)
         self.high = np.array(high)
         self.offset = np.array(offset)
@@ -52,9 +84,12 @@ class ActionMap:
         self.size = len(low)
         self.ball_angle = np.array(self.ball_angle, dtype=int)
         self.ball_axis = np.array(self.ball_axis, dtype=int).reshape(-1, 3)
+        self.ball_exp = np.array(self.ball_exp, dtype=int).reshape(-1, 3)
         self.hinge = np.array(self.hinge, dtype=int)
+        self.ball_joint = np.array(self.ball_joint, dtype=int)
+        self.hinge_joint = np.array(self.hinge_joint, dtype=int)
         self.layout = layout  # per actuated joint: ("ball" | "hinge", index)
-        nb = len(self.ball_angle)
+        nb = len(self.ball_joint)
         # position of each actuated joint's target in concat(ball quats, hinge angles)
         self._order = [k if kind == 'ball' else nb + k for kind, k in layout]
 
@@ -67,12 +102,44 @@ class ActionMap:
     def std(self):
         return 1.0 / self.scale
 
-    def to_targets(self, actions) -> list:
+    @property
+    def compilable(self) -> bool:
+        """Whether the compiled twin (mimic.envs.kernels.CompiledActionMap) computes this map."""
+        return self.rotation == 'axis_angle' and not self.relative
+
+    def to_targets(self, actions, reference=None) -> list:
         """Actions [K, size] (or [size] for one character) -> per character, the stable-PD
-        targets (xyzw quaternion or [angle] per actuated joint, in joint order)."""
+        targets (xyzw quaternion or [angle] per actuated joint, in joint order). ``reference``
+        (needed with relative targets): the reference pose to compose with, batch size K."""
         a = np.asarray(actions, dtype=np.float64).reshape(-1, self.size)
         a = np.minimum(np.maximum(a, self.low), self.high)
-        K = a.shape[0]
+        quats = self._ball_quats(a)
+        hinges = a[:, self.hinge]
+        if self.relative:
+            if reference is None:
+                raise ValueError('relative PD targets need the reference pose (to_targets(a, ref))')
+            quats = quat_mul_batch(np.ascontiguousarray(reference.local_rot[:, self.ball_joint]),
+                                   quats)
+            hinges = hinges + reference.hinge[:, self.hinge_joint]
+        qs = quats.tolist()
+        hs = hinges.tolist()
+        order = self._order
+        out = []
+        for k in range(a.shape[0]):
+            items = qs[k] + [[v] for v in hs[k]]
+            out.append([items[i] for i in order])
+        return out
+
+    def _ball_quats(self, a):
+        """Ball-joint rotations [K, balls, 4] (xyzw) of clipped actions a [K, size]."""
+        if self.rotation == 'exp_map':
+            e = a[:, self.ball_exp]
+            angle = np.sqrt(np.einsum('kji,kji->kj', e, e))
+            clamp = np.minimum(angle, 2 * np.pi)    # DM-2021 clamps the exp map's norm to 2 pi
+            axis = e / np.where(angle > 1e-12, angle, 1.0)[..., None]
+            half = 0.5 * clamp
+            sin_half = np.where(angle > 1e-12, np.sin(half), 0.0)
+            return np.concatenate([axis * sin_half[..., None], np.cos(half)[..., None]], axis=-1)
         axis = a[:, self.ball_axis]
         n = np.sqrt(np.einsum('kji,kji->kj', axis, axis))
         if n.min() < 1e-8:  # DeepMimic uses +z for a zero axis
@@ -83,11 +150,14 @@ class ActionMap:
         quats = np.empty(half.shape + (4,))
         np.multiply(axis, (np.sin(half) / n)[..., None], out=quats[..., :3])
         np.cos(half, out=quats[..., 3])
-        qs = quats.tolist()
-        hs = a[:, self.hinge].tolist()
-        order = self._order
-        out = []
-        for k in range(K):
-            items = qs[k] + [[v] for v in hs[k]]
-            out.append([items[i] for i in order])
-        return out
+        return quats
+
+
+def _angle_range(joint_type, limits):
+    """(low, high) angle of a joint for the action's bounds: a hinge's limits; a ball joint's
+    lowest and highest per-axis limit; +-pi without limits."""
+    if limits is None:
+        return -np.pi, np.pi
+    if joint_type == SPHERICAL:
+        return float(np.min(limits[0])), float(np.max(limits[1]))
+    return float(limits[0]), float(limits[1])

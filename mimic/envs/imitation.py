@@ -4,7 +4,10 @@ One episode: reference-state initialisation at a time drawn uniformly over the c
 at 30 Hz driving stable-PD targets with physics at 240 Hz (8 steps per action, the PD command
 re-issued before every step). The reward is DeepMimic's five-term imitation reward (see
 mimic.envs.reward); the observation its DM-2019 state (mimic.envs.observation); the action its
-axis-angle PD targets (mimic.envs.action).
+axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``action_rotation=
+'exp_map'`` (DM-2021's ball-joint actions), ``obs_rotation='6d'`` (DM-2021's 6-D rotations in the
+observation) and ``pd_targets='relative'`` (targets relative to the
+reference pose of the next control step).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
@@ -58,7 +61,8 @@ class ImitationTask:
     def __init__(self, num=1, motion='humanoid3d_walk', character=None, mode='train',
                  kinematic=False, time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
                  control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
-                 sync_root=True, reward_weights=None, reward_scales=None):
+                 sync_root=True, reward_weights=None, reward_scales=None,
+                 action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat'):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         _check_positive(num=num, control_rate=control_rate, sim_rate=sim_rate, time_limit=time_limit,
@@ -88,17 +92,19 @@ class ImitationTask:
         self.sim_rate = float(sim_rate)
 
         self.reference = ReferenceMotion(self.clip)
-        self.action_map = ActionMap(self.character)
-        self.observer = ObservationBuilder(self.character)
+        self.action_map = ActionMap(self.character, action_rotation, pd_targets)
+        self.observer = ObservationBuilder(self.character, obs_rotation)
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
         # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
         if kernels.available():
             self._compiled = kernels.CompiledImitation(self.reward_fn, self.observer,
                                                        self.reference)
-            self._to_targets = kernels.CompiledActionMap(self.action_map).to_targets
         else:
             self._compiled = None
+        if kernels.available() and self.action_map.compilable:
+            self._to_targets = kernels.CompiledActionMap(self.action_map).to_targets
+        else:
             self._to_targets = self.action_map.to_targets
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
 
@@ -106,6 +112,8 @@ class ImitationTask:
         self.state_ext = np.zeros((K, J + 1, 27))   # link states + a "world" row per character
         self.ref = self.reference.batch(K)
         self._ref_one = self.reference.batch(1)
+        # relative PD targets: the reference pose one control step ahead
+        self._ref_next = self.reference.batch(K) if self.action_map.relative else None
         self.time = np.zeros(K)
         self.start = np.zeros(K)
         self.limit = np.full(K, self.time_limit)
@@ -175,11 +183,11 @@ class ImitationTask:
         characters whose link states (with the world row) are S_ext, against ref."""
         K = S_ext.shape[0]
         if self._compiled is not None:
-            obs = np.empty((K, self.observer.size), np.float32)
+            obs = np.empty((K, self.observer.quat_size), np.float32)
             terms = np.empty((K, len(REWARD_TERMS)))
             reward = np.empty(K)
             self._compiled(S_ext, ref, ref_root, obs, terms, reward)
-            return obs, reward, terms
+            return self.observer.expand(obs), reward, terms
         rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
         heading_frames(S_ext[:, 0, 17:21], rot_h, quat_h)
         reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
@@ -195,7 +203,11 @@ class ImitationTask:
         sims = self.sims
         moving = range(K) if active is None else np.flatnonzero(active).tolist()
         if not self.kinematic:
-            targets = self._to_targets(actions)
+            if self._ref_next is None:
+                targets = self._to_targets(actions)
+            else:
+                self._ref_next.sample(self.time + self.control_dt)
+                targets = self._to_targets(actions, self._ref_next)
             substeps = self.substeps
             for k in moving:
                 sims[k].step_stable_pd(targets[k], substeps)
@@ -272,7 +284,8 @@ def _check_positive(**values):
 _TASK_DEFAULTS = dict(motion='humanoid3d_walk', character=None, mode='train', kinematic=False,
                       time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
                       control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
-                      sync_root=True, reward_weights=None, reward_scales=None)
+                      sync_root=True, reward_weights=None, reward_scales=None,
+                      action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat')
 
 
 class _TaskAttributes:

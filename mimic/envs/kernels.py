@@ -52,7 +52,7 @@ class CompiledImitation:
                                 + list(reward.parent_ext) + list(reward.ee), dtype=np.int32)
         self.dparams = np.concatenate([reward.joint_w, reward.mass_frac, reward.root_com_offset,
                                        reward.weights, reward.scales]).astype(np.float64)
-        self.obs_size = observer.size
+        self.obs_size = observer.quat_size
         self._run = _kernels.imitation
 
     def __call__(self, S_ext, ref, ref_root, obs, terms, reward):

@@ -102,6 +102,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# what a policy needs to act, be viewed and evaluated, and to seed a new run (no optimiser
+# state, RNG streams, sampler state or replay buffer)
+POLICY_KEYS = ("format", "algo", "config", "seed", "observation_space", "action_space",
+               "action_mean", "action_std", "actor", "critic", "obs_normalizer", "counters",
+               "env_id", "env_kwargs", "eval_env_kwargs", "settings")
+
+
+def policy_only(state: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's policy part, for shipping: a few MB instead of the full training state.
+    ``--resume`` from it continues with fresh optimiser momentum and RNG streams."""
+    return {k: state[k] for k in POLICY_KEYS if k in state} | {"policy_only": True}
+
+
 def periodic_name(iteration: int) -> str:
     return f"model_{iteration:06d}.pt"
 
