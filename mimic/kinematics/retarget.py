@@ -401,10 +401,10 @@ def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=
     frame with ``anchor='first'``) at height ``ground``; with ``keep_height`` at the run's
     median height instead, easing to the point's own height over the ``blend`` frames at each
     end of the run (so a foot lifts and sets down in place, without sliding). A swing (the
-    frames between two stances) keeps its own path but is shifted by a correction that starts
-    at the first stance's (held position minus the source at the stance's last frame) and ends at the next
-    one's (held minus the source at its first frame), so the point leaves and reaches its held
-    positions without a jump:
+    frames between two stances) keeps its own path but is shifted horizontally by a correction
+    that starts at the first stance's (held position minus the source at the stance's last
+    frame) and ends at the next one's (held minus the source at its first frame), so the point
+    leaves and reaches its held positions without a jump:
 
     * ``blend=None``: the correction easing (smoothstep) over the whole swing;
     * ``blend=k`` frames: the correction eases out over the swing's first ``k`` frames and in
