@@ -3,6 +3,7 @@
 of a known clip (T-pose, centimetres, 1.15x the humanoid's proportions, y-up and z-up)."""
 from __future__ import annotations
 
+import json
 import re
 import sys
 
@@ -124,6 +125,10 @@ def test_wrap_closes_the_loop(run, tmp_path, humanoid):
     clip = load_clip(out, humanoid)
     assert clip.loop and clip.num_frames == 43 and np.allclose(clip.dts[:-1], 0.7 / 42)
     assert angles(clip.local_rot[-1], clip.local_rot[0]).max() < 1e-6
+    # motions/README.md: the shipped walks are these two imports
+    for made, stem in ((raw, 'bvh_walk'), (out, 'bvh_walk_planted')):
+        shipped = json.loads((MOTIONS / f'{stem}.txt').read_text())['Frames']
+        np.testing.assert_allclose(json.loads(made.read_text())['Frames'], shipped, atol=1e-9)
     assert abs(clip.root_pos[-1, 1] - clip.root_pos[0, 1]) < 1e-6
     assert np.linalg.norm(clip.cycle_delta) > 0.4            # the walk moves on each cycle
 
@@ -143,6 +148,10 @@ def test_planted_loop_stays_closed_and_feet_hold(run, tmp_path, humanoid):
     assert before.max_slide() > 0.08 and rep.max_slide() < 0.03
     assert rep.ok and rep.lowest_point > -0.02 and rep.wrap_angle < 1e-6
     assert angles(clip.local_rot[-1], clip.local_rot[0]).max() < 1e-6
+    # motions/README.md: the shipped walks are these two imports
+    for made, stem in ((raw, 'bvh_walk'), (out, 'bvh_walk_planted')):
+        shipped = json.loads((MOTIONS / f'{stem}.txt').read_text())['Frames']
+        np.testing.assert_allclose(json.loads(made.read_text())['Frames'], shipped, atol=1e-9)
 
 
 def test_bad_stance_parameter_writes_nothing(run, tmp_path):
