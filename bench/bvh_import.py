@@ -18,10 +18,13 @@ Per capture and repeat (medians over --repeats) it times:
   first --peer_frames frames, as frames/s;
 * retarget: ``retarget_bvh`` (source forward kinematics, rest alignment, rotation transfer, root
   path, grounding) on all frames at 120 Hz;
-* import: the whole ``import_bvh`` (read + retarget + resample to 30 Hz + loop closing), the
-  seconds a user waits.
+* plant: ``retarget.plant_feet`` (stance detection, planting, leg IK) on the retargeted
+  capture resampled to 30 Hz (18,001 frames for 10 minutes), as frames/s of that clip;
+* import: the whole ``import_bvh`` (read + retarget + resample to 30 Hz + loop closing + foot
+  planting, the default), the seconds a user waits; and ``import_no_plant`` the same with
+  ``plant=None`` (``--no_plant``).
 
-Reader, retarget and import are also timed in CPU seconds of this process, which a loaded
+Reader, retarget, plant and import are also timed in CPU seconds of this process, which a loaded
 machine inflates less than wall time.
 
     python bench/bvh_import.py [--minutes 10] [--rate 120] [--repeats 3]
@@ -48,7 +51,9 @@ sys.path.insert(0, str(HERE))
 from synthetic_bvh import synthetic_capture  # noqa: E402
 
 from mimic.kinematics.bvh import read_bvh, write_bvh  # noqa: E402
-from mimic.kinematics.bvh_import import import_bvh, retarget_bvh, select_frames  # noqa: E402
+from mimic.kinematics.bvh_import import (import_bvh, resample, retarget_bvh,  # noqa: E402
+                                         select_frames)
+from mimic.kinematics.retarget import plant_feet  # noqa: E402
 from mimic.kinematics.character import load_character  # noqa: E402
 from mimic.kinematics.joint_map import choose_joint_map  # noqa: E402
 
@@ -100,9 +105,10 @@ def timed(fn):
 
 def measure(path: Path, repeats: int, peer_frames: int) -> dict:
     ch = load_character('humanoid')
-    rows = {k: [] for k in ('reader', 'floor', 'peer', 'retarget', 'import')}
-    cpu = {k: [] for k in ('reader', 'retarget', 'import')}
-    frames = None
+    rows = {k: [] for k in ('reader', 'floor', 'peer', 'retarget', 'plant', 'import',
+                            'import_no_plant')}
+    cpu = {k: [] for k in ('reader', 'retarget', 'plant', 'import', 'import_no_plant')}
+    frames = clip_frames = None
     for _ in range(repeats):
         t, c, b = timed(lambda: read_bvh(path))
         frames = b.num_frames
@@ -112,8 +118,14 @@ def measure(path: Path, repeats: int, peer_frames: int) -> dict:
         rows['peer'].append(peer_parse(path, peer_frames))
         m = choose_joint_map(b, ch)
         sl = select_frames(b)
-        for key, fn in (('retarget', lambda b=b, m=m, sl=sl: retarget_bvh(b, ch, m, sl)),
-                        ('import', lambda: import_bvh(path, ch, fps=30.0))):
+        t, c, (root, local, _) = timed(lambda: retarget_bvh(b, ch, m, sl))
+        rows['retarget'].append(t)
+        cpu['retarget'].append(c)
+        root, local, dt = resample(root, local, b.frame_time, 30.0)
+        clip_frames = len(root)
+        for key, fn in (('plant', lambda: plant_feet(ch, root, local, dt)),
+                        ('import', lambda: import_bvh(path, ch, fps=30.0)),
+                        ('import_no_plant', lambda: import_bvh(path, ch, fps=30.0, plant=None))):
             t, c, _ = timed(fn)
             rows[key].append(t)
             cpu[key].append(c)
@@ -122,7 +134,10 @@ def measure(path: Path, repeats: int, peer_frames: int) -> dict:
     return dict(frames=frames, joints=b.num_joints, channels=int(b.motion.shape[1]),
                 megabytes=path.stat().st_size / 1e6, seconds=med, runs=rows, cpu_seconds=med_cpu,
                 reader_fps_cpu=frames / med_cpu['reader'],
-                retarget_fps_cpu=frames / med_cpu['retarget'],
+                retarget_fps_cpu=frames / med_cpu['retarget'], clip_frames=clip_frames,
+                plant_fps=clip_frames / med['plant'],
+                plant_fps_cpu=clip_frames / med_cpu['plant'],
+                import_no_plant_seconds=med['import_no_plant'],
                 reader_fps=frames / med['reader'], floor_fps=frames / med['floor'],
                 peer_fps=peer_frames / med['peer'], retarget_fps=frames / med['retarget'],
                 import_seconds=med['import'], reader_vs_floor=med['floor'] / med['reader'],
@@ -156,10 +171,15 @@ def main(argv=None):
                   f'({r["floor_fps"]:,.0f} frames/s), {r["reader_vs_peer"]:.0f}x the bvh package '
                   f'({r["peer_fps"]:,.0f} frames/s)',
                   f'  retarget  {r["retarget_fps"]:>10,.0f} frames/s  ({r["seconds"]["retarget"]:.2f} s)',
-                  f'  whole import to a 30 Hz clip: {r["import_seconds"]:.2f} s',
+                  f'  plant     {r["plant_fps"]:>10,.0f} frames/s of the 30 Hz clip '
+                  f'({r["clip_frames"]} frames, {r["seconds"]["plant"]:.2f} s)',
+                  f'  whole import to a 30 Hz clip: {r["import_seconds"]:.2f} s with foot '
+                  f'planting, {r["import_no_plant_seconds"]:.2f} s without (--no_plant)',
                   f'  per CPU second of this process: reader {r["reader_fps_cpu"]:,.0f} frames/s, '
-                  f'retarget {r["retarget_fps_cpu"]:,.0f} frames/s, whole import '
-                  f'{r["cpu_seconds"]["import"]:.2f} CPU s']
+                  f'retarget {r["retarget_fps_cpu"]:,.0f} frames/s, plant '
+                  f'{r["plant_fps_cpu"]:,.0f} frames/s; whole import '
+                  f'{r["cpu_seconds"]["import"]:.2f} CPU s with planting, '
+                  f'{r["cpu_seconds"]["import_no_plant"]:.2f} without']
     Path(a.out + '.txt').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
 

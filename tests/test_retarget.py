@@ -160,3 +160,42 @@ def test_contacts_detected_and_planted_without_jumps():
     steps = np.linalg.norm(np.diff(planted[:, 0], axis=0), axis=-1)
     orig = np.linalg.norm(np.diff(pts[:, 0], axis=0), axis=-1)
     assert steps.max() <= 1.5 * orig.max() and st.sum() == runs[0][1] - runs[0][0]
+
+
+def test_hysteresis_keeps_a_stance_through_a_wobble_and_ends_it_on_lift():
+    """A point that touches down, wobbles up to 2.5 cm (above the start threshold, below the
+    release one) and then lifts: one stance with hysteresis, two without; a 2-frame touch is
+    dropped by min_frames."""
+    h = np.array([5, 3, 1, 0, 0, 2.5, 2.5, 0, 0, 0, 4, 6, 0.5, 0.5, 6, 6]) / 100
+    pts = np.stack([np.zeros_like(h), h, np.zeros_like(h)], axis=1)[:, None]
+    plain = detect_contacts(pts, 1 / 30, height=0.015, speed=1.0, min_frames=3)[:, 0]
+    hyst = detect_contacts(pts, 1 / 30, height=0.015, speed=1.0, min_frames=3,
+                           release_height=0.03)[:, 0]
+    assert contact_runs(plain) == [(2, 5), (7, 10)]
+    assert contact_runs(hyst) == [(2, 10)]
+    # a fast point is not down, however low
+    fast = pts.copy()
+    fast[:, 0, 0] = np.arange(len(h)) * 0.05          # 1.5 m/s
+    assert not detect_contacts(fast, 1 / 30, height=0.015, speed=1.0).any()
+
+
+def test_blended_planting_leaves_the_middle_of_long_swings_and_the_clip_ends_alone():
+    """Not looping: two stances of a point sliding 1 cm per frame, a 20-frame swing between.
+    Stances are held; the swing eases off / on within the blend (or longer, at blend_rate),
+    its middle frames keep the source exactly; frames before the first and after the last
+    stance ease in / out, with no jump anywhere."""
+    n = 50
+    x = 0.01 * np.arange(n)
+    pts = np.stack([x, np.zeros(n), np.zeros(n)], axis=1)[:, None]
+    down = np.zeros((n, 1), dtype=bool)
+    down[10:20] = down[40:48] = True
+    out = plant_contacts(pts, down, blend=4, blend_rate=0.02)
+    assert np.ptp(out[10:20, 0], axis=0).max() < 1e-12
+    assert np.ptp(out[40:48, 0], axis=0).max() < 1e-12
+    np.testing.assert_allclose(out[20 + 4:40 - 4], pts[20 + 4:40 - 4], atol=1e-12)
+    np.testing.assert_allclose(out[:10 - 4], pts[:10 - 4], atol=1e-12)
+    steps = np.linalg.norm(np.diff(out[:, 0], axis=0), axis=-1)
+    assert steps.max() < 0.035                      # source steps are 0.01
+    # a correction of 4.5 cm at blend_rate 1 cm/frame takes at least 5 frames, not 4
+    far = plant_contacts(pts, down, blend=4, blend_rate=0.01)
+    assert np.abs(far[24, 0] - pts[24, 0]).max() > 1e-6

@@ -11,8 +11,9 @@
   its collision shapes is below ``CONTACT_HEIGHT`` and its body centre moves horizontally slower
   than ``SWING_SPEED`` (a foot skimming the ground in swing is not down); each down phase (a
   *stance*, wrapped around the cycle for looping clips) reports its sliding, the horizontal path
-  length of the foot body's centre (heel-off rolling adds a few cm), and the footfall table lists
-  which foot is down when;
+  length of the foot body's centre (heel-off rolling adds a few cm), summed up per foot and over
+  all feet as the mean and the largest sliding per stance (``ClipReport.sliding``, in cm), and
+  the footfall table lists which foot is down when;
 * the largest frame-to-frame jump, as a joint rotation angle (root: world rotation) and as a
   joint position distance, with frame and joint;
 * for looping clips, the loop-wrap jump (last frame against frame 0 shifted by the cycle drift,
@@ -88,9 +89,22 @@ class ClipReport:
     def max_slide(self) -> float:
         return max((s.slide for s in self.stances), default=0.0)
 
+    def mean_slide(self) -> float:
+        return float(np.mean([s.slide for s in self.stances])) if self.stances else 0.0
+
+    def sliding(self) -> dict:
+        """Per foot (and 'all'): stances, mean and max sliding per stance in cm."""
+        groups = {'all': self.stances}
+        for s in self.stances:
+            groups.setdefault(s.foot, []).append(s)
+        return {k: dict(stances=len(v), mean_cm=100 * float(np.mean([s.slide for s in v]))
+                        if v else 0.0, max_cm=100 * max((s.slide for s in v), default=0.0))
+                for k, v in groups.items()}
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d['ok'] = self.ok
+        d['sliding'] = self.sliding()
         return d
 
     def format(self) -> str:
@@ -271,14 +285,17 @@ def format_report(rep: ClipReport) -> str:
     if rep.wrap_angle is not None:
         lines.append(f'  loop-wrap jump                {rep.wrap_angle:.3f} rad, '
                      f'{100 * rep.wrap_distance:.1f} cm')
-    by_foot = {}
-    for s in rep.stances:
-        by_foot.setdefault(s.foot, []).append(s)
+    sliding = rep.sliding()
     for foot, table in rep.footfalls.items():
-        st = by_foot.get(foot, [])
-        slide = (f'sliding per stance {100 * np.median([s.slide for s in st]):.1f} cm median, '
-                 f'{100 * max(s.slide for s in st):.1f} cm max' if st else 'never down')
-        lines.append(f'  {foot:<14s} |{table}|  {len(st)} stance(s), {slide}')
+        st = sliding.get(foot)
+        slide = (f'sliding per stance {st["mean_cm"]:.1f} cm mean, {st["max_cm"]:.1f} cm max'
+                 if st else 'never down')
+        lines.append(f'  {foot:<14s} |{table}|  {st["stances"] if st else 0} stance(s), '
+                     f'{slide}')
+    if rep.stances:
+        a = sliding['all']
+        lines.append(f'  foot sliding per stance       {a["mean_cm"]:.1f} cm mean, '
+                     f'{a["max_cm"]:.1f} cm max ({a["stances"]} stances)')
     if rep.playback_reward is not None:
         lines.append(f'  kinematic-playback reward     {rep.playback_reward:.4f}')
     lines += [f'  WARNING: {w}' for w in rep.warnings]

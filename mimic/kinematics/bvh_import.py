@@ -26,6 +26,13 @@
 8. **Resample and loop.** Resampled to ``fps``; for ``loop='wrap'`` the mismatch between the
    last and the first frame (all but the root's horizontal drift) is spread linearly over the
    clip so the last frame is frame 0 moved by the cycle drift, as the environment expects.
+9. **Foot planting** (``plant``, on by default; None: off). Stances are found on the clip
+   (each foot low and slow, with hysteresis and a minimum length: the named thresholds of
+   ``retarget.StanceParams``), each foot is held still at its stance's mean position
+   and eased back onto the capture's path in the swings around it, and the hips, knees and
+   ankles are re-solved with the IK of ``retarget.plant_feet`` (hinges inside their limits);
+   the root and the upper body are unchanged. Without it, captured feet slide 5-30 cm per
+   stance (``bench/results/bvh_import/README.md``).
 
 The world is turned about +y so the source's rest pose faces +x (mimic's forward): a performer
 walking the way the rest pose faces walks along +x.
@@ -42,7 +49,8 @@ from mimic.kinematics.character import REVOLUTE, Character
 from mimic.kinematics.clip import pose_frames
 from mimic.kinematics.fk import forward_kinematics, shape_bottoms
 from mimic.kinematics.joint_map import ResolvedMap, choose_joint_map
-from mimic.kinematics.retarget import hinge_angles, rest_alignment, transfer_rotations
+from mimic.kinematics.retarget import (StanceParams, contact_runs, hinge_angles, plant_feet,
+                                       rest_alignment, transfer_rotations)
 
 GROUND_BAND = 0.04     # m (character scale): a source foot this close to its lowest level stands
 
@@ -253,7 +261,8 @@ def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y',
 
 
 def import_bvh(path, character: Character, start=None, end=None, fps=30.0, loop='wrap',
-               scale=None, up='y', joint_map=None, progress=None) -> ImportResult:
+               scale=None, up='y', joint_map=None, progress=None,
+               plant: StanceParams | None = StanceParams()) -> ImportResult:
     """Read a BVH file and retarget it onto ``character`` (the module's steps). Raises
     BVHError, JointMapError or ValueError with a one-line message, before any output."""
     if loop not in ('wrap', 'none'):
@@ -267,6 +276,13 @@ def import_bvh(path, character: Character, start=None, end=None, fps=30.0, loop=
     root, local, dt = resample(root, local, bvh.frame_time, fps)
     if loop == 'wrap':
         root, local = close_loop(character, root, local)
+    if plant is not None:
+        planted = plant_feet(character, root, local, dt, loop == 'wrap', plant)
+        local = planted.local_rot
+        period = planted.contacts[:-1] if loop == 'wrap' else planted.contacts
+        info.update(planted_stances=sum(len(contact_runs(c, loop=loop == 'wrap'))
+                                        for c in period.T),
+                    plant_error=planted.stance_error)
     root = lift_out_of_ground(character, root, local)
     dts = np.full(len(root), dt)
     frames_out = pose_frames(character, dts, root, local, hinge_angles(local, character))

@@ -42,6 +42,9 @@ Contacts and planting (any character, any number of contact points)
     swings between them smoothly so nothing jumps; :func:`lift_swings` adds a small arch to the
     swings so they clear the ground; all understand looping clips whose root drifts by a fixed
     offset per cycle. :func:`contact_runs` lists the runs of a contact mask.
+    :func:`plant_feet` does all of it for a clip of a character (the BVH import): the stances
+    of its YAML ``feet`` found with hysteresis (:class:`StanceParams`), each foot's sole held
+    still through them, and the legs re-solved with the IK above.
 """
 from __future__ import annotations
 
@@ -51,7 +54,7 @@ import numpy as np
 
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE, ROOT, SPHERICAL, Character
-from mimic.kinematics.fk import forward_kinematics
+from mimic.kinematics.fk import forward_kinematics, link_bottoms
 
 
 def hinge_angles(local_rot, character: Character):
@@ -143,7 +146,8 @@ class IKSolver:
 
         point_targets [..., P, 3] (world), rot_targets [..., O, 4] (world, xyzw), rest_rot
         [..., J, 4] the rest posture that the posture weights pull toward (default: the start).
-        Stops when every step moves less than ``tol`` (radians / metres)."""
+        Each pose stops when its step moves less than ``tol`` (radians / metres); the others
+        go on (a long clip costs what its slowest poses need, not every pose that much)."""
         root = np.array(root_pos, dtype=np.float64)
         rot = np.array(local_rot, dtype=np.float64)
         lead = root.shape[:-1]
@@ -154,27 +158,35 @@ class IKSolver:
         if len(self.orient_joint) and rt is None:
             raise ValueError('IK: orient joints given but no rot_targets')
         rest = rot.copy() if rest_rot is None else np.broadcast_to(rest_rot, rot.shape)
-        D = len(self.dof_joint)
-        reg = self.damping * np.eye(D)
+        J = self.character.num_joints
+        flat = [root.reshape(-1, 3), rot.reshape(-1, J, 4), pt.reshape(-1, pt.shape[-2], 3),
+                None if rt is None else rt.reshape(-1, rt.shape[-2], 4), rest.reshape(-1, J, 4)]
+        reg = self.damping * np.eye(len(self.dof_joint))
+        live = np.arange(len(flat[0]))
         for _ in range(iterations):
-            fk = forward_kinematics(self.character, root, rot)
-            jac, err = self._linearise(fk, pt, rt)
-            pull = (self.posture * self._posture_residual(rot, rest)
-                    if self.posture.any() else None)
-            delta = self._step(jac, err, pull, reg)
-            # hinges at a limit that the step pushes further out are held, the rest re-solved
-            blocked = self._blocked(rot, delta)
-            if blocked.any():
-                keep = ~blocked[..., None, :]
-                delta = self._step(jac * keep, err, None if pull is None else pull * ~blocked,
-                                   reg) * ~blocked
-            # trust region: no joint turns more than max_step per iteration
-            big = np.abs(delta).max(axis=-1, keepdims=True)
-            delta = delta * np.minimum(1.0, self.max_step / np.maximum(big, 1e-12))
-            root, rot = self._apply(root, rot, delta)
-            if np.abs(delta).max(initial=0.0) < tol:
+            if not len(live):
                 break
-        return self._result(root, rot, pt, rt)
+            r, q, p, o, rs = (None if a is None else a[live] for a in flat)
+            delta = self._iteration(r, q, p, o, rs, reg)
+            flat[0][live], flat[1][live] = self._apply(r, q, delta)
+            live = live[np.abs(delta).max(axis=-1) >= tol]
+        return self._result(flat[0].reshape(root.shape), flat[1].reshape(rot.shape), pt, rt)
+
+    def _iteration(self, root, rot, pt, rt, rest, reg):
+        """One damped, limit-aware, trust-region step [M, D] for poses [M, ...]."""
+        fk = forward_kinematics(self.character, root, rot)
+        jac, err = self._linearise(fk, pt, rt)
+        pull = self.posture * self._posture_residual(rot, rest) if self.posture.any() else None
+        delta = self._step(jac, err, pull, reg)
+        # hinges at a limit that the step pushes further out are held, the rest re-solved
+        blocked = self._blocked(rot, delta)
+        if blocked.any():
+            keep = ~blocked[..., None, :]
+            delta = self._step(jac * keep, err, None if pull is None else pull * ~blocked,
+                               reg) * ~blocked
+        # trust region: no joint turns more than max_step per iteration
+        big = np.abs(delta).max(axis=-1, keepdims=True)
+        return delta * np.minimum(1.0, self.max_step / np.maximum(big, 1e-12))
 
     def solve_sequence(self, root_pos, local_rot, point_targets=None, rot_targets=None,
                        rest_rot=None, iterations=30, tol=1e-5, first_iterations=200,
@@ -335,20 +347,33 @@ def _ancestors(ch: Character) -> np.ndarray:
 
 
 def detect_contacts(points, dt, height=0.03, speed=0.4, ground=0.0, up=1, min_frames=2,
-                    loop=False):
-    """Stance mask [N, F] for contact points [N, F, 3]: at most ``height`` above ``ground`` and
-    moving horizontally slower than ``speed`` (m/s); runs shorter than ``min_frames`` dropped."""
+                    loop=False, release_height=None, release_speed=None, heights=None):
+    """Stance mask [N, F] for contact points [N, F, 3], with hysteresis.
+
+    A stance starts at a frame where the point is at most ``height`` above ``ground`` and moves
+    horizontally slower than ``speed`` (m/s), and lasts while it stays at most
+    ``release_height`` high and slower than ``release_speed`` (both default to the starting
+    thresholds: no hysteresis). Runs shorter than ``min_frames`` are dropped. ``heights``
+    [N, F], if given, replaces the points' own heights (e.g. the lowest point of a foot whose
+    centre gives the speed)."""
     p = np.asarray(points, dtype=np.float64)
     horiz = [k for k in range(3) if k != up]
-    v = np.gradient(p[..., horiz], dt, axis=0)
-    low = p[..., up] - ground <= height
-    slow = np.linalg.norm(v, axis=-1) <= speed
-    mask = low & slow
+    v = np.linalg.norm(np.gradient(p[..., horiz], dt, axis=0), axis=-1)
+    h = (p[..., up] if heights is None else np.asarray(heights, dtype=np.float64)) - ground
+    start = (h <= height) & (v <= speed)
+    rh = height if release_height is None else max(release_height, height)
+    rs = speed if release_speed is None else max(release_speed, speed)
+    stay = (h <= rh) & (v <= rs)
+    n = len(p)
+    mask = np.zeros(start.shape, dtype=bool)
     for f in range(mask.shape[1]):
-        for start, stop in contact_runs(mask[:, f], loop=loop):
-            if stop - start < min_frames:
-                idx = np.arange(start, stop) % len(mask)
-                mask[idx, f] = False
+        for a, b in contact_runs(stay[:, f], loop=loop):
+            idx = np.arange(a, b)
+            first = np.flatnonzero(start[idx % n, f])
+            if loop and b - a == n and len(first):     # down all through the loop
+                first[0] = 0
+            if len(first) and b - a - first[0] >= min_frames:
+                mask[idx[first[0]:] % n, f] = True
     return mask
 
 
@@ -369,15 +394,28 @@ def contact_runs(mask, loop=False):
 
 
 def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=None,
-                   anchor='mean'):
+                   anchor='mean', blend=None, blend_rate=None, keep_height=False):
     """Points [N, F, 3] with every stance run held at one position on the ground.
 
     Each run of ``contacts[:, f]`` gets one horizontal position (the run's mean, or its first
-    frame with ``anchor='first'``) at height ``ground``. The swing between two stances keeps its
-    own path and heights but is shifted horizontally by an offset that eases (smoothstep) from
-    the first stance's correction to the next one's, so the point leaves and reaches its held
-    positions without a jump. For loops, frames past the end continue at the start shifted by
-    ``cycle_offset`` (the root drift of one cycle); the last stance leads into the first."""
+    frame with ``anchor='first'``) at height ``ground``; with ``keep_height`` at the run's
+    median height instead, easing to the point's own height over the ``blend`` frames at each
+    end of the run (so a foot lifts and sets down in place, without sliding). A swing (the
+    frames between two stances) keeps its own path but is shifted horizontally by a correction
+    that starts at the first stance's (held position minus the source at the stance's last
+    frame) and ends at the next one's (held minus the source at its first frame), so the point
+    leaves and reaches its held positions without a jump:
+
+    * ``blend=None``: the correction easing (smoothstep) over the whole swing;
+    * ``blend=k`` frames: the correction eases out over the swing's first ``k`` frames and in
+      over its last ``k``, and the frames between keep the source's path exactly (a swing of at
+      most ``2k`` frames eases from one correction to the next over its whole length); with
+      ``blend_rate`` (distance per frame) a correction of length c eases over at least
+      c / blend_rate frames, so a large one is not taken up in a jump.
+
+    Frames before the first and after the last stance of a clip that does not loop ease in
+    from / out to no correction. For loops, frames past the end continue at the start shifted
+    by ``cycle_offset`` (the root drift of one cycle); the last stance leads into the first."""
     p = np.array(points, dtype=np.float64)
     n, F = p.shape[:2]
     off = np.zeros(3) if cycle_offset is None else np.asarray(cycle_offset, float)
@@ -393,23 +431,50 @@ def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=
         for start, stop in runs:
             idx = np.arange(start, stop)
             run = at(idx)[:, f]
-            target = run.mean(axis=0) if anchor == 'mean' else run[0].copy()
-            target[up] = ground
+            target = np.broadcast_to(run.mean(axis=0) if anchor == 'mean' else run[0],
+                                     run.shape).copy()
+            target[:, up] = _held_height(run[:, up], blend) if keep_height else ground
             out[idx % n, f] = target - (idx // n)[:, None] * off
             # the corrections that carry the source onto the held position at the run's ends
-            held.append((start, stop, target - run[0], target - run[-1]))
-        pairs = list(zip(held[:-1], held[1:]))
+            held.append((start, stop, (target[0] - run[0]) * horiz,
+                         (target[-1] - run[-1]) * horiz))
+        zero = np.zeros(3)
+        gaps = [(a[1], b[0], a[3], b[2]) for a, b in zip(held[:-1], held[1:])]
         if loop and held:
-            s0, e0, c0, c1 = held[0]
-            pairs.append((held[-1], (s0 + n, e0 + n, c0, c1)))
-        for (_, stop, _, leave), (start, _, arrive, _) in pairs:
+            gaps.append((held[-1][1], held[0][0] + n, held[-1][3], held[0][2]))
+        elif held:
+            gaps += [(0, held[0][0], zero, held[0][2]), (held[-1][1], n, held[-1][3], zero)]
+        for stop, start, leave, arrive in gaps:
             idx = np.arange(stop, start)
             if not len(idx):
                 continue
-            e = _smoothstep((idx - stop + 1) / (len(idx) + 1))[:, None]
-            shifted = at(idx)[:, f] + ((1 - e) * leave + e * arrive) * horiz
+            ease = [None if blend is None else max(
+                blend, 0 if blend_rate is None else int(np.ceil(np.linalg.norm(c) / blend_rate)))
+                for c in (leave, arrive)]
+            shifted = at(idx)[:, f] + _swing_correction(len(idx), leave, arrive, *ease)
             out[idx % n, f] = shifted - (idx // n)[:, None] * off
     return out
+
+
+def _held_height(h, blend):
+    """Heights [L] of a held stance (see plant_contacts ``keep_height``)."""
+    if not blend:
+        return h
+    i = np.arange(len(h))
+    w = 1 - _smoothstep(np.minimum(i, len(h) - 1 - i) / blend)
+    return np.median(h) + w * (h - np.median(h))
+
+
+def _swing_correction(length, leave, arrive, ease_out, ease_in):
+    """[length, 3] corrections of a swing from ``leave`` to ``arrive`` (see plant_contacts):
+    eased out over ``ease_out`` frames and in over ``ease_in`` (None: over the whole swing)."""
+    i = np.arange(length)[:, None]
+    if ease_out is None or ease_out + ease_in >= length:
+        e = _smoothstep((i + 1) / (length + 1))
+        return (1 - e) * leave + e * arrive
+    w_leave = 1 - _smoothstep((i + 1) / (ease_out + 1))
+    w_arrive = 1 - _smoothstep((length - i) / (ease_in + 1))
+    return w_leave * leave + w_arrive * arrive
 
 
 def lift_swings(points, contacts, height, up=1, loop=False):
@@ -432,6 +497,127 @@ def lift_swings(points, contacts, height, up=1, loop=False):
 def _smoothstep(x):
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3 - 2 * x)
+
+
+# ------------------------------------------------------------------------------------------
+# Planting a character's feet in a clip: stance detection, planting and leg IK
+# ------------------------------------------------------------------------------------------
+
+
+# Damping of the leg IK of plant_feet: a planted foot can be just out of reach of a straight
+# leg; 1e-6 (IKSolver's default) then takes wild steps through the singular pose and ends
+# ~9 cm off, 1e-3 ends about as close as the straight leg allows (3 cm on test_mocapbank.bvh,
+# where the capture stands up while sliding its foot) and converges in a few steps (1e-2
+# converges as closely, several times slower).
+PLANT_IK_DAMPING = 1e-3
+
+
+@dataclass(frozen=True)
+class StanceParams:
+    """The named thresholds of :func:`plant_feet` (m, m/s, s)."""
+    height: float = 0.025          # a stance starts where a foot's lowest point is this low ...
+    speed: float = 1.0             # ... and its centre moves horizontally slower than this,
+    release_height: float = 0.03   # and lasts while the foot stays this low ...
+    release_speed: float = 1.3     # ... and this slow (hysteresis)
+    min_stance: float = 0.1        # shorter stances are not planted
+    blend: float = 0.15            # swing time over which a foot eases off / onto its plant,
+    catch_up_speed: float = 1.0    # longer where the plant is farther away than this speed takes
+
+    def __post_init__(self):
+        for name in ('height', 'speed', 'release_height', 'release_speed', 'min_stance',
+                     'blend', 'catch_up_speed'):
+            v = getattr(self, name)
+            if not (v > 0 if name in ('speed', 'catch_up_speed') else v >= 0):
+                raise ValueError(f'stance parameter {name} = {v} must be '
+                                 f'{">" if name in ("speed", "catch_up_speed") else ">="} 0')
+
+
+@dataclass
+class PlantResult:
+    root_pos: np.ndarray     # [N, 3] (unchanged)
+    local_rot: np.ndarray    # [N, J, 4], the legs re-solved
+    contacts: np.ndarray     # [N, F] the planted stances, per foot of ``character.feet``
+    stance_error: float      # m, the largest distance of a sole corner from its held target
+    point_error: float       # m, the same over all re-solved frames (swings eased too)
+
+
+def leg_chain(ch: Character, foot: int) -> list:
+    """The joints from the root's child down to ``foot`` (the humanoid: hip, knee, ankle)."""
+    chain, j = [], foot
+    while j > 0:
+        chain.append(j)
+        j = ch.parents[j]
+    return chain[::-1]
+
+
+def sole_points(ch: Character, foot: int) -> np.ndarray:
+    """[4, 3] the corners of the bottom face of the foot's box, in the foot's joint frame (the
+    face lowest when the character stands in its rest pose)."""
+    boxes = np.flatnonzero((ch.shape_link == foot) & (ch.shape_radius == 0)
+                           & (ch.shape_half > 0).all(axis=1))
+    if not len(boxes):
+        raise ValueError(f"{ch.name}: foot '{ch.joint_names[foot]}' has no box collision "
+                         f'shape to plant')
+    s = boxes[0]
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
+    corners = ch.shape_origin[s] + (signs * ch.shape_half[s]) @ ch.shape_rot[s].T
+    fk = forward_kinematics(ch, np.zeros(3), np.tile([0.0, 0.0, 0.0, 1.0], (ch.num_joints, 1)))
+    world_y = R.quat_rotate(fk['joint_rot'][foot], corners)[:, 1]
+    return corners[np.argsort(world_y)[:4]]
+
+
+def plant_feet(ch: Character, root_pos, local_rot, dt: float, loop: bool = False,
+               params: StanceParams = StanceParams()) -> PlantResult:
+    """The clip's feet held still on the ground through their stances (any character with box
+    feet in its YAML ``feet``).
+
+    1. Stances: :func:`detect_contacts` on each foot's lowest point (height) and body centre
+       (horizontal speed), with the thresholds and hysteresis of ``params``.
+    2. Targets: the four corners of each foot's sole, planted with :func:`plant_contacts`:
+       through a stance each corner is held at its mean horizontal position and its median
+       height, easing to the source's own height over the ``blend`` at the stance's ends (the
+       foot sets down and lifts off in place, it does not slide); in the swings around it the
+       foot eases back onto the source's path over ``blend``, or longer where that would be
+       faster than ``catch_up_speed``.
+    3. IK: hip, knee and ankle of each leg (ball joints inside their YAML limits, hinges inside
+       their URDF limits) solved by :class:`IKSolver` from the source pose, only on the frames
+       whose targets moved; the root and the rest of the body are not changed.
+
+    A looping clip's last frame is frame 0 one cycle on (``root_pos[-1] - root_pos[0]``
+    horizontally); stances may run across the wrap."""
+    root = np.asarray(root_pos, dtype=np.float64)
+    rot = np.array(local_rot, dtype=np.float64)
+    n = len(root)
+    period = n - 1 if loop else n
+    feet = list(ch.feet)
+    fk = forward_kinematics(ch, root, rot)
+    bottoms = link_bottoms(ch, fk['joint_pos'], fk['joint_rot'])[:period, feet]
+    contacts = detect_contacts(
+        fk['com_pos'][:period, feet], dt, params.height, params.speed, loop=loop,
+        min_frames=max(1, int(round(params.min_stance / dt))), heights=bottoms,
+        release_height=params.release_height, release_speed=params.release_speed)
+    corners = [sole_points(ch, f) for f in feet]
+    soles = np.concatenate([fk['joint_pos'][:period, f, None] + R.quat_rotate(
+        fk['joint_rot'][:period, f, None], c) for f, c in zip(feet, corners)], axis=1)
+    drift = (root[-1] - root[0]) * [1, 0, 1] if loop else None
+    targets = plant_contacts(soles, np.repeat(contacts, 4, axis=1), loop=loop,
+                             cycle_offset=drift, blend=int(round(params.blend / dt)),
+                             blend_rate=params.catch_up_speed * dt, keep_height=True)
+    moved = np.flatnonzero(np.abs(targets - soles).max(axis=(1, 2)) > 1e-9)
+    error = np.zeros((period, 4 * len(feet)))
+    if len(moved):
+        solver = IKSolver(ch, [j for f in feet for j in leg_chain(ch, f)],
+                          [(f, c) for f, cs in zip(feet, corners) for c in cs],
+                          damping=PLANT_IK_DAMPING)
+        res = solver.solve(root[moved], rot[moved], targets[moved], iterations=40, tol=1e-4)
+        rot[moved] = res.local_rot
+        error[moved] = res.point_error
+    held = error[np.repeat(contacts, 4, axis=1)]
+    if loop:
+        rot[-1] = rot[0]
+        contacts = np.concatenate([contacts, contacts[:1]])
+    return PlantResult(root, rot, contacts, float(held.max(initial=0.0)),
+                       float(error.max(initial=0.0)))
 
 
 # ------------------------------------------------------------------------------------------
