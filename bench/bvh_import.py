@@ -51,11 +51,10 @@ sys.path.insert(0, str(HERE))
 from synthetic_bvh import synthetic_capture  # noqa: E402
 
 from mimic.kinematics.bvh import read_bvh, write_bvh  # noqa: E402
-from mimic.kinematics.bvh_import import (import_bvh, resample, retarget_bvh,  # noqa: E402
-                                         select_frames)
-from mimic.kinematics.retarget import plant_feet  # noqa: E402
+from mimic.kinematics.bvh_import import import_bvh, resample, retarget_bvh, select_frames  # noqa: E402
 from mimic.kinematics.character import load_character  # noqa: E402
 from mimic.kinematics.joint_map import choose_joint_map  # noqa: E402
+from mimic.kinematics.retarget import plant_feet  # noqa: E402
 
 
 def make_captures(folder: Path, minutes: float, rate: float) -> dict:
@@ -118,14 +117,14 @@ def measure(path: Path, repeats: int, peer_frames: int) -> dict:
         rows['peer'].append(peer_parse(path, peer_frames))
         m = choose_joint_map(b, ch)
         sl = select_frames(b)
-        t, c, (root, local, _) = timed(lambda: retarget_bvh(b, ch, m, sl))
+        t, c, (root, local, _) = timed(lambda b=b, m=m, sl=sl: retarget_bvh(b, ch, m, sl))
         rows['retarget'].append(t)
         cpu['retarget'].append(c)
         root, local, dt = resample(root, local, b.frame_time, 30.0)
         clip_frames = len(root)
-        for key, fn in (('plant', lambda: plant_feet(ch, root, local, dt)),
-                        ('import', lambda: import_bvh(path, ch, fps=30.0)),
-                        ('import_no_plant', lambda: import_bvh(path, ch, fps=30.0, plant=None))):
+        for key, fn in (('plant', lambda root=root, local=local, dt=dt: plant_feet(ch, root, local, dt)),
+                        ('import', lambda path=path: import_bvh(path, ch, fps=30.0)),
+                        ('import_no_plant', lambda path=path: import_bvh(path, ch, fps=30.0, plant=None))):
             t, c, _ = timed(fn)
             rows[key].append(t)
             cpu[key].append(c)

@@ -62,6 +62,7 @@ def _discrete_act(seed):
 
 def dump(out: str, train: bool) -> None:
     import gymnasium as gym
+
     import mimic  # noqa: F401
     ParallelSampler, SerialSampler = _samplers()
     res = {}

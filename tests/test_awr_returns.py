@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from mimic.learning import AWR, AWRConfig, monte_carlo_returns, td_lambda_returns
-from mimic.sampling import Episode
 from mimic.learning.buffer import flatten_episodes
+from mimic.sampling import Episode
 
 G, LAM = 0.9, 0.5
 

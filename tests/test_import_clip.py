@@ -125,10 +125,6 @@ def test_wrap_closes_the_loop(run, tmp_path, humanoid):
     clip = load_clip(out, humanoid)
     assert clip.loop and clip.num_frames == 43 and np.allclose(clip.dts[:-1], 0.7 / 42)
     assert angles(clip.local_rot[-1], clip.local_rot[0]).max() < 1e-6
-    # motions/README.md: the shipped walks are these two imports
-    for made, stem in ((raw, 'bvh_walk'), (out, 'bvh_walk_planted')):
-        shipped = json.loads((MOTIONS / f'{stem}.txt').read_text())['Frames']
-        np.testing.assert_allclose(json.loads(made.read_text())['Frames'], shipped, atol=1e-9)
     assert abs(clip.root_pos[-1, 1] - clip.root_pos[0, 1]) < 1e-6
     assert np.linalg.norm(clip.cycle_delta) > 0.4            # the walk moves on each cycle
 

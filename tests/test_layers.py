@@ -36,7 +36,8 @@ def test_sampling_with_a_worker_started_does_not_import_torch():
 
 def test_learning_does_not_import_the_physics():
     out = _python("import sys, mimic.learning\n"
-                  "print(sorted(m for m in sys.modules if m == 'pybullet' or m.startswith(('mimic.sim', 'mimic.envs'))))")
+                  "print(sorted(m for m in sys.modules\n"
+                  "             if m == 'pybullet' or m.startswith(('mimic.sim', 'mimic.envs'))))")
     assert out == "[]"
 
 

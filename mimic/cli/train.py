@@ -40,8 +40,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(usage())
         return 0 if argv else 2
     from mimic.learning.stopping import Interrupted, StopRun, signal_handlers
-    from mimic.sampling import SamplerError
     from mimic.preflight import PreflightError, prepare_train
+    from mimic.sampling import SamplerError
     try:
         settings = parse_args(argv)
         for note in prepare_train(settings):      # every start-up check, then the output-folder policy

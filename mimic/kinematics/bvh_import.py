@@ -49,8 +49,14 @@ from mimic.kinematics.character import REVOLUTE, Character
 from mimic.kinematics.clip import pose_frames
 from mimic.kinematics.fk import forward_kinematics, shape_bottoms
 from mimic.kinematics.joint_map import ResolvedMap, choose_joint_map
-from mimic.kinematics.retarget import (StanceParams, contact_runs, hinge_angles, plant_feet,
-                                       rest_alignment, transfer_rotations)
+from mimic.kinematics.retarget import (
+    StanceParams,
+    contact_runs,
+    hinge_angles,
+    plant_feet,
+    rest_alignment,
+    transfer_rotations,
+)
 
 GROUND_BAND = 0.04     # m (character scale): a source foot this close to its lowest level stands
 
@@ -260,9 +266,12 @@ def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y',
     return root, local, info
 
 
+DEFAULT_PLANT = StanceParams()     # import_bvh's default planting (a frozen value, shared)
+
+
 def import_bvh(path, character: Character, start=None, end=None, fps=30.0, loop='wrap',
                scale=None, up='y', joint_map=None, progress=None,
-               plant: StanceParams | None = StanceParams()) -> ImportResult:
+               plant: StanceParams | None = DEFAULT_PLANT) -> ImportResult:
     """Read a BVH file and retarget it onto ``character`` (the module's steps). Raises
     BVHError, JointMapError or ValueError with a one-line message, before any output."""
     if loop not in ('wrap', 'none'):

@@ -644,7 +644,8 @@ class AWR:
     @classmethod
     def from_checkpoint(cls, source: Union[str, dict[str, Any]], env: Optional[gym.Env] = None, *,
                         eval_env: Optional[gym.Env] = None, config_overrides: Optional[dict] = None,
-                        sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None, verbose: int = 1) -> "AWR":
+                        sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None,
+                        verbose: int = 1) -> "AWR":
         """The agent a checkpoint (a path, or its contents from ``checkpoint.read_checkpoint``)
         holds.  With ``env`` (or ``dataset``): everything, to train on (``--resume``); without:
         nets and normaliser only, to act with (spaces from the checkpoint)."""

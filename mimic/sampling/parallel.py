@@ -74,7 +74,7 @@ from typing import Any, Optional
 import gymnasium as gym
 
 from mimic.sampling.base import ActFn, Sampler
-from mimic.sampling.collection import CollectStats, Collection, run_asynchronous, run_deterministic
+from mimic.sampling.collection import Collection, CollectStats, run_asynchronous, run_deterministic
 from mimic.sampling.episode import Episode, episode_seed
 from mimic.sampling.errors import SamplerError, first_line
 from mimic.sampling.mp_backend import MPBackend
@@ -144,7 +144,7 @@ class ParallelSampler(Sampler):
             for h in self.workers:
                 h.start()
             deadline = time.monotonic() + self.startup_timeout
-            for w, h in enumerate(self.workers):
+            for w, h in enumerate(self.workers):  # noqa: B007 (w names the worker in the error below)
                 while not h.poll_ready(min(1.0, max(0.0, deadline - time.monotonic()))):
                     if time.monotonic() > deadline:
                         raise WorkerFailure(f"not ready within {self.startup_timeout:g} s")
