@@ -17,6 +17,7 @@ only). Last line: floor_steps_per_s=N (median of --reps timed segments, control 
 
     python bench/dog_floor.py [--steps 3000] [--reps 3] [--motion dog_canter]
 """
+
 import argparse
 import math
 import os
@@ -28,7 +29,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 SIM_PER_CTRL = 8
 
@@ -39,18 +40,26 @@ def setup(motion, seed):
     from mimic.kinematics.character import SPHERICAL, load_character
     from mimic.kinematics.clip import load_clip
     from mimic.paths import resolve_motion
-    ch = load_character('dog')
+
+    ch = load_character("dog")
     clip = load_clip(resolve_motion(motion), ch)
     p.connect(p.DIRECT)
     p.setGravity(0, -9.8, 0)
     p.setTimeStep(1.0 / 240.0)
     p.setPhysicsEngineParameter(numSolverIterations=10, numSubSteps=1)
-    plane = p.loadURDF(os.path.join(pybullet_data.getDataPath(), 'plane_implicit.urdf'),
-                       [0, 0, 0], p.getQuaternionFromEuler([-math.pi / 2, 0, 0]),
-                       useMaximalCoordinates=True)
+    plane = p.loadURDF(
+        os.path.join(pybullet_data.getDataPath(), "plane_implicit.urdf"),
+        [0, 0, 0],
+        p.getQuaternionFromEuler([-math.pi / 2, 0, 0]),
+        useMaximalCoordinates=True,
+    )
     p.changeDynamics(plane, -1, lateralFriction=0.9)
-    flags = (p.URDF_MAINTAIN_LINK_ORDER | p.URDF_USE_INERTIA_FROM_FILE | p.URDF_USE_SELF_COLLISION
-             | p.URDF_USE_SELF_COLLISION_EXCLUDE_ALL_PARENTS)
+    flags = (
+        p.URDF_MAINTAIN_LINK_ORDER
+        | p.URDF_USE_INERTIA_FROM_FILE
+        | p.URDF_USE_SELF_COLLISION
+        | p.URDF_USE_SELF_COLLISION_EXCLUDE_ALL_PARENTS
+    )
     body = p.loadURDF(str(ch.urdf_path), [0, ch.spawn_height, 0], flags=flags)
     joints = [int(j) for j in ch.actuated]
     ball = [ch.joint_types[j] == SPHERICAL for j in joints]
@@ -58,15 +67,24 @@ def setup(motion, seed):
         p.changeDynamics(body, j, linearDamping=0, angularDamping=0)
     for j, b in zip(joints, ball):
         if b:
-            p.setJointMotorControlMultiDof(body, j, p.POSITION_CONTROL, targetPosition=[0, 0, 0, 1],
-                                           targetVelocity=[0, 0, 0], positionGain=0,
-                                           velocityGain=1, force=[0, 0, 0])
+            p.setJointMotorControlMultiDof(
+                body,
+                j,
+                p.POSITION_CONTROL,
+                targetPosition=[0, 0, 0, 1],
+                targetVelocity=[0, 0, 0],
+                positionGain=0,
+                velocityGain=1,
+                force=[0, 0, 0],
+            )
         else:
             p.setJointMotorControl2(body, j, p.VELOCITY_CONTROL, force=0)
-    pd = dict(targetVelocities=[[0.0] * 3 if b else [0.0] for b in ball],
-              forces=[[float(ch.torque_limits[j])] * (3 if b else 1) for j, b in zip(joints, ball)],
-              positionGains=[float(ch.kp[j]) for j in joints],
-              velocityGains=[float(ch.kd[j]) for j in joints])
+    pd = dict(
+        targetVelocities=[[0.0] * 3 if b else [0.0] for b in ball],
+        forces=[[float(ch.torque_limits[j])] * (3 if b else 1) for j, b in zip(joints, ball)],
+        positionGains=[float(ch.kp[j]) for j in joints],
+        velocityGains=[float(ch.kd[j]) for j in joints],
+    )
     amap = ActionMap(ch)
     rng = np.random.default_rng(seed)
     acts = amap.mean + amap.std * 0.05 * rng.standard_normal((4096, amap.size))
@@ -74,16 +92,14 @@ def setup(motion, seed):
     keys = []
     for f in range(clip.num_frames - 1):
         q = clip.local_rot[f]
-        states = [q[j].tolist() if b else [float(clip.hinge_angle[f, j])]
-                  for j, b in zip(joints, ball)]
+        states = [q[j].tolist() if b else [float(clip.hinge_angle[f, j])] for j, b in zip(joints, ball)]
         keys.append((clip.root_pos[f].tolist(), q[0].tolist(), states))
     return body, plane, joints, pd, bank, keys, set(np.flatnonzero(ch.fall_contact).tolist())
 
 
 class Floor:
     def __init__(self, motion, seed):
-        (self.body, self.plane, self.joints, self.pd, self.bank, self.keys,
-         self.fall) = setup(motion, seed)
+        (self.body, self.plane, self.joints, self.pd, self.bank, self.keys, self.fall) = setup(motion, seed)
         self.rng = np.random.default_rng(seed)
         self.k = self.episodes = 0
         self.reset()
@@ -96,8 +112,12 @@ class Floor:
 
     def run(self, n_ctrl):
         body, joints, bank, nb, pd = self.body, self.joints, self.bank, len(self.bank), self.pd
-        setpd, step, contacts, spd = (p.setJointMotorControlMultiDofArray, p.stepSimulation,
-                                      p.getContactPoints, p.STABLE_PD_CONTROL)
+        setpd, step, contacts, spd = (
+            p.setJointMotorControlMultiDofArray,
+            p.stepSimulation,
+            p.getContactPoints,
+            p.STABLE_PD_CONTROL,
+        )
         for _ in range(n_ctrl):
             tp = bank[self.k % nb]
             self.k += 1
@@ -112,12 +132,12 @@ class Floor:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--steps', type=int, default=3000, help='control steps per timed segment')
-    ap.add_argument('--warmup', type=int, default=300)
-    ap.add_argument('--reps', type=int, default=3)
-    ap.add_argument('--motion', default='dog_canter')
-    ap.add_argument('--seed', type=int, default=0)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=3000, help="control steps per timed segment")
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--motion", default="dog_canter")
+    ap.add_argument("--seed", type=int, default=0)
     o = ap.parse_args()
     w = Floor(o.motion, o.seed)
     w.run(o.warmup)
@@ -128,9 +148,9 @@ def main():
         w.run(o.steps)
         el = time.perf_counter() - t0
         rates.append(o.steps / el)
-        print('rep %d: %.1f ctrl steps/s, %d episode ends' % (r, rates[-1], w.episodes - e0))
-    print('floor_steps_per_s=%.0f' % statistics.median(rates))
+        print("rep %d: %.1f ctrl steps/s, %d episode ends" % (r, rates[-1], w.episodes - e0))
+    print("floor_steps_per_s=%.0f" % statistics.median(rates))
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

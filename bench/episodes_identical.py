@@ -14,6 +14,7 @@ Each tree is run in its own subprocess (``PYTHONPATH=<tree>``) and dumps, with t
 Then every episode array, end flag, reward-term sum, sampler state and checkpoint tensor is
 compared for exact equality.  The trees' compiled kernels must be the same (copy the *.so files).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,17 +30,48 @@ import numpy as np
 HERE = Path(__file__).resolve().parent.parent
 HUMANOID, KW = "mimic/Humanoid-v0", {"motion": "humanoid3d_spinkick", "mode": "train"}
 LAYOUTS = [(2, 2, True), (1, 4, True), (2, 2, False), (2, None, True)]
-TRAIN = ["--motion", "humanoid3d_walk", "--samples_per_iter", "128", "--actor_steps", "8", "--critic_steps", "8",
-         "--actor_net_layers", "32", "16", "--critic_net_layers", "32", "16", "--test_episodes", "1",
-         "--test_every", "2", "--num_workers", "2", "--envs_per_worker", "2", "--deterministic_sampling",
-         "--save_buffer", "--iters_per_checkpoint", "0", "--plot_every", "0", "--seed", "3", "--verbose", "0",
-         "--max_iters", "3"]
+TRAIN = [
+    "--motion",
+    "humanoid3d_walk",
+    "--samples_per_iter",
+    "128",
+    "--actor_steps",
+    "8",
+    "--critic_steps",
+    "8",
+    "--actor_net_layers",
+    "32",
+    "16",
+    "--critic_net_layers",
+    "32",
+    "16",
+    "--test_episodes",
+    "1",
+    "--test_every",
+    "2",
+    "--num_workers",
+    "2",
+    "--envs_per_worker",
+    "2",
+    "--deterministic_sampling",
+    "--save_buffer",
+    "--iters_per_checkpoint",
+    "0",
+    "--plot_every",
+    "0",
+    "--seed",
+    "3",
+    "--verbose",
+    "0",
+    "--max_iters",
+    "3",
+]
 
 
 def _samplers():
     try:
         from mimic.sampling import ParallelSampler, SerialSampler
-    except ImportError:                       # the tree before issue 11
+    except ImportError:  # the tree before issue 11
         from mimic.learning import SerialSampler
         from mimic.learning.parallel import ParallelSampler
     return ParallelSampler, SerialSampler
@@ -64,33 +96,46 @@ def dump(out: str, train: bool) -> None:
     import gymnasium as gym
 
     import mimic  # noqa: F401
+
     ParallelSampler, SerialSampler = _samplers()
     res = {}
     for workers, envs, pipeline in LAYOUTS:
-        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=11, pipeline=pipeline,
-                             deterministic=True, verbose=False) as ps:
+        with ParallelSampler(
+            HUMANOID,
+            KW,
+            num_workers=workers,
+            envs_per_worker=envs,
+            seed=11,
+            pipeline=pipeline,
+            deterministic=True,
+            verbose=False,
+        ) as ps:
             act, total, runs = _box_act(ps.action_space, 5), 0, []
             for _ in range(3):
                 eps = ps.collect(act, min_samples=150, total_samples=total)
                 total += sum(len(e) for e in eps)
                 runs.append((_episodes(eps), ps.state_dict()))
             res[f"humanoid {workers}x{envs} pipeline={pipeline}"] = runs
-    with ParallelSampler("CartPole-v1", {}, num_workers=1, envs_per_worker=1, seed=4, pipeline=False,
-                         deterministic=True, verbose=False) as ps:
+    with ParallelSampler(
+        "CartPole-v1", {}, num_workers=1, envs_per_worker=1, seed=4, pipeline=False, deterministic=True, verbose=False
+    ) as ps:
         act = _discrete_act(2)
         res["cartpole 1x1"] = [(_episodes(ps.collect(act, min_samples=300)), ps.state_dict()) for _ in range(3)]
     envs = [gym.make(HUMANOID, **KW) for _ in range(2)]
     serial = SerialSampler(envs, seed=9)
     act = _box_act(envs[0].action_space, 6)
-    res["serial humanoid x2"] = [(_episodes(serial.collect(act, min_samples=100)), serial.state_dict())
-                                 for _ in range(2)]
+    res["serial humanoid x2"] = [
+        (_episodes(serial.collect(act, min_samples=100)), serial.state_dict()) for _ in range(2)
+    ]
     serial.close()
     serial = SerialSampler(gym.make("CartPole-v1"), seed=1)
     res["serial cartpole"] = [(_episodes(serial.collect(_discrete_act(3), min_samples=300)), serial.state_dict())]
     if train:
         import torch
+
         with tempfile.TemporaryDirectory() as d:
             from mimic.train import main
+
             assert main(TRAIN + ["--output_dir", os.path.join(d, "run")]) == 0
             s = torch.load(os.path.join(d, "run", "model.pt"), weights_only=True)
         s.pop("settings", None)
@@ -120,8 +165,13 @@ def differences(a, b, path="") -> list[str]:
             return [f"{path}: length {len(a)} vs {len(b)}"]
         return [d for i, (x, y) in enumerate(zip(a, b)) for d in differences(x, y, f"{path}[{i}]")]
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        same = (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
-                and a.shape == b.shape and a.tobytes() == b.tobytes())
+        same = (
+            isinstance(a, np.ndarray)
+            and isinstance(b, np.ndarray)
+            and a.dtype == b.dtype
+            and a.shape == b.shape
+            and a.tobytes() == b.tobytes()
+        )
         return [] if same else [f"{path}: arrays differ"]
     return [] if type(a) is type(b) and a == b else [f"{path}: {a!r} vs {b!r}"]
 

@@ -17,6 +17,7 @@ At the end the two ``model.pt`` are compared tensor by tensor (networks, optimis
 replay buffer, RNG states, counters; wall time and the output folder's name aside), and so are
 their log rows (timing columns aside).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,19 +35,56 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
-RUN = ["--motion", "humanoid3d_walk", "--samples_per_iter", "128", "--actor_steps", "8", "--critic_steps", "8",
-       "--actor_net_layers", "32", "16", "--critic_net_layers", "32", "16", "--test_episodes", "1",
-       "--test_every", "3", "--num_workers", "2", "--envs_per_worker", "2", "--deterministic_sampling",
-       "--save_buffer", "--iters_per_checkpoint", "2", "--plot_every", "0", "--seed", "3", "--verbose", "0"]
+RUN = [
+    "--motion",
+    "humanoid3d_walk",
+    "--samples_per_iter",
+    "128",
+    "--actor_steps",
+    "8",
+    "--critic_steps",
+    "8",
+    "--actor_net_layers",
+    "32",
+    "16",
+    "--critic_net_layers",
+    "32",
+    "16",
+    "--test_episodes",
+    "1",
+    "--test_every",
+    "3",
+    "--num_workers",
+    "2",
+    "--envs_per_worker",
+    "2",
+    "--deterministic_sampling",
+    "--save_buffer",
+    "--iters_per_checkpoint",
+    "2",
+    "--plot_every",
+    "0",
+    "--seed",
+    "3",
+    "--verbose",
+    "0",
+]
 TIMING = {"Wall_Time", "Sample_Time", "Update_Time", "Test_Time", "Collect_Time", "Samples_Per_Second"}
-IGNORED = {"wall_time", "settings"}      # settings hold the output folder's path
+IGNORED = {"wall_time", "settings"}  # settings hold the output folder's path
 
 
 def _start(out: Path, iters: int, resume: bool) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "mimic.train"] + RUN + ["--max_iters", str(iters), "--output_dir", str(out)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(cmd + (["--resume"] if resume else []), env=env, cwd=REPO, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        cmd + (["--resume"] if resume else []),
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -79,7 +117,7 @@ def _kill_cycle(out: Path, iters: int, resume: bool, rng, in_write: bool) -> dic
     hit_write = False
     while p.poll() is None:
         if t_ready is None and _rows_logged(out) >= rows0 + more:
-            t_ready = time.monotonic()                  # (0 more: as soon as it is up and running)
+            t_ready = time.monotonic()  # (0 more: as soon as it is up and running)
         if t_ready is not None and time.monotonic() - t_ready >= extra:
             if not in_write:
                 break
@@ -87,7 +125,7 @@ def _kill_cycle(out: Path, iters: int, resume: bool, rng, in_write: bool) -> dic
                 hit_write = True
                 break
         time.sleep(0.0005 if t_ready is not None else 0.01)
-    if p.poll() is not None:                          # finished (or failed) before the kill
+    if p.poll() is not None:  # finished (or failed) before the kill
         err = p.stderr.read()
         if p.returncode != 0:
             raise SystemExit(f"run failed (exit {p.returncode}): {err.strip()}")
@@ -95,16 +133,22 @@ def _kill_cycle(out: Path, iters: int, resume: bool, rng, in_write: bool) -> dic
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     t_kill = time.monotonic()
-    while _group_alive(p.pid) and time.monotonic() - t_kill < 20:   # orphaned workers must exit
+    while _group_alive(p.pid) and time.monotonic() - t_kill < 20:  # orphaned workers must exit
         time.sleep(0.05)
     orphans = _group_alive(p.pid)
     if orphans:
         os.killpg(p.pid, signal.SIGKILL)
     it = None
     if (out / "model.pt").exists():
-        it = int(torch.load(out / "model.pt", weights_only=True)["counters"]["iteration"])   # must load
-    return dict(killed=True, seconds=round(t_kill - t0, 2), in_write=hit_write, iteration_on_disk=it,
-                workers_lingered=orphans, worker_exit_s=round(time.monotonic() - t_kill, 2))
+        it = int(torch.load(out / "model.pt", weights_only=True)["counters"]["iteration"])  # must load
+    return dict(
+        killed=True,
+        seconds=round(t_kill - t0, 2),
+        in_write=hit_write,
+        iteration_on_disk=it,
+        workers_lingered=orphans,
+        worker_exit_s=round(time.monotonic() - t_kill, 2),
+    )
 
 
 def _diff(a, b, path="") -> list[str]:
@@ -141,9 +185,9 @@ def run(kills: int, iters: int, out: Path, seed: int = 0) -> dict:
         c = _kill_cycle(killed, iters, resume=bool(cycles), rng=rng, in_write=len(cycles) % 2 == 1)
         cycles.append(c)
         if not c["killed"]:
-            break                                      # finished before the kill (too few iterations)
+            break  # finished before the kill (too few iterations)
     if cycles[-1]["killed"]:
-        p = _start(killed, iters, resume=True)         # the last resume runs to the end
+        p = _start(killed, iters, resume=True)  # the last resume runs to the end
         _, err = p.communicate()
         assert p.returncode == 0, err
     a = torch.load(straight / "model.pt", weights_only=True)
@@ -151,11 +195,18 @@ def run(kills: int, iters: int, out: Path, seed: int = 0) -> dict:
     diffs = _diff(a, b)
     rows_equal = _rows(straight / "log.csv") == _rows(killed / "log.csv")
     done = [c for c in cycles if c["killed"]]
-    return dict(iterations=iters, kills=len(done), kills_in_write=sum(c["in_write"] for c in done),
-                kills_before_first_checkpoint=sum(c["iteration_on_disk"] is None for c in done),
-                workers_lingered=sum(c["workers_lingered"] for c in done),
-                straight_seconds=round(straight_s, 1), checkpoint_differences=diffs[:20],
-                bit_identical=not diffs, log_rows_equal=rows_equal, cycles=cycles)
+    return dict(
+        iterations=iters,
+        kills=len(done),
+        kills_in_write=sum(c["in_write"] for c in done),
+        kills_before_first_checkpoint=sum(c["iteration_on_disk"] is None for c in done),
+        workers_lingered=sum(c["workers_lingered"] for c in done),
+        straight_seconds=round(straight_s, 1),
+        checkpoint_differences=diffs[:20],
+        bit_identical=not diffs,
+        log_rows_equal=rows_equal,
+        cycles=cycles,
+    )
 
 
 def main(argv=None) -> int:
@@ -167,15 +218,17 @@ def main(argv=None) -> int:
     ap.add_argument("--results", default=str(REPO / "bench" / "results" / "kill_resume"))
     args = ap.parse_args(argv)
     res = run(args.kills, args.iters, Path(args.out), args.seed)
-    lines = [f"kill-and-resume, humanoid walk, {res['iterations']} iterations, 2 workers x 2 envs, "
-             f"--deterministic_sampling --save_buffer",
-             f"SIGKILLs: {res['kills']} ({res['kills_in_write']} during a checkpoint write, "
-             f"{res['kills_before_first_checkpoint']} before any checkpoint); model.pt loaded after every one",
-             f"workers still alive 20 s after their learner was killed: {res['workers_lingered']}",
-             f"final model.pt bit-identical to the uninterrupted run: {res['bit_identical']}"
-             + ("" if res["bit_identical"] else f" (differences: {res['checkpoint_differences']})"),
-             f"log.csv rows equal (timing columns aside): {res['log_rows_equal']}",
-             f"uninterrupted run: {res['straight_seconds']} s"]
+    lines = [
+        f"kill-and-resume, humanoid walk, {res['iterations']} iterations, 2 workers x 2 envs, "
+        f"--deterministic_sampling --save_buffer",
+        f"SIGKILLs: {res['kills']} ({res['kills_in_write']} during a checkpoint write, "
+        f"{res['kills_before_first_checkpoint']} before any checkpoint); model.pt loaded after every one",
+        f"workers still alive 20 s after their learner was killed: {res['workers_lingered']}",
+        f"final model.pt bit-identical to the uninterrupted run: {res['bit_identical']}"
+        + ("" if res["bit_identical"] else f" (differences: {res['checkpoint_differences']})"),
+        f"log.csv rows equal (timing columns aside): {res['log_rows_equal']}",
+        f"uninterrupted run: {res['straight_seconds']} s",
+    ]
     print("\n".join(lines))
     if args.results:
         Path(args.results + ".txt").write_text("\n".join(lines) + "\n")

@@ -20,6 +20,7 @@ with the same command. ``report`` reads the logs and writes, under --out:
     python bench/learning_speed.py report [--runs output/learning_speed] [--out bench/results/learning_speed]
     python bench/learning_speed.py list
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,96 +37,137 @@ sys.path.insert(0, REPO)
 
 from mimic.cli.plot import read_log  # noqa: E402
 
-ARG_FILE = 'args/humanoid_spinkick.txt'
+ARG_FILE = "args/humanoid_spinkick.txt"
 CONTROL_RATE = 30.0
 MARKS = (250_000, 500_000, 1_000_000, 2_000_000, 3_000_000)
-BASELINE = 'deepmimic'
+BASELINE = "deepmimic"
 # MimicKit's published AWR spinkick log (test return / 300, 10 s test episodes at 30 Hz)
-MIMICKIT = {13.2e6: 0.03, 26.3e6: 0.06, 39.5e6: 0.19, 52.6e6: 0.58, 65.7e6: 0.65, 78.8e6: 0.71,
-            92e6: 0.75, 105e6: 0.78, 118e6: 0.80}
+MIMICKIT = {
+    13.2e6: 0.03,
+    26.3e6: 0.06,
+    39.5e6: 0.19,
+    52.6e6: 0.58,
+    65.7e6: 0.65,
+    78.8e6: 0.71,
+    92e6: 0.75,
+    105e6: 0.78,
+    118e6: 0.80,
+}
 
 # name -> (env kwargs, agent keys, where the idea comes from)
 CONFIGS = {
-    'deepmimic': ({}, {}, "DeepMimic / the AWR paper's settings: the baseline"),
-    'relative': ({'pd_targets': 'relative'}, {},
-                 'PD targets = reference pose at the next step composed with the action '
-                 '(residual tracking on the kinematic reference, as in DReCon, Bergamin et al. 2019)'),
-    'exp_map': ({'action_rotation': 'exp_map'}, {},
-                "DeepMimic 2021 / MimicKit's exp-map ball-joint actions (spec 5.2)"),
-    'dm2021': ({'action_rotation': 'exp_map', 'obs_rotation': '6d'}, {},
-               "DeepMimic 2021's exp-map actions and 6-D rotations in the observation (spec 4.2)"),
-    'no_anneal': ({'anneal_samples': 0}, {},
-                  "20 s training episodes from the start instead of DeepMimic's 0.5 s -> 20 s "
-                  'curriculum over 32M samples (MimicKit trains without one)'),
-    'relative_no_anneal': ({'pd_targets': 'relative', 'anneal_samples': 0}, {},
-                           'relative targets + no curriculum'),
-    'relative_exp_map': ({'pd_targets': 'relative', 'action_rotation': 'exp_map'}, {},
-                         'relative targets + exp-map actions'),
-    'std_0.1': ({}, {'action_std': 0.1}, 'twice the exploration noise'),
-    'half_steps': ({}, {'actor_steps': 100, 'critic_steps': 50},
-                   'half the update-to-data ratio'),
+    "deepmimic": ({}, {}, "DeepMimic / the AWR paper's settings: the baseline"),
+    "relative": (
+        {"pd_targets": "relative"},
+        {},
+        "PD targets = reference pose at the next step composed with the action "
+        "(residual tracking on the kinematic reference, as in DReCon, Bergamin et al. 2019)",
+    ),
+    "exp_map": (
+        {"action_rotation": "exp_map"},
+        {},
+        "DeepMimic 2021 / MimicKit's exp-map ball-joint actions (spec 5.2)",
+    ),
+    "dm2021": (
+        {"action_rotation": "exp_map", "obs_rotation": "6d"},
+        {},
+        "DeepMimic 2021's exp-map actions and 6-D rotations in the observation (spec 4.2)",
+    ),
+    "no_anneal": (
+        {"anneal_samples": 0},
+        {},
+        "20 s training episodes from the start instead of DeepMimic's 0.5 s -> 20 s "
+        "curriculum over 32M samples (MimicKit trains without one)",
+    ),
+    "relative_no_anneal": ({"pd_targets": "relative", "anneal_samples": 0}, {}, "relative targets + no curriculum"),
+    "relative_exp_map": (
+        {"pd_targets": "relative", "action_rotation": "exp_map"},
+        {},
+        "relative targets + exp-map actions",
+    ),
+    "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
+    "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }
 
 
 def run_name(config: str, seed: int) -> str:
-    return f'{config}_s{seed}'
+    return f"{config}_s{seed}"
 
 
 def train_command(config: str, seed: int, max_samples: int, out_dir: str) -> list:
     env_kwargs, agent, _ = CONFIGS[config]
-    kwargs = {'mode': 'train', **env_kwargs}
-    cmd = [sys.executable, os.path.join(REPO, 'mimic', 'train.py'), '--arg_file',
-           os.path.join(REPO, ARG_FILE), '--env_kwargs', json.dumps(kwargs),
-           '--seed', str(seed), '--max_samples', str(max_samples), '--output_dir', out_dir,
-           '--on_existing', 'resume', '--save_buffer', 'true', '--plot_every', '0',
-           '--test_every', '10', '--num_threads', '1', '--idle_threads', '1']
+    kwargs = {"mode": "train", **env_kwargs}
+    cmd = [
+        sys.executable,
+        os.path.join(REPO, "mimic", "train.py"),
+        "--arg_file",
+        os.path.join(REPO, ARG_FILE),
+        "--env_kwargs",
+        json.dumps(kwargs),
+        "--seed",
+        str(seed),
+        "--max_samples",
+        str(max_samples),
+        "--output_dir",
+        out_dir,
+        "--on_existing",
+        "resume",
+        "--save_buffer",
+        "true",
+        "--plot_every",
+        "0",
+        "--test_every",
+        "10",
+        "--num_threads",
+        "1",
+        "--idle_threads",
+        "1",
+    ]
     for key, value in agent.items():
-        cmd += [f'--{key}', str(value)]
+        cmd += [f"--{key}", str(value)]
     return cmd
 
 
 def run(args) -> None:
     unknown = [c for c in args.configs if c not in CONFIGS]
     if unknown:
-        sys.exit(f'learning_speed: error: unknown configuration {unknown[0]!r} '
-                 f'(known: {", ".join(CONFIGS)})')
+        sys.exit(f"learning_speed: error: unknown configuration {unknown[0]!r} (known: {', '.join(CONFIGS)})")
     os.makedirs(args.runs, exist_ok=True)
     procs = []
     for config in args.configs:
         for seed in args.seeds:
             name = run_name(config, seed)
             cmd = train_command(config, seed, args.max_samples, os.path.join(args.runs, name))
-            log = open(os.path.join(args.runs, name + '.log'), 'a')
-            print(f'[learning_speed] {name}: {" ".join(cmd[1:])}', flush=True)
-            procs.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                                 cwd=REPO), log))
+            log = open(os.path.join(args.runs, name + ".log"), "a")
+            print(f"[learning_speed] {name}: {' '.join(cmd[1:])}", flush=True)
+            procs.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO), log))
     failed = []
     for name, proc, log in procs:
         if proc.wait() != 0:
-            failed.append(f'{name} (exit {proc.returncode})')
+            failed.append(f"{name} (exit {proc.returncode})")
         log.close()
     report(args)
     if failed:
-        sys.exit(f'learning_speed: error: runs failed: {", ".join(failed)}; see their .log files')
+        sys.exit(f"learning_speed: error: runs failed: {', '.join(failed)}; see their .log files")
 
 
 def _at(log: dict, mark: int) -> tuple:
     """(normalised test return, test episode length s) of the last test at or before ``mark``
     samples, or None when the run did not reach the mark."""
-    samples = log['Samples']
+    samples = log["Samples"]
     if len(samples) == 0 or samples[-1] < mark * 0.995:
         return None
-    tested = np.isfinite(log['Normalized_Test_Return']) & (samples <= mark * 1.005)
+    tested = np.isfinite(log["Normalized_Test_Return"]) & (samples <= mark * 1.005)
     if not tested.any():
         return None
     i = np.flatnonzero(tested)[-1]
-    return float(log['Normalized_Test_Return'][i]), float(log['Test_Episode_Length'][i]) / CONTROL_RATE
+    return float(log["Normalized_Test_Return"][i]), float(log["Test_Episode_Length"][i]) / CONTROL_RATE
 
 
 def read_runs(runs_dir: str) -> dict:
     logs = {}
     for name in sorted(os.listdir(runs_dir)):
-        path = os.path.join(runs_dir, name, 'log.csv')
+        path = os.path.join(runs_dir, name, "log.csv")
         if os.path.isfile(path):
             logs[name] = read_log(path)
     return logs
@@ -134,10 +176,15 @@ def read_runs(runs_dir: str) -> dict:
 def summarise(logs: dict) -> dict:
     out = {}
     for name, log in logs.items():
-        config, seed = name.rsplit('_s', 1)
+        config, seed = name.rsplit("_s", 1)
         base = logs.get(run_name(BASELINE, int(seed)))
-        row = {'config': config, 'seed': int(seed), 'samples': int(log['Samples'][-1]),
-               'wall_s': float(log['Wall_Time'][-1]), 'marks': {}}
+        row = {
+            "config": config,
+            "seed": int(seed),
+            "samples": int(log["Samples"][-1]),
+            "wall_s": float(log["Wall_Time"][-1]),
+            "marks": {},
+        }
         for mark in MARKS:
             here = _at(log, mark)
             if here is None:
@@ -146,49 +193,55 @@ def summarise(logs: dict) -> dict:
             there = _at(base, mark) if base is not None else None
             if there is not None and there[0] > 0:
                 ratio = here[0] / there[0]
-            row['marks'][str(mark)] = {'normalised_return': here[0], 'episode_length_s': here[1],
-                                       'ratio_to_baseline': ratio}
+            row["marks"][str(mark)] = {
+                "normalised_return": here[0],
+                "episode_length_s": here[1],
+                "ratio_to_baseline": ratio,
+            }
         out[name] = row
     return out
 
 
 def write_table(summary: dict, path: str) -> None:
-    lines = ['| run | samples | ' + ' | '.join(f'{m / 1e6:g}M: return, length s (x base)'
-                                                for m in MARKS) + ' |',
-             '|---|---|' + '---|' * len(MARKS)]
+    lines = [
+        "| run | samples | " + " | ".join(f"{m / 1e6:g}M: return, length s (x base)" for m in MARKS) + " |",
+        "|---|---|" + "---|" * len(MARKS),
+    ]
     for name, row in summary.items():
         cells = []
         for mark in MARKS:
-            m = row['marks'].get(str(mark))
+            m = row["marks"].get(str(mark))
             if m is None:
-                cells.append('-')
+                cells.append("-")
                 continue
-            ratio = '' if m['ratio_to_baseline'] is None else f' (x{m["ratio_to_baseline"]:.2f})'
-            cells.append(f'{m["normalised_return"]:.3f}, {m["episode_length_s"]:.2f}{ratio}')
-        lines.append(f'| {name} | {row["samples"]:,} | ' + ' | '.join(cells) + ' |')
-    with open(path, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+            ratio = "" if m["ratio_to_baseline"] is None else f" (x{m['ratio_to_baseline']:.2f})"
+            cells.append(f"{m['normalised_return']:.3f}, {m['episode_length_s']:.2f}{ratio}")
+        lines.append(f"| {name} | {row['samples']:,} | " + " | ".join(cells) + " |")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 def plot(logs: dict, path: str) -> None:
     import matplotlib
-    matplotlib.use('Agg')
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=(11, 4.2))
     for name, log in logs.items():
-        ok = np.isfinite(log['Normalized_Test_Return'])
-        x = log['Samples'][ok]
-        ax_r.plot(x, log['Normalized_Test_Return'][ok], label=name)
-        ax_l.plot(x, log['Test_Episode_Length'][ok] / CONTROL_RATE, label=name)
-    ax_r.plot(list(MIMICKIT), list(MIMICKIT.values()), 'k--o', ms=3, label='MimicKit AWR (published)')
-    ax_l.axhline(5.0, color='grey', lw=0.8, ls=':')
-    for ax, ylabel in ((ax_r, 'normalised test return'), (ax_l, 'test episode length (s)')):
-        ax.set_xscale('log')
-        ax.set_xlabel('samples')
+        ok = np.isfinite(log["Normalized_Test_Return"])
+        x = log["Samples"][ok]
+        ax_r.plot(x, log["Normalized_Test_Return"][ok], label=name)
+        ax_l.plot(x, log["Test_Episode_Length"][ok] / CONTROL_RATE, label=name)
+    ax_r.plot(list(MIMICKIT), list(MIMICKIT.values()), "k--o", ms=3, label="MimicKit AWR (published)")
+    ax_l.axhline(5.0, color="grey", lw=0.8, ls=":")
+    for ax, ylabel in ((ax_r, "normalised test return"), (ax_l, "test episode length (s)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("samples")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
     ax_r.legend(fontsize=7)
-    fig.suptitle('spinkick: configurations at equal samples')
+    fig.suptitle("spinkick: configurations at equal samples")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -197,41 +250,40 @@ def plot(logs: dict, path: str) -> None:
 def report(args) -> None:
     logs = read_runs(args.runs)
     if not logs:
-        sys.exit(f'learning_speed: error: {args.runs}: no run folders with a log.csv')
+        sys.exit(f"learning_speed: error: {args.runs}: no run folders with a log.csv")
     os.makedirs(args.out, exist_ok=True)
     summary = summarise(logs)
-    with open(os.path.join(args.out, 'summary.json'), 'w') as f:
+    with open(os.path.join(args.out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
-    write_table(summary, os.path.join(args.out, 'table.md'))
-    plot(logs, os.path.join(args.out, 'curves.png'))
+    write_table(summary, os.path.join(args.out, "table.md"))
+    plot(logs, os.path.join(args.out, "curves.png"))
     for name in logs:
-        shutil.copyfile(os.path.join(args.runs, name, 'log.csv'),
-                        os.path.join(args.out, f'{name}_log.csv'))
-    with open(os.path.join(args.out, 'table.md')) as f:
+        shutil.copyfile(os.path.join(args.runs, name, "log.csv"), os.path.join(args.out, f"{name}_log.csv"))
+    with open(os.path.join(args.out, "table.md")) as f:
         print(f.read())
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    sub = p.add_subparsers(dest='cmd', required=True)
-    for name in ('run', 'report'):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name in ("run", "report"):
         s = sub.add_parser(name)
-        s.add_argument('--runs', default=os.path.join(REPO, 'output', 'learning_speed'))
-        s.add_argument('--out', default=os.path.join(REPO, 'bench', 'results', 'learning_speed'))
-        if name == 'run':
-            s.add_argument('--configs', nargs='+', default=[BASELINE, 'relative'])
-            s.add_argument('--seeds', nargs='+', type=int, default=[0])
-            s.add_argument('--max_samples', type=int, default=1_000_000)
-    sub.add_parser('list')
+        s.add_argument("--runs", default=os.path.join(REPO, "output", "learning_speed"))
+        s.add_argument("--out", default=os.path.join(REPO, "bench", "results", "learning_speed"))
+        if name == "run":
+            s.add_argument("--configs", nargs="+", default=[BASELINE, "relative"])
+            s.add_argument("--seeds", nargs="+", type=int, default=[0])
+            s.add_argument("--max_samples", type=int, default=1_000_000)
+    sub.add_parser("list")
     args = p.parse_args()
-    if args.cmd == 'list':
+    if args.cmd == "list":
         for name, (env_kwargs, agent, source) in CONFIGS.items():
-            print(f'{name:20s} env {env_kwargs} agent {agent}: {source}')
-    elif args.cmd == 'run':
+            print(f"{name:20s} env {env_kwargs} agent {agent}: {source}")
+    elif args.cmd == "run":
         run(args)
     else:
         report(args)
 
 
-if __name__ == '__main__':
+if __name__ == "__main__":
     main()

@@ -27,6 +27,7 @@ rotated order, so load from other jobs hits them alike; figures are medians over
 
 Keep this module's top level light: worker processes ('spawn') re-import it.
 """
+
 import argparse
 import json
 import os
@@ -40,15 +41,22 @@ import gymnasium as gym
 import numpy as np
 
 ENV_ID = "mimic/Humanoid-v0"
-FLOOR = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench",
-                                      "raw_pybullet_floor.py"))
+FLOOR = os.path.normpath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "bench", "raw_pybullet_floor.py")
+)
 
 
 def floor_rate(n: int, steps: int) -> float:
     """Summed control steps/s of n raw-floor processes running at once (started together)."""
-    procs = [subprocess.Popen([sys.executable, FLOOR, "--steps", str(steps), "--warmup", "200", "--reps", "1",
-                               "--seed", str(i)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-             for i in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, FLOOR, "--steps", str(steps), "--warmup", "200", "--reps", "1", "--seed", str(i)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        for i in range(n)
+    ]
     total = 0.0
     for p in procs:
         out, _ = p.communicate()
@@ -57,6 +65,8 @@ def floor_rate(n: int, steps: int) -> float:
             raise RuntimeError(f"{FLOOR} failed (exit {p.returncode}): {out[-300:]}")
         total += float(m.group(1))
     return total
+
+
 NULL_ID = "bench/NullHumanoid-v0"
 
 
@@ -94,20 +104,38 @@ def main(argv=None) -> int:
     ap.add_argument("--samples", type=int, default=3000, help="min_samples per collect")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--policies", nargs="+", default=["random", "awr"], choices=["random", "awr"])
-    ap.add_argument("--modes", nargs="+", default=["async", "det"], choices=["async", "det", "lock"],
-                    help="async: pipelined workers (2 env groups each), replies handled as they come (the "
-                         "default); det: pipelined, deterministic lockstep rounds; lock: lockstep, no pipelining")
+    ap.add_argument(
+        "--modes",
+        nargs="+",
+        default=["async", "det"],
+        choices=["async", "det", "lock"],
+        help="async: pipelined workers (2 env groups each), replies handled as they come (the "
+        "default); det: pipelined, deterministic lockstep rounds; lock: lockstep, no pipelining",
+    )
     ap.add_argument("--no_serial", action="store_true", help="skip the in-process SerialSampler contender")
     ap.add_argument("--anneal_samples", type=float, default=None, help="env kwarg (0: full-length episodes)")
     ap.add_argument("--motion", default="humanoid3d_spinkick")
     ap.add_argument("--project", type=int, nargs="+", default=[16, 32, 64], help="core counts to project to")
-    ap.add_argument("--capacity_workers", type=int, nargs="*", default=[2, 8, 16, 32, 64],
-                    help="learner capacity: worker counts on the no-physics env (0 values: skip)")
+    ap.add_argument(
+        "--capacity_workers",
+        type=int,
+        nargs="*",
+        default=[2, 8, 16, 32, 64],
+        help="learner capacity: worker counts on the no-physics env (0 values: skip)",
+    )
     ap.add_argument("--capacity_samples", type=int, default=20000)
-    ap.add_argument("--floor_steps", type=int, default=2000,
-                    help="control steps per raw-floor process (0: skip the floor contender)")
-    ap.add_argument("--iterations", type=int, default=0,
-                    help="AWR training iterations to time with the largest worker count (needs policy awr)")
+    ap.add_argument(
+        "--floor_steps",
+        type=int,
+        default=2000,
+        help="control steps per raw-floor process (0: skip the floor contender)",
+    )
+    ap.add_argument(
+        "--iterations",
+        type=int,
+        default=0,
+        help="AWR training iterations to time with the largest worker count (needs policy awr)",
+    )
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -134,16 +162,26 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     policies = {"random": random_act, "awr": agent.act}
 
-    print(f"# sampler_scaling: {ENV_ID} {kw}, K={args.envs_per_worker} envs/worker, "
-          f"{args.samples} samples/collect, {args.repeats} repeats, {cores} cores", flush=True)
+    print(
+        f"# sampler_scaling: {ENV_ID} {kw}, K={args.envs_per_worker} envs/worker, "
+        f"{args.samples} samples/collect, {args.repeats} repeats, {cores} cores",
+        flush=True,
+    )
     print(f"# load average at start: {loadavg()}", flush=True)
     t0 = time.perf_counter()
     samplers = {}
     for n in args.workers:
         for mode in args.modes:
-            samplers[n, mode] = ParallelSampler(ENV_ID, kw, num_workers=n, envs_per_worker=args.envs_per_worker,
-                                                seed=n, pipeline=(mode != "lock"), deterministic=(mode != "async"),
-                                                verbose=True)
+            samplers[n, mode] = ParallelSampler(
+                ENV_ID,
+                kw,
+                num_workers=n,
+                envs_per_worker=args.envs_per_worker,
+                seed=n,
+                pipeline=(mode != "lock"),
+                deterministic=(mode != "async"),
+                verbose=True,
+            )
     serial = None if args.no_serial else SerialSampler(gym.make(ENV_ID, **kw), seed=0)
     print(f"# started {sum(args.workers) * len(args.modes)} workers in {time.perf_counter() - t0:.1f} s", flush=True)
 
@@ -169,18 +207,25 @@ def main(argv=None) -> int:
         if n != "serial":
             st = s.last_stats
             busy = st.time - st.wait_time
-            row.update(rounds=st.rounds, act_us=1e6 * st.act_time / got, coord_us=1e6 * st.coord_time / got,
-                       busy_us=1e6 * busy / got, cpu_us=1e6 * st.learner_cpu / got,
-                       coord_cpu_us=1e6 * st.coord_cpu / got,
-                       coord_cpu_round_us=1e6 * st.coord_cpu / max(1, st.rounds),
-                       env_us=1e6 * st.env_time / got, env_cpu_us=1e6 * st.env_cpu / got,
-                       env_busy=st.env_time / (n * wall), restarts=st.worker_restarts)
+            row.update(
+                rounds=st.rounds,
+                act_us=1e6 * st.act_time / got,
+                coord_us=1e6 * st.coord_time / got,
+                busy_us=1e6 * busy / got,
+                cpu_us=1e6 * st.learner_cpu / got,
+                coord_cpu_us=1e6 * st.coord_cpu / got,
+                coord_cpu_round_us=1e6 * st.coord_cpu / max(1, st.rounds),
+                env_us=1e6 * st.env_time / got,
+                env_cpu_us=1e6 * st.env_cpu / got,
+                env_busy=st.env_time / (n * wall),
+                restarts=st.worker_restarts,
+            )
         return row
 
-    for c in contenders:                      # warm-up (worlds built, caches hot)
+    for c in contenders:  # warm-up (worlds built, caches hot)
         run(c, min(600, args.samples))
     for rep in range(args.repeats):
-        order = contenders[rep % len(contenders):] + contenders[:rep % len(contenders)]
+        order = contenders[rep % len(contenders) :] + contenders[: rep % len(contenders)]
         for c in order:
             results[c].append(run(c, args.samples))
         print(f"# repeat {rep + 1}/{args.repeats} done, load {loadavg()}", flush=True)
@@ -195,15 +240,19 @@ def main(argv=None) -> int:
             paired[c] = statistics.median(r["rate"] / (mode * b["rate"]) for r, b in zip(rows, results["floor", 1, ""]))
         elif n not in ("serial", "floor") and (1, mode, p) in results:
             paired[c] = statistics.median(r["rate"] / (n * b["rate"]) for r, b in zip(rows, results[1, mode, p]))
-    print(f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | "
-          f"learner wall us/sample {'act':>6} {'coord':>6}"
-          f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}")
+    print(
+        f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | "
+        f"learner wall us/sample {'act':>6} {'coord':>6}"
+        f" | learner CPU us/sample {'act':>6} {'coord':>6} | coord CPU us/round | env us/sample wall {'CPU':>6}"
+    )
     for c in contenders:
         if c[0] == "floor":
             m, n = med[c], c[1]
             base = med["floor", 1, ""]["rate"]
-            print(f"{f'floor x{n} at once':>20} {m['rate']:10.1f} {m['rate'] / (n * base):6.3f} {paired[c]:6.3f}"
-                  f"   (raw pybullet, one world per process: the machine's own scaling)")
+            print(
+                f"{f'floor x{n} at once':>20} {m['rate']:10.1f} {m['rate'] / (n * base):6.3f} {paired[c]:6.3f}"
+                f"   (raw pybullet, one world per process: the machine's own scaling)"
+            )
     for p in args.policies:
         for c in contenders:
             if c[2] != p or c[0] == "floor":
@@ -215,27 +264,40 @@ def main(argv=None) -> int:
                 continue
             base = med.get((1, mode, p), {}).get("rate")
             eff = m["rate"] / (n * base) if base else float("nan")
-            print(f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} "
-                  f"{paired.get(c, float('nan')):6.3f}"
-                  f" {m['env_busy']:5.2f} |"
-                  f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
-                  f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
-                  f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}")
-    print("  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
-          " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)")
+            print(
+                f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} "
+                f"{paired.get(c, float('nan')):6.3f}"
+                f" {m['env_busy']:5.2f} |"
+                f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
+                f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
+                f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}"
+            )
+    print(
+        "  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
+        " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)"
+    )
     if ("floor", nmax_w := max(args.workers), "") in paired and nmax_w > 1:
-        print(f"# efficiency at N={nmax_w} relative to the floor's (paired): "
-              + ", ".join(f"{mode}/{p} {paired[nmax_w, mode, p] / paired['floor', nmax_w, '']:.3f}"
-                          for mode in args.modes for p in args.policies))
+        print(
+            f"# efficiency at N={nmax_w} relative to the floor's (paired): "
+            + ", ".join(
+                f"{mode}/{p} {paired[nmax_w, mode, p] / paired['floor', nmax_w, '']:.3f}"
+                for mode in args.modes
+                for p in args.policies
+            )
+        )
 
     # ---- learner capacity: many workers on the no-physics env (they barely use CPU) ---------------
     cap_rows = {}
     if args.capacity_workers:
         gym.register(NULL_ID, entry_point=NullHumanoid)
-        print(f"\n# learner capacity (no physics, K={args.envs_per_worker}, random act_fn, "
-              f"{args.capacity_samples} samples x 3, load {loadavg()}):")
-        print(f"{'workers':>8} {'slots':>6} {'samples/s':>10} {'learner wall us/sample':>23} {'CPU us/sample':>14}"
-              f" {'CPU us/round':>13} {'per worker-round':>17}")
+        print(
+            f"\n# learner capacity (no physics, K={args.envs_per_worker}, random act_fn, "
+            f"{args.capacity_samples} samples x 3, load {loadavg()}):"
+        )
+        print(
+            f"{'workers':>8} {'slots':>6} {'samples/s':>10} {'learner wall us/sample':>23} {'CPU us/sample':>14}"
+            f" {'CPU us/round':>13} {'per worker-round':>17}"
+        )
         for n in args.capacity_workers:
             with ParallelSampler(NULL_ID, {}, num_workers=n, envs_per_worker=args.envs_per_worker, seed=0) as ps:
                 ps.collect(random_act, min_samples=2000)
@@ -243,20 +305,23 @@ def main(argv=None) -> int:
                 for _ in range(3):
                     ps.collect(random_act, min_samples=args.capacity_samples)
                     st = ps.last_stats
-                    rows.append((st.samples / st.time, st.learner_cpu / st.samples,
-                                 st.learner_cpu / st.rounds))
+                    rows.append((st.samples / st.time, st.learner_cpu / st.samples, st.learner_cpu / st.rounds))
             rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
             cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
-            print(f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
-                  f" {1e6 * cpu_round:13.0f} {1e6 * cpu_round / n:17.1f}")
+            print(
+                f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
+                f" {1e6 * cpu_round:13.0f} {1e6 * cpu_round / n:17.1f}"
+            )
 
     # ---- projection to big machines (CPU-time figures = what a dedicated core costs) -----------------
     # lockstep round: workers step K envs in parallel (K * t_env), then the learner's serial part for
     # all N*K slots: rate(N) = N*K / (K*t_env + N*K*(l_coord + l_act(N*K))); learner capacity 1/l
-    print("\n# projection to N cores (CPU-time figures; l(N) = learner CPU per sample = coordination measured above at"
-          " N workers + act_fn at batch N*K):\n#   lockstep  rate = N*K / (K*t_env + N*K*l)   (workers wait while the"
-          " learner works)\n#   pipelined rate = min(N / t_env, 1 / l)       (learner overlapped; needs a core of"
-          " its own)")
+    print(
+        "\n# projection to N cores (CPU-time figures; l(N) = learner CPU per sample = coordination measured above at"
+        " N workers + act_fn at batch N*K):\n#   lockstep  rate = N*K / (K*t_env + N*K*l)   (workers wait while the"
+        " learner works)\n#   pipelined rate = min(N / t_env, 1 / l)       (learner overlapped; needs a core of"
+        " its own)"
+    )
     K = args.envs_per_worker
     nmax = max(args.workers)
     for p in args.policies:
@@ -279,20 +344,25 @@ def main(argv=None) -> int:
             l = l_coord + l_act
             rate = n * K / (K * t_env + n * K * l)
             pipe = min(n / t_env, 1 / l)
-            print(f"  {p:>6} N={n:3d}: workers {n / t_env:8,.0f}/s (t_env {t_env * 1e6:.0f} us/sample); learner"
-                  f" {1e6 * l:5.1f} us/sample (coord {1e6 * l_coord:.1f} + act {1e6 * l_act:.1f} at batch {batch})"
-                  f" = capacity {1 / l:8,.0f}/s; lockstep {rate:8,.0f}/s (eff {rate * t_env / n:.2f}),"
-                  f" pipelined {pipe:8,.0f}/s (eff {pipe * t_env / n:.2f})")
+            print(
+                f"  {p:>6} N={n:3d}: workers {n / t_env:8,.0f}/s (t_env {t_env * 1e6:.0f} us/sample); learner"
+                f" {1e6 * l:5.1f} us/sample (coord {1e6 * l_coord:.1f} + act {1e6 * l_act:.1f} at batch {batch})"
+                f" = capacity {1 / l:8,.0f}/s; lockstep {rate:8,.0f}/s (eff {rate * t_env / n:.2f}),"
+                f" pipelined {pipe:8,.0f}/s (eff {pipe * t_env / n:.2f})"
+            )
     iter_rows = []
     if args.iterations and "awr" in args.policies:
         nmax, mode = max(args.workers), args.modes[0]
         rate = med[(nmax, mode, "awr")]["rate"]
         trainer = AWR(env, cfg, seed=0, verbose=0, sampler=samplers[nmax, mode])
         torch.set_num_threads(1)
-        print(f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {cfg.samples_per_iter} samples"
-              f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time")
-        print(f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} "
-              f"{'predicted s':>11} {'ratio':>6}")
+        print(
+            f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {cfg.samples_per_iter} samples"
+            f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time"
+        )
+        print(
+            f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} {'predicted s':>11} {'ratio':>6}"
+        )
         before = 0
         for i in range(args.iterations):
             t = time.perf_counter()
@@ -301,18 +371,37 @@ def main(argv=None) -> int:
             new = row["Samples"] - before
             before = row["Samples"]
             pred = new / rate + row["Update_Time"]
-            iter_rows.append({"wall": wall, "sample_time": row["Sample_Time"], "update_time": row["Update_Time"],
-                              "samples": new, "predicted": pred, "ratio": wall / pred})
-            print(f"{i:5d} {wall:7.2f} {row['Sample_Time']:8.2f} {row['Update_Time']:8.2f} {new:8d} {pred:11.2f}"
-                  f" {wall / pred:6.3f}", flush=True)
+            iter_rows.append(
+                {
+                    "wall": wall,
+                    "sample_time": row["Sample_Time"],
+                    "update_time": row["Update_Time"],
+                    "samples": new,
+                    "predicted": pred,
+                    "ratio": wall / pred,
+                }
+            )
+            print(
+                f"{i:5d} {wall:7.2f} {row['Sample_Time']:8.2f} {row['Update_Time']:8.2f} {new:8d} {pred:11.2f}"
+                f" {wall / pred:6.3f}",
+                flush=True,
+            )
     print(f"# load average at end: {loadavg()}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"args": vars(args), "load_end": loadavg(),
-                       "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
-                       "medians": {"/".join(map(str, c)): m for c, m in med.items()},
-                       "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
-                       "capacity": cap_rows, "iterations": iter_rows}, f, indent=1)
+            json.dump(
+                {
+                    "args": vars(args),
+                    "load_end": loadavg(),
+                    "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
+                    "medians": {"/".join(map(str, c)): m for c, m in med.items()},
+                    "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
+                    "capacity": cap_rows,
+                    "iterations": iter_rows,
+                },
+                f,
+                indent=1,
+            )
     for s in samplers.values():
         s.close()
     return 0

@@ -24,6 +24,7 @@ Targets (2-core machine, CPU only): default >= 1.6 x sync-1thread in the same ru
     python bench/train_throughput.py [--repeats 3] [--iters 5] [--workers 2] [--device cpu]
                                      [--json bench/results/train_throughput_2core.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,9 +61,11 @@ def cpu_seconds(pids: list) -> float:
 def update_flops(cfg, obs_dim: int, act_dim: int, buffer: int, new_samples: int, cached: bool) -> float:
     """Multiply-add FLOPs of one update: minibatch steps (forward + backward = 3 forwards) and the
     two full-buffer critic passes (the first reduced to the new samples with the value cache)."""
+
     def macs(layers, out):
         dims = [obs_dim] + list(layers) + [out]
         return sum(a * b for a, b in zip(dims[:-1], dims[1:]))
+
     scale = new_samples / cfg.samples_per_iter
     actor = 2 * macs(cfg.actor_net_layers, act_dim) * 3 * cfg.actor_batch_size * cfg.actor_steps * scale
     critic = 2 * macs(cfg.critic_net_layers, 1) * 3 * cfg.critic_batch_size * cfg.critic_steps * scale
@@ -73,11 +76,12 @@ def update_flops(cfg, obs_dim: int, act_dim: int, buffer: int, new_samples: int,
 def make_agent(env, sampler, overrides: dict, prefill: list, steady_samples: int):
     from mimic.learning import AWR, AWRConfig
     from mimic.learning.config import load_yaml_mapping
+
     cfg = AWRConfig.from_dict({**load_yaml_mapping(AGENT), **overrides})
     agent = AWR(env, cfg, seed=0, sampler=sampler, verbose=0)
     agent.buffer.add(prefill)
     agent._record_normalizer(prefill)
-    agent.normalizer_count = cfg.normalizer_samples      # frozen, as after normalizer_samples
+    agent.normalizer_count = cfg.normalizer_samples  # frozen, as after normalizer_samples
     agent.total_samples = steady_samples
     return agent
 
@@ -86,37 +90,52 @@ def run_contender(name, agent, sampler, iters: int) -> dict:
     pids = [os.getpid()] + [p for p in sampler.worker_pids() if p]
     if name == "samplers-alone":
         agent.sync_collect_policy()
-        agent.threads.use(1)                     # as training's collect runs the policy
-        step = lambda more: {"Samples": agent.total_samples + sum(  # noqa: E731
-            len(e) for e in sampler.collect(agent.collect_act, agent.config.samples_per_iter)), "Update_Time": 0.0}
+        agent.threads.use(1)  # as training's collect runs the policy
+        step = lambda more: {
+            "Samples": agent.total_samples
+            + sum(  # noqa: E731
+                len(e) for e in sampler.collect(agent.collect_act, agent.config.samples_per_iter)
+            ),
+            "Update_Time": 0.0,
+        }
     else:
         step = lambda more: agent.train_iteration(more=lambda: more)  # noqa: E731
-    step(True)                                                       # warm-up, untimed
+    step(True)  # warm-up, untimed
     s0, c0, t0 = agent.total_samples, cpu_seconds(pids), time.perf_counter()
     rows = [step(i < iters - 1) for i in range(iters)]
     wall, cpu = time.perf_counter() - t0, cpu_seconds(pids) - c0
     agent.wait_for_collect()
     samples = (rows[-1]["Samples"] - s0) if name != "samplers-alone" else sum(r["Samples"] - s0 for r in rows)
     update = sum(r["Update_Time"] for r in rows)
-    return {"samples_per_s": samples / wall, "update_share": update / wall,
-            "cpu_busy": cpu / (wall * (os.cpu_count() or 1)), "update_s_per_iter": update / iters,
-            "samples": samples, "wall": wall}
+    return {
+        "samples_per_s": samples / wall,
+        "update_share": update / wall,
+        "cpu_busy": cpu / (wall * (os.cpu_count() or 1)),
+        "update_s_per_iter": update / iters,
+        "samples": samples,
+        "wall": wall,
+    }
 
 
 def summarize(results: dict, flops: dict) -> list[str]:
     med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in results.items()}
     lines = [f"{'contender':16s} {'samples/s':>10s} {'update share':>13s} {'CPU busy':>9s} {'update s/iter':>14s}"]
     for c, m in med.items():
-        lines.append(f"{c:16s} {m['samples_per_s']:10.0f} {m['update_share']:13.2f} {m['cpu_busy']:9.2f}"
-                     f" {m['update_s_per_iter']:14.2f}")
+        lines.append(
+            f"{c:16s} {m['samples_per_s']:10.0f} {m['update_share']:13.2f} {m['cpu_busy']:9.2f}"
+            f" {m['update_s_per_iter']:14.2f}"
+        )
     base, new, ceiling = (med[c]["samples_per_s"] for c in CONTENDERS)
-    lines.append(f"default / sync-1thread = {new / base:.2f}x (target >= 1.6); "
-                 f"default / samplers-alone = {new / ceiling:.2f}; "
-                 f"CPU busy (default) = {med['default']['cpu_busy']:.2f}")
+    lines.append(
+        f"default / sync-1thread = {new / base:.2f}x (target >= 1.6); "
+        f"default / samplers-alone = {new / ceiling:.2f}; "
+        f"CPU busy (default) = {med['default']['cpu_busy']:.2f}"
+    )
     for c, f in flops.items():
         gflops = f["flops_per_iter"] / 1e9 / med[c]["update_s_per_iter"] if med[c]["update_s_per_iter"] else 0
-        lines.append(f"{c}: update {f['flops_per_sample'] / 1e6:.0f} MFLOP per new sample, "
-                     f"{gflops:.0f} GFLOP/s achieved")
+        lines.append(
+            f"{c}: update {f['flops_per_sample'] / 1e6:.0f} MFLOP per new sample, {gflops:.0f} GFLOP/s achieved"
+        )
     return lines
 
 
@@ -136,6 +155,7 @@ def main(argv=None) -> int:
 
     import mimic  # noqa: F401
     from mimic.sampling import ParallelSampler
+
     if args.device:
         CONTENDERS["default"]["device"] = args.device
     kw = {"motion": "humanoid3d_spinkick", "mode": "train"}
@@ -151,12 +171,15 @@ def main(argv=None) -> int:
         print(f"prefilled {sum(len(e) for e in prefill)} samples in {len(prefill)} episodes", flush=True)
         names = list(CONTENDERS)
         for rep in range(args.repeats):
-            for c in names[rep % len(names):] + names[:rep % len(names)]:
+            for c in names[rep % len(names) :] + names[: rep % len(names)]:
                 agent = make_agent(env, ps, CONTENDERS[c], prefill, args.steady_samples)
                 r = run_contender(c, agent, ps, args.iters)
                 results[c].append(r)
-                print(f"repeat {rep} {c:16s} {r['samples_per_s']:7.0f} samples/s, update share "
-                      f"{r['update_share']:.2f}, CPU busy {r['cpu_busy']:.2f}", flush=True)
+                print(
+                    f"repeat {rep} {c:16s} {r['samples_per_s']:7.0f} samples/s, update share "
+                    f"{r['update_share']:.2f}, CPU busy {r['cpu_busy']:.2f}",
+                    flush=True,
+                )
                 if c != "samplers-alone":
                     new = r["samples"] / args.iters
                     cached = agent.config.reuse_values
@@ -166,8 +189,19 @@ def main(argv=None) -> int:
     print("\n".join(lines))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"started": t_start, "args": vars(args), "cores": os.cpu_count(), "results": results,
-                       "flops": flops, "summary": lines, "loadavg_end": os.getloadavg()}, f, indent=1)
+            json.dump(
+                {
+                    "started": t_start,
+                    "args": vars(args),
+                    "cores": os.cpu_count(),
+                    "results": results,
+                    "flops": flops,
+                    "summary": lines,
+                    "loadavg_end": os.getloadavg(),
+                },
+                f,
+                indent=1,
+            )
     return 0
 
 

@@ -14,6 +14,7 @@ Each field is one args-file key of the same name, and its ``help`` metadata is t
 as ``AWRConfig.validate`` does; every error is a ``ConfigError`` naming the key.
 :class:`Settings` holds the four sections and the checks that span them.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,8 +56,9 @@ class Section:
         types = cls.types()
         unknown = sorted(set(values) - set(types))
         if unknown:
-            raise ConfigError(f"unknown {cls.title} key '{unknown[0]}' (in {source}); "
-                              f"known keys: {', '.join(cls.keys())}")
+            raise ConfigError(
+                f"unknown {cls.title} key '{unknown[0]}' (in {source}); known keys: {', '.join(cls.keys())}"
+            )
         return cls(**{k: coerce(v, types[k], k, source) for k, v in values.items()}).validate()
 
     def validate(self):
@@ -109,17 +111,24 @@ class SamplerConfig(Section):
     """How episodes are collected: in-process, or by worker processes / Ray actors."""
 
     title: ClassVar[str] = "sampler"
-    num_workers: Optional[int] = option(None, "sampler worker processes (default: os.cpu_count(); "
-                                              "1: in-process SerialSampler)")
-    envs_per_worker: Optional[int] = option(None, "envs per sampler worker (default: 16 = 2 pipelined "
-                                                  "vectorised groups of 8 if the id has a vector env, as "
-                                                  "mimic/*; else 1)")
+    num_workers: Optional[int] = option(
+        None, "sampler worker processes (default: os.cpu_count(); 1: in-process SerialSampler)"
+    )
+    envs_per_worker: Optional[int] = option(
+        None,
+        "envs per sampler worker (default: 16 = 2 pipelined "
+        "vectorised groups of 8 if the id has a vector env, as "
+        "mimic/*; else 1)",
+    )
     backend: str = option("mp", "sampler workers: 'mp' (multiprocessing) or 'ray' (pip install -e .[distributed])")
     ray_address: Optional[str] = option(None, "join a Ray cluster: 'auto' or HOST:PORT (default: local instance)")
     worker_timeout: float = option(60.0, "seconds without a reply before a sampler worker counts as hung")
-    deterministic_sampling: bool = option(False, "sampler workers step in lockstep rounds, so a run is "
-                                                 "reproducible from its seed (slower: workers wait for "
-                                                 "each other)")
+    deterministic_sampling: bool = option(
+        False,
+        "sampler workers step in lockstep rounds, so a run is "
+        "reproducible from its seed (slower: workers wait for "
+        "each other)",
+    )
 
     def validate(self) -> "SamplerConfig":
         self._at_least(0, "num_workers", "envs_per_worker", "worker_timeout", strict=True)
@@ -146,13 +155,17 @@ class RunConfig(Section):
     seed: int = option(0, "seeds torch, numpy, python, env resets, action noise")
     output_dir: str = option("output/run", "log.csv, model.pt, model_XXXXXX.pt, learning_curve.png")
     resume: bool = option(False, "continue from <output_dir>/model.pt if it exists")
-    on_existing: str = option("refuse", "an output_dir holding a previous run: 'refuse', 'resume' (= --resume) "
-                                        "or 'move_aside' (renamed to <output_dir>.oldN); never overwritten")
+    on_existing: str = option(
+        "refuse",
+        "an output_dir holding a previous run: 'refuse', 'resume' (= --resume) "
+        "or 'move_aside' (renamed to <output_dir>.oldN); never overwritten",
+    )
     test_episodes: int = option(10, "deterministic test episodes per evaluation (0: none)")
     test_every: int = option(10, "evaluate every N iterations (and at the last one)")
     iters_per_checkpoint: int = option(50, "keep model_{iter:06d}.pt every N iterations")
-    save_buffer: bool = option(False, "store the replay buffer in model.pt (bit-identical resume with "
-                                      "deterministic sampling)")
+    save_buffer: bool = option(
+        False, "store the replay buffer in model.pt (bit-identical resume with deterministic sampling)"
+    )
     plot_every: int = option(10, "refresh learning_curve.png every N iterations (0: never)")
     tensorboard: bool = option(False, "also log to <output_dir>/tb (if tensorboard is installed)")
     verbose: int = option(1, "0: quiet, 1: one line per iteration")
@@ -163,8 +176,7 @@ class RunConfig(Section):
     record_deterministic: bool = option(False, "record with the mean action instead of sampling")
 
     def validate(self) -> "RunConfig":
-        self._at_least(0, "test_episodes", "test_every", "iters_per_checkpoint", "plot_every",
-                       "record_samples")
+        self._at_least(0, "test_episodes", "test_every", "iters_per_checkpoint", "plot_every", "record_samples")
         self._one_of("on_existing", ON_EXISTING)
         if self.resume and self.on_existing not in ("refuse", "resume"):
             raise ConfigError(f"--resume with --on_existing {self.on_existing}: choose one")
@@ -194,7 +206,7 @@ class Settings:
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
     run: RunConfig = field(default_factory=RunConfig)
     agent: AWRConfig = field(default_factory=AWRConfig)
-    agent_overrides: dict[str, Any] = field(default_factory=dict)   # the agent keys given inline
+    agent_overrides: dict[str, Any] = field(default_factory=dict)  # the agent keys given inline
 
     @property
     def env_id(self) -> Optional[str]:
@@ -221,15 +233,25 @@ class Settings:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return {"task": self.task.to_dict(), "sampler": self.sampler.to_dict(), "run": self.run.to_dict(),
-                "agent": self.agent.to_dict(), "agent_overrides": dict(self.agent_overrides),
-                "env_id": self.env_id, "env_kwargs": self.env_kwargs, "test_env_kwargs": self.test_env_kwargs}
+        return {
+            "task": self.task.to_dict(),
+            "sampler": self.sampler.to_dict(),
+            "run": self.run.to_dict(),
+            "agent": self.agent.to_dict(),
+            "agent_overrides": dict(self.agent_overrides),
+            "env_id": self.env_id,
+            "env_kwargs": self.env_kwargs,
+            "test_env_kwargs": self.test_env_kwargs,
+        }
 
 
 def usage() -> str:
     """``mimic-train --help``: every key of every section, with its help line and default."""
-    lines = ["usage: mimic-train --arg_file FILE [--key value ...]", "",
-             "  --arg_file FILE          args file with --key value lines (command line overrides it)"]
+    lines = [
+        "usage: mimic-train --arg_file FILE [--key value ...]",
+        "",
+        "  --arg_file FILE          args file with --key value lines (command line overrides it)",
+    ]
     for section in SECTIONS:
         lines += ["", f"{section.title} keys:"]
         for f in dataclasses.fields(section):

@@ -1,4 +1,5 @@
 """``python mimic/eval.py`` runs ``mimic-eval``, whose front end is mimic/cli/eval.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

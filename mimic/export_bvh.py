@@ -1,4 +1,5 @@
 """``python mimic/export_bvh.py`` runs the script, whose front end is mimic/cli/export_bvh.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

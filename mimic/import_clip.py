@@ -1,4 +1,5 @@
 """``python mimic/import_clip.py`` runs the script, whose front end is mimic/cli/import_clip.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

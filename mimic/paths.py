@@ -6,14 +6,15 @@ Set ``MIMIC_DATA`` to a folder holding ``characters/`` and ``motions/`` to use o
 resolvers read it at every call, so validation (mimic.cli.argfile, mimic.preflight) and loading
 (mimic.envs.imitation, mimic.kinematics.character) always agree on which file a name means.
 """
+
 import os
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-DATA_ROOT = Path(os.environ.get('MIMIC_DATA', PACKAGE_DIR.parent))
-CHARACTERS_DIR = DATA_ROOT / 'characters'
-MOTIONS_DIR = DATA_ROOT / 'motions'
-ARGS_DIR = DATA_ROOT / 'args'
+DATA_ROOT = Path(os.environ.get("MIMIC_DATA", PACKAGE_DIR.parent))
+CHARACTERS_DIR = DATA_ROOT / "characters"
+MOTIONS_DIR = DATA_ROOT / "motions"
+ARGS_DIR = DATA_ROOT / "args"
 
 
 class AssetNotFound(FileNotFoundError):
@@ -23,7 +24,7 @@ class AssetNotFound(FileNotFoundError):
 
 def data_root() -> Path:
     """``$MIMIC_DATA`` if set, else the repository beside the package."""
-    return Path(os.environ.get('MIMIC_DATA') or PACKAGE_DIR.parent)
+    return Path(os.environ.get("MIMIC_DATA") or PACKAGE_DIR.parent)
 
 
 def resolve_motion(motion) -> Path:
@@ -34,26 +35,26 @@ def resolve_motion(motion) -> Path:
         raise AssetNotFound(f"motion '{motion}': a folder, not a clip file")
     if p.suffix and p.exists():
         return p
-    motions = data_root() / 'motions'
-    for cand in (p, motions / p, motions / (p.name + '.txt')):
+    motions = data_root() / "motions"
+    for cand in (p, motions / p, motions / (p.name + ".txt")):
         if cand.is_file():
             return cand
-    shipped = sorted(f.stem for f in motions.glob('*.txt'))
+    shipped = sorted(f.stem for f in motions.glob("*.txt"))
     raise AssetNotFound(
         f"motion '{motion}': no such file, and no clip of that name in {motions} "
-        f"(shipped clips: {', '.join(shipped) or 'none'})")
+        f"(shipped clips: {', '.join(shipped) or 'none'})"
+    )
 
 
 def resolve_character(character) -> Path:
     """A character's YAML: a path to a ``.yaml`` / ``.yml`` file, or a name in
     ``<data>/characters/`` (``humanoid`` -> ``characters/humanoid.yaml``)."""
     p = Path(character)
-    if p.suffix in ('.yaml', '.yml') and p.is_file():
+    if p.suffix in (".yaml", ".yml") and p.is_file():
         return p
-    characters = data_root() / 'characters'
-    meta = characters / f'{p.name}.yaml'
+    characters = data_root() / "characters"
+    meta = characters / f"{p.name}.yaml"
     if not meta.is_file():
-        known = sorted(f.stem for f in characters.glob('*.yaml'))
-        raise AssetNotFound(f"character '{character}': no {meta} "
-                            f"(known characters: {', '.join(known) or 'none'})")
+        known = sorted(f.stem for f in characters.glob("*.yaml"))
+        raise AssetNotFound(f"character '{character}': no {meta} (known characters: {', '.join(known) or 'none'})")
     return meta

@@ -1,4 +1,5 @@
 """``python mimic/plot.py`` runs ``mimic-plot``, whose front end is mimic/cli/plot.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

@@ -20,6 +20,7 @@ and nothing is written: no output folder, no log, no video.  The checks:
   ``<output_dir>/model.pt``: a readable mimic checkpoint of the same environment, motion,
   character and network layout as the command line, the difference named otherwise.
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
-SEED_MAX = 2**32 - 1          # numpy's seeding range (env resets, action noise)
+SEED_MAX = 2**32 - 1  # numpy's seeding range (env resets, action noise)
 CHECKPOINT_KEYS = ("config", "actor", "critic", "observation_space", "action_space", "counters")
 # agent keys that shape the networks / optimiser state: a resumed run cannot change them
 STRUCTURAL_KEYS = ("actor_net_layers", "critic_net_layers", "activation", "optimizer")
@@ -41,17 +42,24 @@ class PreflightError(Exception):
 # ==================================================================================== numbers
 def check_seed(seed: Any, what: str = "--seed", episodes: int = 1) -> None:
     if not isinstance(seed, int) or not 0 <= seed <= SEED_MAX - max(0, episodes - 1):
-        raise PreflightError(f"{what} {seed}: seeds must be integers in [0, {SEED_MAX}]"
-                             + (" (seed + episodes - 1 included)" if episodes > 1 else ""))
+        raise PreflightError(
+            f"{what} {seed}: seeds must be integers in [0, {SEED_MAX}]"
+            + (" (seed + episodes - 1 included)" if episodes > 1 else "")
+        )
 
 
-def check_number(value: Any, what: str, minimum: float, inclusive: bool = True,
-                 maximum: Optional[float] = None) -> None:
+def check_number(
+    value: Any, what: str, minimum: float, inclusive: bool = True, maximum: Optional[float] = None
+) -> None:
     """None passes (the default applies); else finite and >= (or >) minimum, <= maximum."""
     if value is None:
         return
-    ok = isinstance(value, (int, float)) and math.isfinite(value) and (
-        value >= minimum if inclusive else value > minimum) and (maximum is None or value <= maximum)
+    ok = (
+        isinstance(value, (int, float))
+        and math.isfinite(value)
+        and (value >= minimum if inclusive else value > minimum)
+        and (maximum is None or value <= maximum)
+    )
     if not ok:
         bound = f"{'at least' if inclusive else 'greater than'} {minimum:g}"
         if maximum is not None:
@@ -69,7 +77,7 @@ def _existing_ancestor(path: str) -> str:
 
 def _probe(folder: str, what: str) -> None:
     try:
-        with tempfile.TemporaryFile(dir=folder):    # unnamed where supported: nothing is left
+        with tempfile.TemporaryFile(dir=folder):  # unnamed where supported: nothing is left
             pass
     except OSError as e:
         raise PreflightError(f"{what}: cannot write in '{folder}' ({e.strerror or e})") from None
@@ -88,8 +96,7 @@ def check_writable_dir(path: str, what: str) -> None:
 def check_writable_file(path: str, what: str, suffixes: Optional[tuple] = None) -> None:
     """A file that can be created or replaced (its folder may be created)."""
     if suffixes is not None and Path(path).suffix.lower() not in suffixes:
-        raise PreflightError(f"{what} '{path}': unknown type '{Path(path).suffix}' "
-                             f"(use one of {', '.join(suffixes)})")
+        raise PreflightError(f"{what} '{path}': unknown type '{Path(path).suffix}' (use one of {', '.join(suffixes)})")
     if os.path.isdir(path):
         raise PreflightError(f"{what} '{path}': is a folder, not a file")
     check_writable_dir(os.path.dirname(os.path.abspath(path)), f"{what} '{path}': folder")
@@ -102,6 +109,7 @@ def check_clip(motion: str, what: str = "--motion", character: Optional[str] = N
     from mimic.kinematics.character import load_character
     from mimic.kinematics.clip import ClipError, load_clip
     from mimic.paths import resolve_motion
+
     try:
         path = resolve_motion(motion)
     except FileNotFoundError as e:
@@ -119,6 +127,7 @@ def check_clip(motion: str, what: str = "--motion", character: Optional[str] = N
 
 def check_dataset(path: str):
     from mimic.learning.dataset import Dataset, DatasetError
+
     try:
         return Dataset.load(path)
     except DatasetError as e:
@@ -132,12 +141,14 @@ def check_checkpoint(path: str, what: str) -> dict:
     if not os.path.isfile(path):
         raise PreflightError(f"{what} '{path}': not a file")
     from mimic.learning.checkpoint import read_checkpoint
+
     try:
         s = read_checkpoint(path)
-    except Exception as e:        # torch / zip / pickle errors all mean "not a checkpoint"
+    except Exception as e:  # torch / zip / pickle errors all mean "not a checkpoint"
         first = (str(e).strip().splitlines() or [""])[0][:150]
-        raise PreflightError(f"{what} '{path}': not a readable mimic checkpoint "
-                             f"({type(e).__name__}{': ' + first if first else ''})") from None
+        raise PreflightError(
+            f"{what} '{path}': not a readable mimic checkpoint ({type(e).__name__}{': ' + first if first else ''})"
+        ) from None
     missing = [k for k in CHECKPOINT_KEYS if not isinstance(s, dict) or k not in s]
     if missing:
         raise PreflightError(f"{what} '{path}': not a mimic-train checkpoint (no {', '.join(missing)})")
@@ -147,7 +158,7 @@ def check_checkpoint(path: str, what: str) -> dict:
 # ==================================================================================== mimic-train
 def check_train(settings) -> None:
     """Every start-up check of a ``mimic-train`` run (see the module doc)."""
-    r = settings.run             # (choices and ranges of single keys: mimic.config's validate)
+    r = settings.run  # (choices and ranges of single keys: mimic.config's validate)
     check_seed(r.seed)
     for key in ("max_samples", "max_iters"):
         check_number(getattr(r, key), f"--{key}", 1)
@@ -163,8 +174,10 @@ def check_train(settings) -> None:
         path = r.record_dataset if r.record_dataset.endswith(".npz") else r.record_dataset + ".npz"
         check_writable_file(path, "--record_dataset")
         if os.path.exists(path):
-            raise PreflightError(f"--record_dataset '{path}': already exists (a dataset is never "
-                                 f"overwritten; remove it or choose another name)")
+            raise PreflightError(
+                f"--record_dataset '{path}': already exists (a dataset is never "
+                f"overwritten; remove it or choose another name)"
+            )
         return
     check_output_dir(settings)
     if r.resuming:
@@ -175,6 +188,7 @@ def check_train(settings) -> None:
 
 def check_output_dir(settings) -> None:
     from mimic.learning.run_folder import periodic_checkpoints, run_contents
+
     r = settings.run
     out = r.output_dir
     check_writable_dir(out, "--output_dir")
@@ -184,14 +198,18 @@ def check_output_dir(settings) -> None:
     if resume and os.path.lexists(latest) and not os.path.isfile(latest):
         raise PreflightError(f"--resume: '{latest}' is not a file")
     if not held or (resume and not os.path.lexists(latest) and not periodic_checkpoints(out)):
-        return          # (log rows without a checkpoint: killed in iteration 0, nothing to resume)
+        return  # (log rows without a checkpoint: killed in iteration 0, nothing to resume)
     if resume and not os.path.lexists(latest):
-        raise PreflightError(f"--output_dir '{out}': holds {', '.join(held)} but no model.pt to resume "
-                             f"from (copy a periodic checkpoint to model.pt, or --on_existing move_aside)")
+        raise PreflightError(
+            f"--output_dir '{out}': holds {', '.join(held)} but no model.pt to resume "
+            f"from (copy a periodic checkpoint to model.pt, or --on_existing move_aside)"
+        )
     if not resume and r.on_existing == "refuse":
-        raise PreflightError(f"--output_dir '{out}': holds a previous run ({', '.join(held)}); continue it "
-                             f"with --resume, keep it as {os.path.basename(os.path.normpath(out))}.oldN with "
-                             f"--on_existing move_aside, or choose another --output_dir")
+        raise PreflightError(
+            f"--output_dir '{out}': holds a previous run ({', '.join(held)}); continue it "
+            f"with --resume, keep it as {os.path.basename(os.path.normpath(out))}.oldN with "
+            f"--on_existing move_aside, or choose another --output_dir"
+        )
 
 
 def _motion_name(kwargs: dict) -> Optional[str]:
@@ -202,6 +220,7 @@ def _motion_name(kwargs: dict) -> Optional[str]:
 def check_resume(saved: dict, settings, path: str, dataset=None) -> None:
     """A checkpoint a run with ``settings`` can continue; the first difference is named."""
     from mimic.learning.awr import CHECKPOINT_FORMAT
+
     if saved.get("format") != CHECKPOINT_FORMAT:
         raise PreflightError(f"--resume '{path}': format {saved.get('format')!r}, not {CHECKPOINT_FORMAT!r}")
     env_id = settings.env_id or (dataset.meta.get("env_id") if dataset is not None else None)
@@ -222,8 +241,10 @@ def check_resume(saved: dict, settings, path: str, dataset=None) -> None:
             if saved[name] != getattr(dataset, name):
                 diffs.append(f"{name} {saved[name]} vs the dataset's {getattr(dataset, name)}")
     if diffs:
-        raise PreflightError(f"--resume '{path}': the checkpoint was trained with another setup "
-                             f"(checkpoint vs now: {'; '.join(diffs)}); use another --output_dir")
+        raise PreflightError(
+            f"--resume '{path}': the checkpoint was trained with another setup "
+            f"(checkpoint vs now: {'; '.join(diffs)}); use another --output_dir"
+        )
 
 
 # ==================================================================================== mimic-view / eval
@@ -233,6 +254,7 @@ def refused(prog: str, check, *args) -> Optional[int]:
         check(*args)
     except PreflightError as e:
         import sys
+
         print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     return None
@@ -241,6 +263,7 @@ def refused(prog: str, check, *args) -> Optional[int]:
 def check_view(args) -> None:
     """Start-up checks of ``mimic-view`` and ``mimic-eval`` (options absent from one are skipped)."""
     from mimic.viewer import VIDEO_EXTS, default_video_path, has_display
+
     g = lambda name: getattr(args, name, None)  # noqa: E731
     episodes = g("episodes")
     check_number(episodes, "--episodes", 1)
@@ -260,8 +283,9 @@ def check_view(args) -> None:
         check_writable_file(g("screenshot"), "--screenshot", (".png",))
     if g("model") is not None:
         if not os.path.isfile(g("model")):
-            raise PreflightError(f"--model '{g('model')}': "
-                                 f"{'not a file' if os.path.lexists(g('model')) else 'no such file'}")
+            raise PreflightError(
+                f"--model '{g('model')}': {'not a file' if os.path.lexists(g('model')) else 'no such file'}"
+            )
     if g("motion") is not None:
         check_clip(g("motion"), "--motion")
     if not g("video") and hasattr(args, "gui") and not (args.no_render or args.gui or has_display()):
@@ -273,6 +297,7 @@ def prepare_train(settings) -> list[str]:
     (``--on_existing resume`` sets ``--resume``; ``move_aside`` renames the old run; stale tmp
     files go).  Returns what was done, one line each."""
     from mimic.learning.run_folder import prepare
+
     check_train(settings)
     r = settings.run
     if r.record_dataset:

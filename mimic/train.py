@@ -1,4 +1,5 @@
 """``python mimic/train.py`` runs ``mimic-train``, whose front end is mimic/cli/train.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

@@ -1,4 +1,5 @@
 """``python mimic/view.py`` runs ``mimic-view``, whose front end is mimic/cli/view.py."""
+
 import sys
 
 if __name__ == "__main__":  # run as a file, sys.path[0] is mimic/: use this checkout instead

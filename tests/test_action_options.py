@@ -1,5 +1,6 @@
 """The action options that are not DeepMimic's default: DM-2021 exp-map ball joints and PD targets
 relative to the reference pose (mimic.envs.action), on the real humanoid and dog."""
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -11,13 +12,13 @@ from mimic.envs.action import ActionMap
 from mimic.kinematics.character import SPHERICAL
 
 
-def make(motion='humanoid3d_spinkick', **kw):
-    return gym.make('mimic/Humanoid-v0', motion=motion, **kw)
+def make(motion="humanoid3d_spinkick", **kw):
+    return gym.make("mimic/Humanoid-v0", motion=motion, **kw)
 
 
-@pytest.mark.parametrize('env_id, size', [('mimic/Humanoid-v0', 28), ('mimic/Dog-v0', 58)])
+@pytest.mark.parametrize("env_id, size", [("mimic/Humanoid-v0", 28), ("mimic/Dog-v0", 58)])
 def test_exp_map_sizes_follow_dm2021(env_id, size):
-    env = gym.make(env_id, action_rotation='exp_map')
+    env = gym.make(env_id, action_rotation="exp_map")
     assert env.action_space.shape == (size,)
     mean, std = env.unwrapped.action_norm
     am = env.unwrapped.task.action_map
@@ -27,13 +28,13 @@ def test_exp_map_sizes_follow_dm2021(env_id, size):
 
 
 def test_exp_map_targets_are_the_rotation_vectors_clamped_to_two_pi():
-    env = make(kinematic=True, action_rotation='exp_map')
+    env = make(kinematic=True, action_rotation="exp_map")
     am = env.unwrapped.task.action_map
     ch = env.unwrapped.character
     rng = np.random.default_rng(1)
     a = rng.uniform(-2.0, 2.0, (3, am.size))
-    a[1, am.ball_exp[0]] = 0.0                       # zero vector: identity
-    a[2, am.ball_exp[1]] = (6.0, 6.0, 0.0)           # norm 8.5 > 2 pi: clamped along its axis
+    a[1, am.ball_exp[0]] = 0.0  # zero vector: identity
+    a[2, am.ball_exp[1]] = (6.0, 6.0, 0.0)  # norm 8.5 > 2 pi: clamped along its axis
     targets = am.to_targets(a)
     balls = [n for n, j in enumerate(ch.actuated) if ch.joint_types[j] == SPHERICAL]
     for k in range(3):
@@ -46,13 +47,15 @@ def test_exp_map_targets_are_the_rotation_vectors_clamped_to_two_pi():
     env.close()
 
 
-@pytest.mark.parametrize('rotation', ['axis_angle', 'exp_map'])
+@pytest.mark.parametrize("rotation", ["axis_angle", "exp_map"])
 def test_relative_targets_of_a_zero_action_are_the_reference_pose(rotation):
-    env = make(pd_targets='relative', action_rotation=rotation)
+    env = make(pd_targets="relative", action_rotation=rotation)
     u = env.unwrapped
     am, ch = u.task.action_map, u.character
-    assert np.allclose(am.mean, np.where(np.isin(np.arange(am.size), am.ball_axis[:, 2]),
-                                         0.2, 0.0) if rotation == 'axis_angle' else 0.0)
+    assert np.allclose(
+        am.mean,
+        np.where(np.isin(np.arange(am.size), am.ball_axis[:, 2]), 0.2, 0.0) if rotation == "axis_angle" else 0.0,
+    )
     ref = u.reference.batch(2)
     ref.sample(np.array([0.3, 1.1]))
     targets = am.to_targets(np.tile(am.mean, (2, 1)), ref)
@@ -62,19 +65,19 @@ def test_relative_targets_of_a_zero_action_are_the_reference_pose(rotation):
                 assert quat_err(targets[k][n], ref.local_rot[k, j]) < 1e-9
             else:
                 assert targets[k][n] == pytest.approx([ref.hinge[k, j]])
-    with pytest.raises(ValueError, match='reference'):
+    with pytest.raises(ValueError, match="reference"):
         am.to_targets(am.mean)
     env.close()
 
 
 def test_relative_targets_compose_the_action_after_the_reference():
-    env = make(pd_targets='relative')
+    env = make(pd_targets="relative")
     u = env.unwrapped
     am, ch = u.task.action_map, u.character
     ref = u.reference.batch(1)
     ref.sample(np.array([0.5]))
     a = np.random.default_rng(2).uniform(-0.5, 0.5, am.size)
-    absolute = ActionMap(ch).to_targets(a)[0]      # the action alone, as an absolute target
+    absolute = ActionMap(ch).to_targets(a)[0]  # the action alone, as an absolute target
     targets = am.to_targets(a, ref)[0]
     for n, j in enumerate(ch.actuated):
         if ch.joint_types[j] == SPHERICAL:
@@ -90,8 +93,8 @@ def test_relative_zero_action_tracks_the_clip_longer_than_absolute_targets():
     """Open loop, the reference as PD target keeps the humanoid up longer than DeepMimic's
     initial (mid-range) action, and earns more per step: the point of the option."""
     lengths, rewards = {}, {}
-    for mode in ('absolute', 'relative'):
-        env = make('humanoid3d_walk', mode='test', pd_targets=mode)
+    for mode in ("absolute", "relative"):
+        env = make("humanoid3d_walk", mode="test", pd_targets=mode)
         a = env.unwrapped.action_norm[0].astype(np.float32)
         env.reset(seed=0)
         n, total = 0, 0.0
@@ -102,52 +105,53 @@ def test_relative_zero_action_tracks_the_clip_longer_than_absolute_targets():
                 break
         lengths[mode], rewards[mode] = n, total / n
         env.close()
-    assert lengths['relative'] > 1.5 * lengths['absolute']
-    assert rewards['relative'] > rewards['absolute']
+    assert lengths["relative"] > 1.5 * lengths["absolute"]
+    assert rewards["relative"] > rewards["absolute"]
 
 
 def test_absolute_reference_action_equals_relative_zero_action():
     """Driving the clip's pose as an absolute target (conftest.ref_action) and a zero relative
     action step the physics identically."""
     obs = {}
-    for mode in ('absolute', 'relative'):
-        env = make('humanoid3d_walk', mode='test', pd_targets=mode)
+    for mode in ("absolute", "relative"):
+        env = make("humanoid3d_walk", mode="test", pd_targets=mode)
         env.reset(seed=0)
         u = env.unwrapped
         for _ in range(5):
             t = u.time + u.control_dt
-            a = ref_action(env, t) if mode == 'absolute' else u.action_norm[0]
+            a = ref_action(env, t) if mode == "absolute" else u.action_norm[0]
             o, *_ = env.step(np.asarray(a, dtype=np.float32))
         obs[mode] = o
         env.close()
-    assert np.allclose(obs['absolute'], obs['relative'], atol=2e-3)
+    assert np.allclose(obs["absolute"], obs["relative"], atol=2e-3)
 
 
-@pytest.mark.parametrize('bad', [dict(action_rotation='euler'), dict(pd_targets='residual'),
-                                 dict(obs_rotation='matrix')])
+@pytest.mark.parametrize(
+    "bad", [dict(action_rotation="euler"), dict(pd_targets="residual"), dict(obs_rotation="matrix")]
+)
 def test_unknown_action_options_are_refused_by_name(bad):
-    with pytest.raises(ValueError, match=list(bad)[0].split('_')[-1]):
+    with pytest.raises(ValueError, match=list(bad)[0].split("_")[-1]):
         make(**bad)
 
 
-@pytest.mark.parametrize('env_id, size', [('mimic/Humanoid-v0', 227), ('mimic/Dog-v0', 347)])
+@pytest.mark.parametrize("env_id, size", [("mimic/Humanoid-v0", 227), ("mimic/Dog-v0", 347)])
 def test_6d_observation_follows_dm2021(env_id, size):
     """Each body's quaternion becomes its rotated y then x axis; everything else is unchanged."""
-    envs = {r: gym.make(env_id, obs_rotation=r, mode='test') for r in ('quat', '6d')}
+    envs = {r: gym.make(env_id, obs_rotation=r, mode="test") for r in ("quat", "6d")}
     obs = {r: env.reset(seed=3)[0] for r, env in envs.items()}
-    a = envs['quat'].unwrapped.action_norm[0].astype(np.float32)
+    a = envs["quat"].unwrapped.action_norm[0].astype(np.float32)
     for _ in range(3):
         obs = {r: env.step(a)[0] for r, env in envs.items()}
-    q, d = obs['quat'], obs['6d']
-    assert d.shape == (size,) and envs['6d'].observation_space.shape == (size,)
-    J = envs['quat'].unwrapped.character.num_joints
-    pose_q, pose_d = q[2:2 + 7 * J].reshape(J, 7), d[2:2 + 9 * J].reshape(J, 9)
-    R = Rotation.from_quat(pose_q[:, [4, 5, 6, 3]]).as_matrix()     # w, x, y, z -> xyzw
-    assert np.allclose(pose_d[:, 3:6], R[:, :, 1], atol=1e-5)        # q (0, 1, 0)
-    assert np.allclose(pose_d[:, 6:9], R[:, :, 0], atol=1e-5)        # q (1, 0, 0)
+    q, d = obs["quat"], obs["6d"]
+    assert d.shape == (size,) and envs["6d"].observation_space.shape == (size,)
+    J = envs["quat"].unwrapped.character.num_joints
+    pose_q, pose_d = q[2 : 2 + 7 * J].reshape(J, 7), d[2 : 2 + 9 * J].reshape(J, 9)
+    R = Rotation.from_quat(pose_q[:, [4, 5, 6, 3]]).as_matrix()  # w, x, y, z -> xyzw
+    assert np.allclose(pose_d[:, 3:6], R[:, :, 1], atol=1e-5)  # q (0, 1, 0)
+    assert np.allclose(pose_d[:, 6:9], R[:, :, 0], atol=1e-5)  # q (1, 0, 0)
     assert np.allclose(pose_d[:, :3], pose_q[:, :3]) and np.allclose(d[:2], q[:2])
-    assert np.allclose(d[2 + 9 * J:], q[2 + 7 * J:])
-    mean, std, fixed = envs['6d'].unwrapped.obs_norm
+    assert np.allclose(d[2 + 9 * J :], q[2 + 7 * J :])
+    mean, std, fixed = envs["6d"].unwrapped.obs_norm
     assert mean.shape == (size,) and fixed[0] and not fixed[1:].any()
     for env in envs.values():
         env.close()

@@ -1,4 +1,5 @@
 """Learning checks.  The slow one: CartPole-v1 reaches test return 475 within 150k samples."""
+
 import time
 
 import gymnasium as gym
@@ -11,8 +12,18 @@ from mimic.learning import AWR
 
 def test_continuous_iteration_smoke():
     """Pendulum (Box actions, time-limit ends only): a few cheap iterations give finite stats."""
-    s = parse_args(["--arg_file", "args/gym_pendulum.txt", "--samples_per_iter", "400",
-                    "--actor_steps", "20", "--critic_steps", "20"])
+    s = parse_args(
+        [
+            "--arg_file",
+            "args/gym_pendulum.txt",
+            "--samples_per_iter",
+            "400",
+            "--actor_steps",
+            "20",
+            "--critic_steps",
+            "20",
+        ]
+    )
     agent = AWR(gym.make(s.env_id), s.agent, seed=0, verbose=0)
     for _ in range(2):
         row = agent.train_iteration()
@@ -33,6 +44,7 @@ def test_cartpole_reaches_475_within_150k_samples():
         if row.get("Test_Return") is not None and row["Test_Return"] >= 475:
             solved_at.append(row["Samples"])
             return False
+
     t0 = time.time()
     agent.learn(150_000, test_every=2, test_episodes=10, callback=stop_when_solved)
     print(f"CartPole: test return >= 475 after {solved_at} samples, {time.time() - t0:.0f}s")

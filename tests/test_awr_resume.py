@@ -1,4 +1,5 @@
 """Save -> resume continues with the same next iteration (identical parameters and log row)."""
+
 import csv
 import shutil
 
@@ -7,10 +8,32 @@ import torch
 
 from mimic.cli.train import main
 
-BASE = ["--env", "CartPole-v1", "--agent_config", "args/agents/awr_official.yaml", "--samples_per_iter", "300",
-        "--actor_steps", "60", "--critic_steps", "30", "--test_every", "1", "--test_episodes", "2",
-        "--save_buffer", "--plot_every", "0", "--verbose", "0", "--seed", "7", "--iters_per_checkpoint", "1",
-        "--deterministic_sampling"]   # (default asynchronous sampling is not bit-reproducible)
+BASE = [
+    "--env",
+    "CartPole-v1",
+    "--agent_config",
+    "args/agents/awr_official.yaml",
+    "--samples_per_iter",
+    "300",
+    "--actor_steps",
+    "60",
+    "--critic_steps",
+    "30",
+    "--test_every",
+    "1",
+    "--test_episodes",
+    "2",
+    "--save_buffer",
+    "--plot_every",
+    "0",
+    "--verbose",
+    "0",
+    "--seed",
+    "7",
+    "--iters_per_checkpoint",
+    "1",
+    "--deterministic_sampling",
+]  # (default asynchronous sampling is not bit-reproducible)
 TIMING = {"Wall_Time", "Sample_Time", "Update_Time", "Test_Time", "Collect_Time", "Samples_Per_Second"}
 
 
@@ -45,11 +68,12 @@ def test_resume_is_bit_identical(tmp_path, schedule):
         _assert_same_training_state(a, b)
 
     ra, rb = _rows(f"{straight}/log.csv"), _rows(f"{resumed}/log.csv")
-    assert [r["Iteration"] for r in rb] == ["0", "1", "2"]          # stale row replaced
+    assert [r["Iteration"] for r in rb] == ["0", "1", "2"]  # stale row replaced
     assert {k: v for k, v in ra[2].items() if k not in TIMING} == {k: v for k, v in rb[2].items() if k not in TIMING}
 
     # the checkpoint alone is enough to rebuild the env and the policy
     from mimic.rebuild import load_agent
+
     agent, info = load_agent(f"{resumed}/model.pt")
     assert info["env_id"] == "CartPole-v1" and info["env_kwargs"] == {}
     assert agent.predict([0.0, 0.0, 0.05, 0.0])[0] in (0, 1)

@@ -1,4 +1,5 @@
 """DeepMimic clip loading: validation messages and the evaluation semantics of spec section 1."""
+
 import json
 import math
 
@@ -12,49 +13,60 @@ from mimic.kinematics.clip import ClipError, load_clip
 
 # Humanoid frame layout from spec section 1.1 (column of each joint's first value in a frame,
 # dt included): the tests read raw frames with this table, not with mimic's own offsets.
-SPEC_COLUMNS = {'chest': 8, 'neck': 12, 'right_hip': 16, 'right_knee': 20, 'right_ankle': 21,
-                'right_shoulder': 25, 'right_elbow': 29, 'left_hip': 30, 'left_knee': 34,
-                'left_ankle': 35, 'left_shoulder': 39, 'left_elbow': 43}
+SPEC_COLUMNS = {
+    "chest": 8,
+    "neck": 12,
+    "right_hip": 16,
+    "right_knee": 20,
+    "right_ankle": 21,
+    "right_shoulder": 25,
+    "right_elbow": 29,
+    "left_hip": 30,
+    "left_knee": 34,
+    "left_ankle": 35,
+    "left_shoulder": 39,
+    "left_elbow": 43,
+}
 
 # spec section 9: frames, T, loop, drift (dx, dz) -- published numbers, 3 decimals
 SPEC_CLIPS = {
-    'humanoid3d_backflip': (29, 1.750, True, (-1.079, 0.0)),
-    'humanoid3d_cartwheel': (164, 2.717, True, (-0.227, -2.127)),
-    'humanoid3d_crawl': (177, 2.933, True, (0.771, 0.031)),
-    'humanoid3d_dance_a': (98, 1.617, True, (0.198, -1.154)),
-    'humanoid3d_dance_b': (153, 2.533, True, (0.141, 0.057)),
-    'humanoid3d_getup_facedown': (183, 3.033, False, None),
-    'humanoid3d_getup_faceup': (227, 3.767, False, None),
-    'humanoid3d_jump': (107, 1.767, True, (1.066, 0.055)),
-    'humanoid3d_kick': (47, 1.533, False, None),
-    'humanoid3d_punch': (65, 2.133, False, None),
-    'humanoid3d_roll': (121, 2.016, True, (0.902, 0.0)),
-    'humanoid3d_run': (25, 0.800, True, (2.845, 0.0)),
-    'humanoid3d_spin': (107, 4.417, True, (-0.117, -2.443)),
-    'humanoid3d_spinkick': (78, 1.283, True, (0.469, 0.125)),     # the PB / 2018 version
-    'humanoid3d_walk': (39, 1.267, True, (1.239, 0.0)),
+    "humanoid3d_backflip": (29, 1.750, True, (-1.079, 0.0)),
+    "humanoid3d_cartwheel": (164, 2.717, True, (-0.227, -2.127)),
+    "humanoid3d_crawl": (177, 2.933, True, (0.771, 0.031)),
+    "humanoid3d_dance_a": (98, 1.617, True, (0.198, -1.154)),
+    "humanoid3d_dance_b": (153, 2.533, True, (0.141, 0.057)),
+    "humanoid3d_getup_facedown": (183, 3.033, False, None),
+    "humanoid3d_getup_faceup": (227, 3.767, False, None),
+    "humanoid3d_jump": (107, 1.767, True, (1.066, 0.055)),
+    "humanoid3d_kick": (47, 1.533, False, None),
+    "humanoid3d_punch": (65, 2.133, False, None),
+    "humanoid3d_roll": (121, 2.016, True, (0.902, 0.0)),
+    "humanoid3d_run": (25, 0.800, True, (2.845, 0.0)),
+    "humanoid3d_spin": (107, 4.417, True, (-0.117, -2.443)),
+    "humanoid3d_spinkick": (78, 1.283, True, (0.469, 0.125)),  # the PB / 2018 version
+    "humanoid3d_walk": (39, 1.267, True, (1.239, 0.0)),
 }
 
 
 def frame_rotations(raw, f):
     """{joint: scipy Rotation} of raw frame f (w, x, y, z in the file), from the spec layout."""
-    out = {'root': Rotation.from_quat(raw[f, 4:8], scalar_first=True)}
+    out = {"root": Rotation.from_quat(raw[f, 4:8], scalar_first=True)}
     for name, c in SPEC_COLUMNS.items():
-        if name.endswith(('knee', 'elbow')):
+        if name.endswith(("knee", "elbow")):
             out[name] = Rotation.from_rotvec([0, 0, raw[f, c]])
         else:
-            out[name] = Rotation.from_quat(raw[f, c:c + 4], scalar_first=True)
+            out[name] = Rotation.from_quat(raw[f, c : c + 4], scalar_first=True)
     return out
 
 
 # ------------------------------------------------------------------------------ validation
 
 
-def write_variant(tmp_path, name, mutate, source='humanoid3d_walk'):
+def write_variant(tmp_path, name, mutate, source="humanoid3d_walk"):
     """A copy of a shipped clip with ``mutate(data)`` applied, written under tmp_path."""
-    data = json.loads((MOTIONS / f'{source}.txt').read_text())
+    data = json.loads((MOTIONS / f"{source}.txt").read_text())
     mutate(data)
-    p = tmp_path / f'{name}.txt'
+    p = tmp_path / f"{name}.txt"
     p.write_text(json.dumps(data))
     return p
 
@@ -67,123 +79,128 @@ def clip_error(path, character):
 
 def test_shipped_clips_load(humanoid):
     for stem in HUMANOID_CLIPS:
-        load_clip(MOTIONS / f'{stem}.txt', humanoid)
+        load_clip(MOTIONS / f"{stem}.txt", humanoid)
 
 
-@pytest.mark.parametrize('stem', HUMANOID_CLIPS)
+@pytest.mark.parametrize("stem", HUMANOID_CLIPS)
 def test_shipped_clip_is_pybullet_datas_unchanged(stem):
     """motions/README.md: the clips are pybullet_data's, unchanged."""
-    theirs = pybullet_file('pybullet_data', 'data', 'motions', f'{stem}.txt')
-    assert (MOTIONS / f'{stem}.txt').read_bytes() == theirs.read_bytes()
+    theirs = pybullet_file("pybullet_data", "data", "motions", f"{stem}.txt")
+    assert (MOTIONS / f"{stem}.txt").read_bytes() == theirs.read_bytes()
 
 
 def test_bad_json(tmp_path, humanoid):
-    p = tmp_path / 'broken_json.txt'
+    p = tmp_path / "broken_json.txt"
     p.write_text('{"Loop": "wrap", "Frames": [[0.1, 1, 2,]')
     msg = clip_error(p, humanoid)
-    assert 'broken_json.txt' in msg and 'JSON' in msg
+    assert "broken_json.txt" in msg and "JSON" in msg
 
 
 def test_missing_file(tmp_path, humanoid):
-    msg = clip_error(tmp_path / 'nowhere.txt', humanoid)
-    assert 'nowhere.txt' in msg
+    msg = clip_error(tmp_path / "nowhere.txt", humanoid)
+    assert "nowhere.txt" in msg
 
 
 def test_missing_frames(tmp_path, humanoid):
-    p = write_variant(tmp_path, 'no_frames', lambda d: d.pop('Frames'))
+    p = write_variant(tmp_path, "no_frames", lambda d: d.pop("Frames"))
     msg = clip_error(p, humanoid)
-    assert 'no_frames.txt' in msg and 'Frames' in msg
+    assert "no_frames.txt" in msg and "Frames" in msg
 
 
 def test_bad_loop_value(tmp_path, humanoid):
-    p = write_variant(tmp_path, 'bad_loop', lambda d: d.update(Loop='forever'))
+    p = write_variant(tmp_path, "bad_loop", lambda d: d.update(Loop="forever"))
     msg = clip_error(p, humanoid)
-    assert 'bad_loop.txt' in msg and 'Loop' in msg and 'forever' in msg
+    assert "bad_loop.txt" in msg and "Loop" in msg and "forever" in msg
 
 
 def test_too_few_frames(tmp_path, humanoid):
-    p = write_variant(tmp_path, 'one_frame', lambda d: d.update(Frames=d['Frames'][:1]))
-    assert 'one_frame.txt' in clip_error(p, humanoid)
+    p = write_variant(tmp_path, "one_frame", lambda d: d.update(Frames=d["Frames"][:1]))
+    assert "one_frame.txt" in clip_error(p, humanoid)
 
 
 def test_frame_of_wrong_length(tmp_path, humanoid):
-    p = write_variant(tmp_path, 'short_frame', lambda d: d['Frames'][5].pop())
+    p = write_variant(tmp_path, "short_frame", lambda d: d["Frames"][5].pop())
     msg = clip_error(p, humanoid)
-    assert 'short_frame.txt' in msg and 'frame 5' in msg and '44' in msg and '43' in msg
+    assert "short_frame.txt" in msg and "frame 5" in msg and "44" in msg and "43" in msg
 
 
 def test_dog_clip_for_the_humanoid_is_rejected_by_length(tmp_path, humanoid):
-    def dogify(d):      # an 84-wide frame like a dog clip's
-        d['Frames'] = [fr + [0.0] * 40 for fr in d['Frames']]
-    msg = clip_error(write_variant(tmp_path, 'dog_like', dogify), humanoid)
-    assert 'frame 0' in msg and '84' in msg and '44' in msg
+    def dogify(d):  # an 84-wide frame like a dog clip's
+        d["Frames"] = [fr + [0.0] * 40 for fr in d["Frames"]]
+
+    msg = clip_error(write_variant(tmp_path, "dog_like", dogify), humanoid)
+    assert "frame 0" in msg and "84" in msg and "44" in msg
 
 
 def test_non_number(tmp_path, humanoid):
     def mutate(d):
-        d['Frames'][4][SPEC_COLUMNS['neck']] = 'abc'
-    msg = clip_error(write_variant(tmp_path, 'text_value', mutate), humanoid)
-    assert 'frame 4' in msg and 'neck.w' in msg
+        d["Frames"][4][SPEC_COLUMNS["neck"]] = "abc"
+
+    msg = clip_error(write_variant(tmp_path, "text_value", mutate), humanoid)
+    assert "frame 4" in msg and "neck.w" in msg
 
 
-@pytest.mark.parametrize('value', [float('nan'), float('inf')])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_non_finite_value(tmp_path, humanoid, value):
     def mutate(d):
-        d['Frames'][3][8] = value                     # chest.w
-    p = write_variant(tmp_path, 'nan_value', mutate)
-    assert ('NaN' if math.isnan(value) else 'Infinity') in p.read_text()
+        d["Frames"][3][8] = value  # chest.w
+
+    p = write_variant(tmp_path, "nan_value", mutate)
+    assert ("NaN" if math.isnan(value) else "Infinity") in p.read_text()
     msg = clip_error(p, humanoid)
-    assert 'nan_value.txt' in msg and 'frame 3' in msg
-    assert 'chest.w' in msg or 'column 8' in msg
+    assert "nan_value.txt" in msg and "frame 3" in msg
+    assert "chest.w" in msg or "column 8" in msg
 
 
-@pytest.mark.parametrize('dt', [0.0, -0.03])
+@pytest.mark.parametrize("dt", [0.0, -0.03])
 def test_non_positive_dt(tmp_path, humanoid, dt):
     def mutate(d):
-        d['Frames'][7][0] = dt
-    msg = clip_error(write_variant(tmp_path, 'bad_dt', mutate), humanoid)
-    assert 'bad_dt.txt' in msg and 'frame 7' in msg and 'dt' in msg
+        d["Frames"][7][0] = dt
+
+    msg = clip_error(write_variant(tmp_path, "bad_dt", mutate), humanoid)
+    assert "bad_dt.txt" in msg and "frame 7" in msg and "dt" in msg
 
 
 def test_last_frame_dt_may_be_zero(tmp_path, humanoid):
     # shipped clips end with dt 0: the last frame's dt is unused
-    _, raw = raw_frames('humanoid3d_walk')
+    _, raw = raw_frames("humanoid3d_walk")
     assert raw[-1, 0] == 0.0
-    p = write_variant(tmp_path, 'last_dt', lambda d: d['Frames'][-1].__setitem__(0, -1.0))
+    p = write_variant(tmp_path, "last_dt", lambda d: d["Frames"][-1].__setitem__(0, -1.0))
     load_clip(p, humanoid)
 
 
 def test_zero_quaternion(tmp_path, humanoid):
-    c = SPEC_COLUMNS['right_hip']
+    c = SPEC_COLUMNS["right_hip"]
 
     def mutate(d):
-        d['Frames'][2][c:c + 4] = [0.0, 0.0, 0.0, 0.0]
-    msg = clip_error(write_variant(tmp_path, 'zero_quat', mutate), humanoid)
-    assert 'zero_quat.txt' in msg and 'frame 2' in msg and 'right_hip' in msg
-    assert f'{c}-{c + 3}' in msg
+        d["Frames"][2][c : c + 4] = [0.0, 0.0, 0.0, 0.0]
+
+    msg = clip_error(write_variant(tmp_path, "zero_quat", mutate), humanoid)
+    assert "zero_quat.txt" in msg and "frame 2" in msg and "right_hip" in msg
+    assert f"{c}-{c + 3}" in msg
 
 
 def test_zero_root_quaternion(tmp_path, humanoid):
     def mutate(d):
-        d['Frames'][6][4:8] = [0.0, 0.0, 0.0, 0.0]
-    msg = clip_error(write_variant(tmp_path, 'zero_root', mutate), humanoid)
-    assert 'frame 6' in msg and '4-7' in msg and 'root' in msg
+        d["Frames"][6][4:8] = [0.0, 0.0, 0.0, 0.0]
+
+    msg = clip_error(write_variant(tmp_path, "zero_root", mutate), humanoid)
+    assert "frame 6" in msg and "4-7" in msg and "root" in msg
 
 
 # ------------------------------------------------------------------------------ semantics
 
 
-@pytest.mark.parametrize('stem', HUMANOID_CLIPS)
+@pytest.mark.parametrize("stem", HUMANOID_CLIPS)
 def test_length_loop_and_drift_match_raw_file_and_spec(stem, clips):
     clip = clips(stem)
     loop, raw = raw_frames(stem)
     n, T, spec_loop, drift = SPEC_CLIPS[stem]
     assert clip.num_frames == len(raw) == n
-    assert clip.loop == (loop == 'wrap') == spec_loop
-    assert clip.duration == pytest.approx(raw[:-1, 0].sum(), abs=1e-12)    # all but the last dt
+    assert clip.loop == (loop == "wrap") == spec_loop
+    assert clip.duration == pytest.approx(raw[:-1, 0].sum(), abs=1e-12)  # all but the last dt
     assert clip.duration == pytest.approx(T, abs=1e-3)
-    np.testing.assert_allclose(clip.frame_times, np.concatenate([[0], np.cumsum(raw[:-1, 0])]),
-                               atol=1e-12)
+    np.testing.assert_allclose(clip.frame_times, np.concatenate([[0], np.cumsum(raw[:-1, 0])]), atol=1e-12)
     if drift is not None:
         d = clip.cycle_delta
         assert d[1] == 0.0
@@ -191,7 +208,7 @@ def test_length_loop_and_drift_match_raw_file_and_spec(stem, clips):
         np.testing.assert_allclose(d[[0, 2]], drift, atol=1.5e-3)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_roll', 'humanoid3d_kick'])
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_roll", "humanoid3d_kick"])
 def test_preprocessing_and_pose_at_frame_times(stem, clips):
     clip = clips(stem)
     _, raw = raw_frames(stem)
@@ -211,15 +228,15 @@ def test_preprocessing_and_pose_at_frame_times(stem, clips):
         rots = frame_rotations(raw, f)
         for name, r in rots.items():
             assert quat_err(rot[names.index(name)], r.as_quat()) < 1e-9, (f, name)
-        for j in range(J):          # fixed joints (wrists) are identity
+        for j in range(J):  # fixed joints (wrists) are identity
             if clip.character.joint_types[j] not in (SPHERICAL, REVOLUTE) and j != 0:
                 assert quat_err(rot[j], [0, 0, 0, 1]) < 1e-12
         hinges = clip.hinge_angles_at(clip.frame_times[f])
-        for name in ('right_knee', 'right_elbow', 'left_knee', 'left_elbow'):
+        for name in ("right_knee", "right_elbow", "left_knee", "left_elbow"):
             assert hinges[names.index(name)] == pytest.approx(raw[f, SPEC_COLUMNS[name]], abs=1e-12)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_backflip', 'humanoid3d_roll'])
+@pytest.mark.parametrize("stem", ["humanoid3d_backflip", "humanoid3d_roll"])
 def test_blend_between_frames_matches_scipy_slerp(stem, clips):
     clip = clips(stem)
     _, raw = raw_frames(stem)
@@ -235,7 +252,7 @@ def test_blend_between_frames_matches_scipy_slerp(stem, clips):
             np.testing.assert_allclose(root, (1 - b) * r0 + b * r1, atol=1e-9)
             a, c = frame_rotations(raw, f), frame_rotations(raw, f + 1)
             for name in a:
-                if name.endswith(('knee', 'elbow')):     # hinges lerp their angle
+                if name.endswith(("knee", "elbow")):  # hinges lerp their angle
                     ang = (1 - b) * raw[f, SPEC_COLUMNS[name]] + b * raw[f + 1, SPEC_COLUMNS[name]]
                     expect = Rotation.from_rotvec([0, 0, ang])
                 else:
@@ -265,8 +282,7 @@ def fd_velocity(clip, ta, tb):
     return lin, ang
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_roll', 'humanoid3d_backflip',
-                                  'humanoid3d_kick'])
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_roll", "humanoid3d_backflip", "humanoid3d_kick"])
 def test_velocities_are_lerped_forward_differences(stem, clips):
     clip = clips(stem)
     eps = 1e-7
@@ -274,7 +290,7 @@ def test_velocities_are_lerped_forward_differences(stem, clips):
     frames = sorted(set(rng.choice(clip.num_frames - 2, 10, replace=False)) | {0, clip.num_frames - 2})
     fd = {}
 
-    def interval_fd(f):   # the finite difference across the whole interval f (just inside it)
+    def interval_fd(f):  # the finite difference across the whole interval f (just inside it)
         if f not in fd:
             t0, t1 = clip.frame_times[f], clip.frame_times[f + 1]
             fd[f] = fd_velocity(clip, t0 + eps, t1 - eps)
@@ -300,14 +316,14 @@ def test_velocities_are_lerped_forward_differences(stem, clips):
 
 
 def test_roll_uneven_dt_is_handled(clips):
-    clip = clips('humanoid3d_roll')
-    _, raw = raw_frames('humanoid3d_roll')
+    clip = clips("humanoid3d_roll")
+    _, raw = raw_frames("humanoid3d_roll")
     dts = raw[:-1, 0]
     long = np.flatnonzero(np.isclose(dts, 0.032666))
     short = np.flatnonzero(np.isclose(dts, 0.016666))
     assert len(long) and len(short)
     for f in (long[0], long[-1], short[-1]):
-        t = raw[:f, 0].sum() + 0.5 * dts[f]        # midpoint of interval f by the file's dts
+        t = raw[:f, 0].sum() + 0.5 * dts[f]  # midpoint of interval f by the file's dts
         i, b = clip.index_blend(t)
         assert int(i) == f and float(b) == pytest.approx(0.5, abs=1e-9)
         # the velocity at the interval's start uses that interval's own dt
@@ -316,7 +332,7 @@ def test_roll_uneven_dt_is_handled(clips):
         np.testing.assert_allclose(lin, expect, atol=1e-9)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_spin', 'humanoid3d_roll'])
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_spin", "humanoid3d_roll"])
 def test_cycle_drift(stem, clips):
     clip = clips(stem)
     T, d = clip.duration, clip.cycle_delta
@@ -326,7 +342,7 @@ def test_cycle_drift(stem, clips):
         for c in (1, 2, -1):
             rc, qc = clip.pose_at(t + c * T)
             np.testing.assert_allclose(rc, r0 + c * d, atol=1e-9)
-            assert quat_err(qc, q0) < 1e-7                        # heading is not accumulated
+            assert quat_err(qc, q0) < 1e-7  # heading is not accumulated
             np.testing.assert_allclose(clip.velocity_at(t + c * T)[0], clip.velocity_at(t)[0], atol=1e-6)
         assert clip.phase(t + 2 * T) == pytest.approx(t / T, abs=1e-9)
     # the wrap is continuous: the end of one cycle meets the start of the next (x, z)
@@ -336,8 +352,8 @@ def test_cycle_drift(stem, clips):
 
 
 def test_non_looping_clip_holds_last_pose_at_rest(clips):
-    clip = clips('humanoid3d_kick')
-    _, raw = raw_frames('humanoid3d_kick')
+    clip = clips("humanoid3d_kick")
+    _, raw = raw_frames("humanoid3d_kick")
     T = clip.duration
     last_root = raw[-1, 1:4] - raw[0, 1:4] * [1, 0, 1]
     last_rot = frame_rotations(raw, len(raw) - 1)
@@ -359,8 +375,8 @@ def test_non_looping_clip_holds_last_pose_at_rest(clips):
 
 
 def test_save_load_round_trip(tmp_path, clips, humanoid):
-    clip = clips('humanoid3d_roll')
-    p = tmp_path / 'copy.txt'
+    clip = clips("humanoid3d_roll")
+    p = tmp_path / "copy.txt"
     clip.save(p)
     again = load_clip(p, humanoid)
     assert again.loop == clip.loop and again.num_frames == clip.num_frames
@@ -373,11 +389,12 @@ def test_save_then_load_round_trips_a_clip(tmp_path):
     """MotionClip.save writes DeepMimic's layout (w, x, y, z); loading it gives the same clip."""
     from mimic.kinematics.character import load_character
     from mimic.kinematics.clip import load_clip
-    ch = load_character('humanoid')
-    for name in ('humanoid3d_roll', 'humanoid3d_kick'):
-        a = load_clip(f'motions/{name}.txt', ch)
-        a.save(tmp_path / f'{name}.txt')
-        b = load_clip(tmp_path / f'{name}.txt', ch)
+
+    ch = load_character("humanoid")
+    for name in ("humanoid3d_roll", "humanoid3d_kick"):
+        a = load_clip(f"motions/{name}.txt", ch)
+        a.save(tmp_path / f"{name}.txt")
+        b = load_clip(tmp_path / f"{name}.txt", ch)
         assert b.loop == a.loop and b.num_frames == a.num_frames
         np.testing.assert_allclose(b.dts, a.dts, atol=1e-9)
         np.testing.assert_allclose(b.root_pos, a.root_pos, atol=1e-9)

@@ -1,5 +1,6 @@
 """The typed run configuration (mimic.config), its args-file front end (mimic.cli.argfile), the one
 clip / character resolver (mimic.paths), the console scripts and the layering of the packages."""
+
 import configparser
 import dataclasses
 import glob
@@ -21,17 +22,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # ==================================================================================== sections
-@pytest.mark.parametrize("section, values, culprit", [
-    (SamplerConfig, {"num_worker": 2}, "num_worker"),              # unknown key
-    (RunConfig, {"seed": "three"}, "seed"),                        # wrong type
-    (RunConfig, {"resume": "perhaps"}, "resume"),
-    (TaskConfig, {"env_kwargs": [1, 2]}, "env_kwargs"),
-    (SamplerConfig, {"num_workers": 0}, "num_workers"),            # out of range
-    (SamplerConfig, {"worker_timeout": -1.0}, "worker_timeout"),
-    (SamplerConfig, {"backend": "mpi"}, "backend"),                # not a choice
-    (RunConfig, {"test_episodes": -1}, "test_episodes"),
-    (RunConfig, {"on_existing": "overwrite"}, "on_existing"),
-])
+@pytest.mark.parametrize(
+    "section, values, culprit",
+    [
+        (SamplerConfig, {"num_worker": 2}, "num_worker"),  # unknown key
+        (RunConfig, {"seed": "three"}, "seed"),  # wrong type
+        (RunConfig, {"resume": "perhaps"}, "resume"),
+        (TaskConfig, {"env_kwargs": [1, 2]}, "env_kwargs"),
+        (SamplerConfig, {"num_workers": 0}, "num_workers"),  # out of range
+        (SamplerConfig, {"worker_timeout": -1.0}, "worker_timeout"),
+        (SamplerConfig, {"backend": "mpi"}, "backend"),  # not a choice
+        (RunConfig, {"test_episodes": -1}, "test_episodes"),
+        (RunConfig, {"on_existing": "overwrite"}, "on_existing"),
+    ],
+)
 def test_a_bad_key_or_value_is_named(section, values, culprit):
     with pytest.raises(ConfigError, match=culprit):
         section.from_dict(values, source="test")
@@ -67,13 +71,13 @@ def test_every_key_is_in_one_section_and_in_the_usage_text():
 
 
 def test_help_of_the_script_is_the_generated_usage():
-    p = subprocess.run([sys.executable, os.path.join(REPO, "mimic", "train.py"), "--help"],
-                       capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, os.path.join(REPO, "mimic", "train.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
     assert p.returncode == 0 and p.stdout.strip() == usage().strip()
 
 
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "args", "*.txt"))),
-                         ids=os.path.basename)
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(REPO, "args", "*.txt"))), ids=os.path.basename)
 def test_every_shipped_args_file_parses(path):
     s = parse_args(["--arg_file", path, "--max_samples", "10"])
     assert s.env_id is not None
@@ -81,9 +85,25 @@ def test_every_shipped_args_file_parses(path):
 
 
 def test_the_typed_settings_keep_the_args_file_layout():
-    s = parse_args(["--env", "CartPole-v1", "--max_samples", "100", "--num_workers", "2",
-                    "--deterministic_sampling", "--worker_timeout", "7", "--env_kwargs", "{max_episode_steps: 9}",
-                    "--test_env_kwargs", "{max_episode_steps: 3}", "--actor_lr", "1e-3"])
+    s = parse_args(
+        [
+            "--env",
+            "CartPole-v1",
+            "--max_samples",
+            "100",
+            "--num_workers",
+            "2",
+            "--deterministic_sampling",
+            "--worker_timeout",
+            "7",
+            "--env_kwargs",
+            "{max_episode_steps: 9}",
+            "--test_env_kwargs",
+            "{max_episode_steps: 3}",
+            "--actor_lr",
+            "1e-3",
+        ]
+    )
     assert isinstance(s.task, TaskConfig) and isinstance(s.sampler, SamplerConfig) and isinstance(s.run, RunConfig)
     assert s.sampler.num_workers == 2 and s.sampler.deterministic_sampling and s.sampler.worker_timeout == 7.0
     assert s.env_kwargs == {"max_episode_steps": 9} and s.test_env_kwargs == {"max_episode_steps": 3}
@@ -106,12 +126,13 @@ def _data_root(tmp_path):
 
 def test_a_clip_that_passes_validation_loads_from_MIMIC_DATA(tmp_path, monkeypatch):
     from mimic.envs.imitation import ImitationTask
+
     root = _data_root(tmp_path)
     monkeypatch.setenv("MIMIC_DATA", str(root))
     monkeypatch.chdir(tmp_path)
     s = parse_args(["--motion", "my_walk", "--character", "humanoid", "--max_samples", "10"])
     assert s.env_kwargs == {"motion": "my_walk", "character": "humanoid"}
-    task = ImitationTask(1, **s.env_kwargs)          # loading resolves the same names
+    task = ImitationTask(1, **s.env_kwargs)  # loading resolves the same names
     assert task.motion_path == root / "motions" / "my_walk.txt"
     assert resolve_character("humanoid") == root / "characters" / "humanoid.yaml"
     assert task.clip.num_frames > 1 and task.character.name == "humanoid"
@@ -122,6 +143,7 @@ def test_a_clip_that_fails_validation_fails_loading_with_the_same_message(tmp_pa
     """``deep_walk`` sits in motions/group/: the old validation searched subfolders and passed it,
     then loading failed.  Now both refuse it, with one message."""
     from mimic.envs.imitation import ImitationTask
+
     monkeypatch.setenv("MIMIC_DATA", str(_data_root(tmp_path)))
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AssetNotFound) as loading:
@@ -129,14 +151,15 @@ def test_a_clip_that_fails_validation_fails_loading_with_the_same_message(tmp_pa
     with pytest.raises(ArgError) as validation:
         parse_args(["--motion", motion, "--max_samples", "10"])
     assert str(validation.value) == f"{loading.value} (key 'motion')"
-    assert motion in str(loading.value) and "my_walk" in str(loading.value)   # names the shipped clips
+    assert motion in str(loading.value) and "my_walk" in str(loading.value)  # names the shipped clips
 
 
 def test_a_character_that_fails_validation_fails_loading_with_the_same_message(tmp_path, monkeypatch):
     from mimic.kinematics.character import load_character
+
     monkeypatch.setenv("MIMIC_DATA", str(_data_root(tmp_path)))
     with pytest.raises(AssetNotFound) as loading:
-        load_character("dog")                           # not in this data folder
+        load_character("dog")  # not in this data folder
     with pytest.raises(ArgError) as validation:
         parse_args(["--motion", "my_walk", "--character", "dog", "--max_samples", "10"])
     assert str(validation.value) == f"{loading.value} (key 'character')"
@@ -174,27 +197,45 @@ def test_mimic_eval_entry_point_evaluates_a_clip(tmp_path):
     module, func = _console_scripts()["mimic-eval"].split(":")
     out = tmp_path / "eval.json"
     code = f"import sys; from {module} import {func} as m; sys.exit(m(sys.argv[1:]))"
-    p = subprocess.run([sys.executable, "-c", code, "--motion", "humanoid3d_walk", "--episodes", "1",
-                        "--quiet", "--json", str(out)], capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "PYTHONPATH": REPO})
+    p = subprocess.run(
+        [sys.executable, "-c", code, "--motion", "humanoid3d_walk", "--episodes", "1", "--quiet", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert p.returncode == 0, p.stderr
     assert "kinematic playback" in p.stdout and out.exists()
 
 
 def test_importing_the_learning_package_imports_no_physics():
-    code = ("import sys, mimic.learning, mimic.config, mimic.cli.argfile; "
-            "bad = [m for m in ('pybullet', 'mimic.sim', 'mimic.envs', 'mimic.viewer') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": REPO})
+    code = (
+        "import sys, mimic.learning, mimic.config, mimic.cli.argfile; "
+        "bad = [m for m in ('pybullet', 'mimic.sim', 'mimic.envs', 'mimic.viewer') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert p.returncode == 0, p.stdout + p.stderr
 
 
 def test_evaluation_does_not_import_the_viewer():
-    code = ("import sys, mimic.evaluation, mimic.rebuild, mimic.cli.eval; "
-            "sys.exit(1 if 'mimic.viewer' in sys.modules else 0)")
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                       env={**os.environ, "PYTHONPATH": REPO})
+    code = (
+        "import sys, mimic.evaluation, mimic.rebuild, mimic.cli.eval; "
+        "sys.exit(1 if 'mimic.viewer' in sys.modules else 0)"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": REPO},
+    )
     assert p.returncode == 0, p.stderr
 
 
@@ -204,18 +245,20 @@ def test_link_state_views_name_pybullets_columns():
     from mimic.sim import link_state as L
     from mimic.sim.character import SimCharacter
     from mimic.sim.world import World
+
     cols = np.zeros(L.SIZE, int)
     for sl in (L.BODY_POS, L.BODY_ROT, L.INERTIAL, L.JOINT_POS, L.JOINT_ROT, L.LIN_VEL, L.ANG_VEL):
         cols[sl] += 1
-    assert (cols == 1).all()                              # every column named once
+    assert (cols == 1).all()  # every column named once
     world = World()
     try:
         sim = SimCharacter(world, load_character("humanoid"))
         S = sim.query()
-        assert np.shares_memory(S[:, L.JOINT_POS], S)      # a view, not a copy
+        assert np.shares_memory(S[:, L.JOINT_POS], S)  # a view, not a copy
         np.testing.assert_allclose(np.linalg.norm(S[:, L.BODY_ROT], axis=1), 1.0, atol=1e-9)
         np.testing.assert_allclose(np.linalg.norm(S[:, L.JOINT_ROT], axis=1), 1.0, atol=1e-9)
         import pybullet as pb  # what each name means, from pybullet itself
+
         for j in (0, 5):
             ls = pb.getLinkState(sim.body, j, computeLinkVelocity=1, physicsClientId=world.client)
             np.testing.assert_allclose(S[j, L.BODY_POS], ls[0])

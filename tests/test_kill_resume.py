@@ -1,6 +1,7 @@
 """Kill-and-resume (issue 14): a humanoid run SIGKILLed (once in the middle of a checkpoint write)
 and resumed ends bit-identical to an uninterrupted one; see bench/kill_resume.py, whose run this
 is, with fewer kills (the benchmark does 10+)."""
+
 import importlib.util
 from pathlib import Path
 
@@ -15,16 +16,17 @@ def test_sigkill_and_resume_is_bit_identical(tmp_path):
     kr = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(kr)
     res = kr.run(kills=2, iters=16, out=tmp_path / "kr", seed=1)
-    assert res["kills"] == 2, res["cycles"]            # both kills landed before the run ended
-    assert res["kills_in_write"] == 1, res["cycles"]   # the second one during a checkpoint write
+    assert res["kills"] == 2, res["cycles"]  # both kills landed before the run ended
+    assert res["kills_in_write"] == 1, res["cycles"]  # the second one during a checkpoint write
     assert res["bit_identical"], res["checkpoint_differences"]
     assert res["log_rows_equal"]
-    assert res["workers_lingered"] == 0                # orphaned workers exit by themselves
+    assert res["workers_lingered"] == 0  # orphaned workers exit by themselves
 
 
 def _episode(env, seed):
     """Rewards of one episode of seeded random actions (in [-0.5, 0.5]: falls within ~15 steps)."""
     import numpy as np
+
     rng = np.random.default_rng(seed)
     env.reset(seed=[seed], options={"reset_mask": np.ones(1, bool), "total_samples": 1000})
     rewards = []
@@ -45,8 +47,14 @@ def test_an_episode_does_not_depend_on_what_its_world_simulated_before():
     import mimic  # noqa: F401
 
     def make():
-        return gym.make_vec("mimic/Humanoid-v0", num_envs=1, vectorization_mode="vector_entry_point",
-                            autoreset_mode="Disabled", motion="humanoid3d_walk")
+        return gym.make_vec(
+            "mimic/Humanoid-v0",
+            num_envs=1,
+            vectorization_mode="vector_entry_point",
+            autoreset_mode="Disabled",
+            motion="humanoid3d_walk",
+        )
+
     old, new = make(), make()
     try:
         for seed in range(50):

@@ -1,5 +1,6 @@
 """The layers hold: sampling is torch-free (in the learner and in its workers), learning never loads
 the physics, and mimic's modules import each other without cycles or private names."""
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,14 @@ PACKAGE = REPO / "mimic"
 
 
 def _python(code: str) -> str:
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-                         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
 
@@ -30,14 +37,17 @@ def test_sampling_with_a_worker_started_does_not_import_torch():
         "with ParallelSampler('CartPole-v1', num_workers=1, envs_per_worker=2, seed=0, verbose=False) as ps:\n"
         "    eps = ps.collect(lambda o: np.zeros(len(o), np.int64), min_samples=20)\n"
         "    print(len(eps) > 0, ps.workers[0].info.torch_loaded, ps.workers[0].pid is not None,\n"
-        "          'torch' in sys.modules)\n")
+        "          'torch' in sys.modules)\n"
+    )
     assert out == "True False True False"
 
 
 def test_learning_does_not_import_the_physics():
-    out = _python("import sys, mimic.learning\n"
-                  "print(sorted(m for m in sys.modules\n"
-                  "             if m == 'pybullet' or m.startswith(('mimic.sim', 'mimic.envs'))))")
+    out = _python(
+        "import sys, mimic.learning\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m == 'pybullet' or m.startswith(('mimic.sim', 'mimic.envs'))))"
+    )
     assert out == "[]"
 
 
@@ -53,7 +63,7 @@ def _top_level_imports(path: Path):
     for node in tree.body:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             continue
-        for sub in ([node] if not isinstance(node, (ast.If, ast.Try)) else ast.walk(node)):
+        for sub in [node] if not isinstance(node, (ast.If, ast.Try)) else ast.walk(node):
             if isinstance(sub, ast.Import):
                 for alias in sub.names:
                     yield alias.name, []
@@ -80,12 +90,13 @@ def test_no_import_cycles_in_the_sampling_and_learning_layers():
 
     def visit(node, stack, done):
         if node in stack:
-            raise AssertionError(" -> ".join(stack[stack.index(node):] + [node]))
+            raise AssertionError(" -> ".join(stack[stack.index(node) :] + [node]))
         if node in done or node not in graph:
             return
         for dep in sorted(graph[node]):
             visit(dep, stack + [node], done)
         done.add(node)
+
     done: set = set()
     for node in sorted(graph):
         visit(node, [], done)
@@ -105,6 +116,9 @@ def test_no_module_takes_another_modules_private_names(package):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mimic"):
-                taken += [f"{name}: {node.module}.{a.name}" for a in node.names
-                          if a.name.startswith("_") and not a.name.startswith("__")]
+                taken += [
+                    f"{name}: {node.module}.{a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not taken

@@ -5,6 +5,7 @@ This module is imported by the worker processes too (the test-only env ids below
 registered here and their entry points live here), so its top level stays light: no torch,
 no mimic.learning imports at module level.
 """
+
 from __future__ import annotations
 
 import os
@@ -32,7 +33,7 @@ class HangOnce(gym.Wrapper):
     def step(self, action):
         self.n += 1
         if self.n == self.hang_at:
-            try:                            # atomic: exactly one worker process hangs
+            try:  # atomic: exactly one worker process hangs
                 os.close(os.open(self.flag, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
             except FileExistsError:
                 return self.env.step(action)
@@ -72,8 +73,11 @@ class JitteryStep(gym.Wrapper):
         return self.env.step(action)
 
 
-for _id, _cls in (("test_parallel/HangOnce-v0", HangOnce), ("test_parallel/UnstableAt-v0", UnstableAt),
-                  ("test_parallel/JitteryStep-v0", JitteryStep)):
+for _id, _cls in (
+    ("test_parallel/HangOnce-v0", HangOnce),
+    ("test_parallel/UnstableAt-v0", UnstableAt),
+    ("test_parallel/JitteryStep-v0", JitteryStep),
+):
     if _id not in gym.registry:
         gym.register(_id, entry_point=_cls)
 
@@ -86,6 +90,7 @@ def _random_act(action_space, seed=0):
 
     def act(obs):
         return (mean + 0.05 * half * rng.standard_normal((len(obs), mean.size))).astype(np.float32)
+
     return act
 
 
@@ -97,7 +102,7 @@ def _check_episodes(eps, obs_dim, act_dim, min_samples):
         assert e.rewards.shape == (T,) and e.final_obs.shape == (obs_dim,)
         assert e.obs.dtype == np.float32 and e.final_obs.dtype == np.float32
         assert np.isfinite(e.obs).all() and np.isfinite(e.rewards).all() and np.isfinite(e.final_obs).all()
-        assert e.terminated != e.truncated               # every episode ended one way or the other
+        assert e.terminated != e.truncated  # every episode ended one way or the other
         assert len(e.info) == 5 and all(k.startswith("reward_terms/") for k in e.info)
     # 0.5 s training episodes at 30 Hz: time-limit ends (truncated) after exactly 15 steps
     assert all(len(e) == 15 for e in eps if e.truncated)
@@ -106,14 +111,21 @@ def _check_episodes(eps, obs_dim, act_dim, min_samples):
 
 def _same(a, b, info_tol=0.0) -> bool:
     return len(a) == len(b) and all(
-        np.array_equal(x.obs, y.obs) and np.array_equal(x.actions, y.actions) and np.array_equal(x.rewards, y.rewards)
-        and np.array_equal(x.final_obs, y.final_obs) and x.terminated == y.terminated and x.truncated == y.truncated
-        and np.allclose(list(x.info.values()), list(y.info.values()), rtol=0, atol=info_tol) for x, y in zip(a, b))
+        np.array_equal(x.obs, y.obs)
+        and np.array_equal(x.actions, y.actions)
+        and np.array_equal(x.rewards, y.rewards)
+        and np.array_equal(x.final_obs, y.final_obs)
+        and x.terminated == y.terminated
+        and x.truncated == y.truncated
+        and np.allclose(list(x.info.values()), list(y.info.values()), rtol=0, atol=info_tol)
+        for x, y in zip(a, b)
+    )
 
 
 @pytest.fixture(scope="module")
 def mimic_env():
     import mimic  # noqa: F401
+
     env = gym.make(HUMANOID, **KW)
     yield env
     env.close()
@@ -123,13 +135,15 @@ def test_mp_episodes_and_seeds(mimic_env):
     """2 workers x 2 envs: correct whole episodes; same seed/layout -> identical episodes; the same
     envs per pipeline group in another layout (1 worker x 4 envs) -> identical too; deterministic mode."""
     from mimic.sampling import ParallelSampler
+
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     runs, states = [], []
     for workers, envs in ((2, 2), (2, 2), (1, 4)):
-        with ParallelSampler(HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, worker_timeout=30,
-                             deterministic=True) as ps:
+        with ParallelSampler(
+            HUMANOID, KW, num_workers=workers, envs_per_worker=envs, seed=7, worker_timeout=30, deterministic=True
+        ) as ps:
             assert ps.vectorized and ps.num_envs == 4
-            assert not any(h.info.torch_loaded for h in ps.workers)      # workers never import torch
+            assert not any(h.info.torch_loaded for h in ps.workers)  # workers never import torch
             assert len(set(ps.worker_pids())) == workers and os.getpid() not in ps.worker_pids()
             eps = ps.collect(_random_act(ps.action_space, 1), min_samples=200, total_samples=0)
             _check_episodes(eps, obs_dim, act_dim, 200)
@@ -141,8 +155,9 @@ def test_mp_episodes_and_seeds(mimic_env):
             runs.append(eps)
     assert _same(runs[0], runs[1]) and states[0] == states[1]
     # deterministic without pipelining: valid episodes too
-    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, pipeline=False,
-                         deterministic=True) as ps:
+    with ParallelSampler(
+        HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, pipeline=False, deterministic=True
+    ) as ps:
         assert ps.group_sizes == [2]
         _check_episodes(ps.collect(_random_act(ps.action_space, 1), min_samples=200), obs_dim, act_dim, 200)
     # asynchronous (the default): valid whole episodes, the same per-episode seeds -> the same starts
@@ -165,6 +180,7 @@ def _replay(env, episodes, seed, clip):
     reserved per step, see ParallelSampler).  Asserts that the episode's recorded arrays are what
     the env does with its recorded actions; returns the reward-term sums for comparison."""
     from mimic.sampling import episode_seed
+
     index = 0
     for e in episodes:
         obs, _ = env.reset(seed=episode_seed(seed, index), options={"total_samples": index})
@@ -179,7 +195,7 @@ def _replay(env, episodes, seed, clip):
             for k, v in (info.get("reward_terms") or {}).items():
                 sums[k] = sums.get(k, 0.0) + float(v)
         assert e.terminated == term and e.truncated == (trunc and not term)
-        assert e.info == {f"reward_terms/{k}": v for k, v in sums.items()}      # same sums, bit for bit
+        assert e.info == {f"reward_terms/{k}": v for k, v in sums.items()}  # same sums, bit for bit
         index += len(e)
 
 
@@ -189,20 +205,24 @@ def test_worker_recorded_episodes_replay_exactly(mimic_env):
     in the worker, stored unclipped) and on CartPole (Discrete; 500-step episodes, so the worker's
     episode arrays grow past their initial 64 rows)."""
     from mimic.sampling import ParallelSampler
-    with ParallelSampler(HUMANOID, KW, num_workers=1, envs_per_worker=1, seed=3, pipeline=False,
-                         deterministic=True) as ps:
+
+    with ParallelSampler(
+        HUMANOID, KW, num_workers=1, envs_per_worker=1, seed=3, pipeline=False, deterministic=True
+    ) as ps:
         act, low, high = _random_act(ps.action_space, 4), ps.action_space.low, ps.action_space.high
 
-        def out_of_bounds(o):                     # first action dim 1 beyond its bound: clipped to it
+        def out_of_bounds(o):  # first action dim 1 beyond its bound: clipped to it
             a = act(o)
             a[:, 0] = high[0] + 1.0
             return a
+
         eps = ps.collect(out_of_bounds, min_samples=60)
     assert len(eps) >= 4 and all((e.actions[:, 0] == np.float32(high[0] + 1.0)).all() for e in eps)
     _replay(mimic_env, eps, 3, lambda a: np.clip(a, low, high))
 
-    with ParallelSampler("CartPole-v1", {}, num_workers=1, envs_per_worker=1, seed=5, pipeline=False,
-                         deterministic=True) as ps:
+    with ParallelSampler(
+        "CartPole-v1", {}, num_workers=1, envs_per_worker=1, seed=5, pipeline=False, deterministic=True
+    ) as ps:
         eps = ps.collect(lambda o: (o[:, 2] + 0.5 * o[:, 3] > 0).astype(np.int64), min_samples=700)
     assert max(len(e) for e in eps) > 256 and all(e.actions.dtype == np.int64 for e in eps)
     env = gym.make("CartPole-v1")
@@ -215,13 +235,15 @@ def test_async_holds_lone_replies_to_batch_across_workers():
     (at most half a group step) for another worker's, so policy calls see more samples than
     without -- and the episodes are the same kind either way."""
     from mimic.sampling import ParallelSampler
-    policy = lambda o: np.zeros(len(o), np.int64)      # noqa: E731  (always left: ~10-step episodes)
+
+    policy = lambda o: np.zeros(len(o), np.int64)  # noqa: E731  (always left: ~10-step episodes)
     per_call = {}
     for hold in (True, False):
-        with ParallelSampler("test_parallel/JitteryStep-v0", {}, num_workers=2, envs_per_worker=2, seed=0,
-                             batch_hold=hold, verbose=False) as ps:
+        with ParallelSampler(
+            "test_parallel/JitteryStep-v0", {}, num_workers=2, envs_per_worker=2, seed=0, batch_hold=hold, verbose=False
+        ) as ps:
             assert ps.group_sizes == [1, 1]
-            ps.collect(policy, min_samples=20)                  # learns the step time
+            ps.collect(policy, min_samples=20)  # learns the step time
             eps = ps.collect(policy, min_samples=150)
             st = ps.last_stats
             assert sum(len(e) for e in eps) >= 150 and all(e.terminated != e.truncated for e in eps)
@@ -235,10 +257,18 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
     episodes are reported, and the next iteration uses the restarted worker."""
     from mimic.learning import AWR, AWRConfig
     from mimic.sampling import ParallelSampler
-    cfg = AWRConfig(actor_net_layers=[32, 32], critic_net_layers=[32, 32], samples_per_iter=240,
-                    actor_steps=4, critic_steps=4, actor_batch_size=64, critic_batch_size=64)
+
+    cfg = AWRConfig(
+        actor_net_layers=[32, 32],
+        critic_net_layers=[32, 32],
+        samples_per_iter=240,
+        actor_steps=4,
+        critic_steps=4,
+        actor_batch_size=64,
+        critic_batch_size=64,
+    )
     with ParallelSampler(HUMANOID, KW, num_workers=2, seed=1, worker_timeout=30) as ps:
-        assert ps.group_sizes == [8, 8] and ps.num_envs == 32          # default: 2 pipelined groups of 8
+        assert ps.group_sizes == [8, 8] and ps.num_envs == 32  # default: 2 pipelined groups of 8
         agent = AWR(mimic_env, cfg, seed=1, sampler=ps, verbose=0)
         victim = ps.worker_pids()[0]
         calls = [0]
@@ -249,6 +279,7 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
             if calls[0] == 5:
                 os.kill(victim, signal.SIGKILL)
             return act(obs)
+
         agent.collect_act = killing_act
         row = agent.train_iteration()
         st = ps.last_stats
@@ -267,9 +298,17 @@ def test_mp_worker_killed_mid_iteration(mimic_env):
 
 def test_mp_hung_worker_times_out(tmp_path):
     from mimic.sampling import ParallelSampler
+
     flag = str(tmp_path / "hung")
-    with ParallelSampler("test_parallel/HangOnce-v0", {"flag": flag, "hang_at": 20}, num_workers=2,
-                         envs_per_worker=1, seed=0, worker_timeout=1.0, verbose=False) as ps:
+    with ParallelSampler(
+        "test_parallel/HangOnce-v0",
+        {"flag": flag, "hang_at": 20},
+        num_workers=2,
+        envs_per_worker=1,
+        seed=0,
+        worker_timeout=1.0,
+        verbose=False,
+    ) as ps:
         t0 = time.monotonic()
         eps = ps.collect(lambda o: (o[:, 2] > 0).astype(np.int64), min_samples=300)
         assert time.monotonic() - t0 < 30
@@ -281,8 +320,9 @@ def test_mp_hung_worker_times_out(tmp_path):
 
 def test_sim_unstable_flows_through_and_bad_env_fails_fast():
     from mimic.sampling import ParallelSampler, protocol
+
     with ParallelSampler("test_parallel/UnstableAt-v0", {"at": 7}, num_workers=2, seed=0) as ps:
-        assert ps.num_envs == 2 and not ps.vectorized                    # default for plain envs: 1 per worker
+        assert ps.num_envs == 2 and not ps.vectorized  # default for plain envs: 1 per worker
         eps = ps.collect(lambda o: np.zeros(len(o), np.int64), min_samples=50)
         unstable = [e for e in eps if len(e) == 7]
         assert unstable and all(e.terminated and not e.truncated for e in unstable)
@@ -304,16 +344,18 @@ def test_ray_backend_two_node_cluster(mimic_env):
     from ray.cluster_utils import Cluster
 
     from mimic.sampling import ParallelSampler
+
     try:
         cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
         cluster.add_node(num_cpus=1)
         ray.init(address=cluster.address, log_to_driver=False)
-    except Exception as e:       # e.g. no room for a Ray instance in this sandbox
+    except Exception as e:  # e.g. no room for a Ray instance in this sandbox
         pytest.skip(f"could not start a local Ray cluster: {type(e).__name__}: {e}")
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     try:
-        with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray",
-                             deterministic=True) as ps:
+        with ParallelSampler(
+            HUMANOID, KW, num_workers=2, envs_per_worker=2, seed=7, backend="ray", deterministic=True
+        ) as ps:
             assert all(not w.info.torch_loaded for w in ps.workers)
             # two nodes of 1 CPU each, two 1-CPU actors, nothing left: one actor on each node
             assert sum(n["Alive"] for n in ray.nodes()) == 2
@@ -329,6 +371,7 @@ def test_ray_backend_two_node_cluster(mimic_env):
                 if calls[0] == 3:
                     os.kill(victim, signal.SIGKILL)
                 return act(obs)
+
             eps = ps.collect(killing_act, min_samples=200)
             assert ps.last_stats.worker_restarts == 1 and sum(len(e) for e in eps) >= 200
             assert ps.worker_pids()[1] != victim

@@ -2,6 +2,7 @@
 no environments: every message kind, in both directions, at edge sizes (no envs, one, many; empty
 and large arrays; Box and Discrete actions), and the learner's reader (transport.StreamWorker) on
 frames far larger than its initial buffer."""
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -55,7 +56,7 @@ def test_step_and_reset_requests_round_trip(pipe, space, K):
     indices = rng.integers(0, 2**63, K, dtype=np.uint64)
     active, restart = rng.integers(0, 2, K).astype(bool), rng.integers(0, 2, K).astype(np.uint8)
     actions = _actions(rng, K, space)
-    sizes = [3, K]                         # the request is about group 1
+    sizes = [3, K]  # the request is about group 1
     msg = _through(pipe, P.encode_step(1, 123_456_789_012, 2**64 - 5, indices, active, restart, actions))
     r = P.decode_request(msg, sizes, layout.dtype)
     assert isinstance(r, P.StepRequest) and (r.group, r.total_samples, r.seed) == (1, 123_456_789_012, 2**64 - 5)
@@ -65,8 +66,18 @@ def test_step_and_reset_requests_round_trip(pipe, space, K):
     np.testing.assert_array_equal(r.actions.reshape((K,) + layout.shape), actions)
     assert r.actions.dtype == layout.dtype
     # the same fields given as bytes (the sampler's fast path) make the same message
-    assert P.encode_step(1, 123_456_789_012, 2**64 - 5, indices.tobytes(), active.astype(np.uint8).tobytes(),
-                         restart.tobytes(), actions) == msg
+    assert (
+        P.encode_step(
+            1,
+            123_456_789_012,
+            2**64 - 5,
+            indices.tobytes(),
+            active.astype(np.uint8).tobytes(),
+            restart.tobytes(),
+            actions,
+        )
+        == msg
+    )
 
     mask = rng.integers(0, 2, K).astype(bool)
     msg = _through(pipe, P.encode_reset(1, -1, 7, indices, mask))
@@ -93,20 +104,26 @@ def test_ready_and_start_failed_round_trip(pipe, sizes, space):
     got = P.decode_ready(_through(pipe, P.encode_ready(info)))
     assert got == info
     with pytest.raises(P.WorkerError, match="(?s)Traceback.*ValueError: no clip 'wälk'"):
-        P.decode_ready(_through(pipe, P.encode_start_failed("Traceback (most recent call last):\n"
-                                                            "ValueError: no clip 'wälk'")))
+        P.decode_ready(
+            _through(pipe, P.encode_start_failed("Traceback (most recent call last):\nValueError: no clip 'wälk'"))
+        )
     with pytest.raises(ValueError, match="expected READY"):
         P.decode_ready(P.encode_hello("x"))
 
 
 def _episode(rng, L, D, T, space):
-    return (rng.standard_normal((L + 1, D)).astype(np.float32), _actions(rng, L, space),
-            rng.standard_normal(L).astype(np.float32), rng.standard_normal(T))
+    return (
+        rng.standard_normal((L + 1, D)).astype(np.float32),
+        _actions(rng, L, space),
+        rng.standard_normal(L).astype(np.float32),
+        rng.standard_normal(T),
+    )
 
 
 @pytest.mark.parametrize("space", [BOX, BOX64, DISCRETE])
-@pytest.mark.parametrize("K, D, T, lengths", [(0, 5, 0, []), (1, 1, 0, [1]), (4, 197, 5, [15, 1, 600]),
-                                               (64, 33, 3, [5000] + [2] * 63)])
+@pytest.mark.parametrize(
+    "K, D, T, lengths", [(0, 5, 0, []), (1, 1, 0, [1]), (4, 197, 5, [15, 1, 600]), (64, 33, 3, [5000] + [2] * 63)]
+)
 def test_reply_round_trip(pipe, space, K, D, T, lengths):
     rng = np.random.default_rng(len(lengths))
     layout = P.ActionLayout.of(space)
@@ -135,8 +152,12 @@ def test_reply_round_trip(pipe, space, K, D, T, lengths):
 
 def test_raised_and_hello_round_trip(pipe):
     with pytest.raises(P.WorkerError, match="(?s)RuntimeError: physics exploded$"):
-        P.decode_reply(_through(pipe, P.encode_raised(1, "Traceback\nRuntimeError: physics exploded")), 3,
-                       P.ActionLayout.of(BOX), [])
+        P.decode_reply(
+            _through(pipe, P.encode_raised(1, "Traceback\nRuntimeError: physics exploded")),
+            3,
+            P.ActionLayout.of(BOX),
+            [],
+        )
     assert P.decode_hello(_through(pipe, P.encode_hello("0af3" * 8))) == "0af3" * 8
     with pytest.raises(ValueError, match="expected HELLO"):
         P.decode_hello(P.encode_quit())
@@ -151,10 +172,20 @@ def test_stream_reader_reads_big_and_queued_frames(pipe):
     handle.info, handle.layout = None, P.ActionLayout.of(BOX)
     rng = np.random.default_rng(0)
     D = 197
-    big = [(0,) + _episode(rng, 20_000, D, 5, BOX)]          # 20k steps x 197 floats: ~16 MB of obs
+    big = [(0,) + _episode(rng, 20_000, D, 5, BOX)]  # 20k steps x 197 floats: ~16 MB of obs
     small = [P.encode_reply(0.0, 0.0, g, np.full((2, D), g, np.float32), np.zeros(2, np.uint8), 5) for g in (0, 1)]
-    msgs = [P.encode_reply(0.0, 0.0, 0, np.zeros((1, D), np.float32), np.ones(1, np.uint8), 5,
-                           [P.encode_episode(*e) for e in big], ["a", "b", "c", "d", "e"])] + small[::-1]
+    msgs = [
+        P.encode_reply(
+            0.0,
+            0.0,
+            0,
+            np.zeros((1, D), np.float32),
+            np.ones(1, np.uint8),
+            5,
+            [P.encode_episode(*e) for e in big],
+            ["a", "b", "c", "d", "e"],
+        )
+    ] + small[::-1]
     writer = threading.Thread(target=lambda: [a.send_bytes(m) for m in msgs])
     writer.start()
     handle.awaiting = 3
@@ -162,10 +193,10 @@ def test_stream_reader_reads_big_and_queued_frames(pipe):
     r, _ = handle.reply_for(0, time.monotonic() + 60, D, names)
     assert names == ["a", "b", "c", "d", "e"] and len(r.episodes) == 1
     np.testing.assert_array_equal(r.episodes[0][1], big[0][1])
-    r, _ = handle.reply_for(0, time.monotonic() + 60, D, names)                  # group 1's reply came first: kept
+    r, _ = handle.reply_for(0, time.monotonic() + 60, D, names)  # group 1's reply came first: kept
     assert r.group == 0 and handle.next_reply(D, names).group == 1 and handle.awaiting == 0
     writer.join()
-    assert handle.next_reply(D, names, read=True) is None        # nothing there, no wait
+    assert handle.next_reply(D, names, read=True) is None  # nothing there, no wait
     a.close()
     with pytest.raises(WorkerFailure, match="connection closed"):
         handle.recv_reply(time.monotonic() + 60)

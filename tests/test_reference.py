@@ -1,4 +1,5 @@
 """ReferenceMotion's precomputed table against the exact clip evaluation and independent maths."""
+
 import numpy as np
 import pytest
 from conftest import quat_err
@@ -7,11 +8,10 @@ from scipy.spatial.transform import Rotation
 from mimic.kinematics.fk import forward_kinematics
 from mimic.kinematics.reference import ReferenceMotion
 
-STEMS = ['humanoid3d_walk', 'humanoid3d_roll', 'humanoid3d_backflip', 'humanoid3d_kick',
-         'humanoid3d_spin']
+STEMS = ["humanoid3d_walk", "humanoid3d_roll", "humanoid3d_backflip", "humanoid3d_kick", "humanoid3d_spin"]
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope="module")
 def refs(clips):
     cache = {}
 
@@ -19,6 +19,7 @@ def refs(clips):
         if stem not in cache:
             cache[stem] = ReferenceMotion(clips(stem))
         return cache[stem]
+
     return get
 
 
@@ -36,7 +37,7 @@ def heading_removal(q):
     return Rotation.from_rotvec([0.0, -np.arctan2(-d[2], d[0]), 0.0])
 
 
-@pytest.mark.parametrize('stem', STEMS)
+@pytest.mark.parametrize("stem", STEMS)
 def test_sample_matches_clip_evaluation(stem, refs):
     ref = refs(stem)
     clip = ref.clip
@@ -53,14 +54,12 @@ def test_sample_matches_clip_evaluation(stem, refs):
         assert ref.phase(float(t)) == pytest.approx(float(clip.phase(t)), abs=1e-12)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_backflip', 'humanoid3d_roll',
-                                  'humanoid3d_kick'])
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_backflip", "humanoid3d_roll", "humanoid3d_kick"])
 def test_end_effector_table_is_fk_in_the_heading_frame(stem, refs, humanoid):
     ref = refs(stem)
     clip = ref.clip
     ee = humanoid.end_effectors
-    assert [humanoid.joint_names[e] for e in ee] == ['right_ankle', 'right_wrist', 'left_ankle',
-                                                    'left_wrist']
+    assert [humanoid.joint_names[e] for e in ee] == ["right_ankle", "right_wrist", "left_ankle", "left_wrist"]
     checked = 0
     for t in sample_times(clip, n=30, seed=3):
         ref.sample(float(t))
@@ -72,8 +71,8 @@ def test_end_effector_table_is_fk_in_the_heading_frame(stem, refs, humanoid):
             continue
         checked += 1
         fk = forward_kinematics(humanoid, root, rot)
-        rel = fk['joint_pos'][ee] - root
-        rel[:, 1] = fk['joint_pos'][ee, 1]                   # height above the ground (y = 0)
+        rel = fk["joint_pos"][ee] - root
+        rel[:, 1] = fk["joint_pos"][ee, 1]  # height above the ground (y = 0)
         expect = heading_removal(rot[0]).apply(rel)
         # grid interpolation of fast end-effector arcs: measured <= 1.7e-4 m over all clips
         np.testing.assert_allclose(ref.ee_rel, expect, atol=5e-4)
@@ -82,7 +81,7 @@ def test_end_effector_table_is_fk_in_the_heading_frame(stem, refs, humanoid):
 
 def body_com(character, root, rot):
     fk = forward_kinematics(character, root, rot)
-    return character.masses @ fk['com_pos'] / character.masses.sum()
+    return character.masses @ fk["com_pos"] / character.masses.sum()
 
 
 def interval_velocity(clip, f, eps=1e-7):
@@ -101,16 +100,18 @@ def interval_velocity(clip, f, eps=1e-7):
 def com_rate_along(character, root, rot, lin, ang, h=1e-6):
     """d/dh of the whole-body COM when the pose moves with constant velocities (root world,
     joints local) -- a central finite difference of mass-weighted FK body centres."""
+
     def advanced(s):
         r = Rotation.from_quat(rot)
         q = np.empty_like(rot)
         q[0] = (Rotation.from_rotvec(s * ang[0]) * r[0]).as_quat()
         q[1:] = (r[1:] * Rotation.from_rotvec(s * ang[1:])).as_quat()
         return body_com(character, root + s * lin, q)
+
     return (advanced(h) - advanced(-h)) / (2 * h)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_backflip', 'humanoid3d_roll'])
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_backflip", "humanoid3d_roll"])
 def test_com_velocity_matches_finite_difference_of_the_centre_of_mass(stem, refs, humanoid):
     ref = refs(stem)
     clip = ref.clip
@@ -134,14 +135,13 @@ def test_com_velocity_matches_finite_difference_of_the_centre_of_mass(stem, refs
         root, rot = clip.pose_at(t)
         v0 = com_rate_along(humanoid, root, rot, *interval_velocity(clip, f))
         v1 = com_rate_along(humanoid, root, rot, *interval_velocity(clip, f + 1))
-        central = (body_com(humanoid, *clip.pose_at(t + h))
-                   - body_com(humanoid, *clip.pose_at(t - h))) / (2 * h)
-        np.testing.assert_allclose(v0, central, atol=1e-3)     # interval f moves with row f
+        central = (body_com(humanoid, *clip.pose_at(t + h)) - body_com(humanoid, *clip.pose_at(t - h))) / (2 * h)
+        np.testing.assert_allclose(v0, central, atol=1e-3)  # interval f moves with row f
         np.testing.assert_allclose(ref.com_vel, (1 - b) * v0 + b * v1, atol=2e-3)
 
 
-@pytest.mark.parametrize('stem', ['humanoid3d_walk', 'humanoid3d_kick', 'humanoid3d_roll'])
-@pytest.mark.parametrize('size', [1, 2, 17])       # small batches take a scalar path
+@pytest.mark.parametrize("stem", ["humanoid3d_walk", "humanoid3d_kick", "humanoid3d_roll"])
+@pytest.mark.parametrize("size", [1, 2, 17])  # small batches take a scalar path
 def test_batch_sample_equals_per_time_sample(stem, size, refs):
     ref = refs(stem)
     times = sample_times(ref.clip, n=9, seed=9)[:size]
@@ -152,14 +152,14 @@ def test_batch_sample_equals_per_time_sample(stem, size, refs):
         c = ref.sample(float(t))
         assert cycles[k] == c
         assert batch.phase[k] == pytest.approx(ref.phase(float(t)), abs=1e-12)
-        for name in ('root_pos', 'local_rot', 'local_ang_vel', 'root_lin_vel', 'ee_rel', 'com_vel',
-                     'hinge'):
-            np.testing.assert_allclose(getattr(batch, name)[k], getattr(ref, name), atol=1e-12,
-                                       err_msg=f'{name} at t={t}')
+        for name in ("root_pos", "local_rot", "local_ang_vel", "root_lin_vel", "ee_rel", "com_vel", "hinge"):
+            np.testing.assert_allclose(
+                getattr(batch, name)[k], getattr(ref, name), atol=1e-12, err_msg=f"{name} at t={t}"
+            )
 
 
 def test_non_looping_reference_is_at_rest_past_the_end(refs):
-    ref = refs('humanoid3d_kick')
+    ref = refs("humanoid3d_kick")
     T = ref.duration
     ref.sample(T - 0.3)
     assert np.abs(ref.com_vel).sum() > 0

@@ -1,5 +1,6 @@
 """Keypoints -> pose (mimic.kinematics.retarget): IK reaches targets made by forward kinematics of
 known poses, keeps joint limits and rest postures, and foot planting holds stance points still."""
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -9,9 +10,12 @@ from mimic.kinematics.character import REVOLUTE, SPHERICAL
 from mimic.kinematics.fk import forward_kinematics
 from mimic.kinematics.retarget import IKSolver, contact_runs, detect_contacts, hinge_angles, plant_contacts
 
-DOG_LEGS = [f'{s}_{p}' for s in ('left', 'right')
-            for p in ('shoulder', 'forearm', 'hand', 'finger', 'upper_leg', 'leg', 'foot', 'toe')]
-PAWS = ['left_finger', 'right_finger', 'left_toe', 'right_toe']
+DOG_LEGS = [
+    f"{s}_{p}"
+    for s in ("left", "right")
+    for p in ("shoulder", "forearm", "hand", "finger", "upper_leg", "leg", "foot", "toe")
+]
+PAWS = ["left_finger", "right_finger", "left_toe", "right_toe"]
 
 
 def _hinge(a):
@@ -36,22 +40,21 @@ def _targets(ch, solver, root, rot):
     """World positions of the solver's points and rotations of its orient joints, by scipy."""
     fk = forward_kinematics(ch, root, rot)
     pj = solver.point_joint
-    rj = Rotation.from_quat(fk['joint_rot'][:, pj].reshape(-1, 4))
-    pts = fk['joint_pos'][:, pj] + rj.apply(np.tile(solver.point_offset, (len(root), 1))
-                                             ).reshape(len(root), -1, 3)
-    return pts, fk['joint_rot'][:, solver.orient_joint]
+    rj = Rotation.from_quat(fk["joint_rot"][:, pj].reshape(-1, 4))
+    pts = fk["joint_pos"][:, pj] + rj.apply(np.tile(solver.point_offset, (len(root), 1))).reshape(len(root), -1, 3)
+    return pts, fk["joint_rot"][:, solver.orient_joint]
 
 
 def _bent_start(ch, n):
     rot = np.zeros((n, ch.num_joints, 4))
     rot[..., 3] = 1.0
-    for name, a in (('forearm', 0.4), ('leg', -0.4)):
-        for side in ('left', 'right'):
-            rot[:, ch.index(f'{side}_{name}')] = _hinge([a])[0]
+    for name, a in (("forearm", 0.4), ("leg", -0.4)):
+        for side in ("left", "right"):
+            rot[:, ch.index(f"{side}_{name}")] = _hinge([a])[0]
     return rot
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture(scope="module")
 def paw_solver(dog):
     paws = [(p, [0.012, -0.04, 0.0]) for p in PAWS]
     return IKSolver(dog, DOG_LEGS, paws, orient=PAWS, posture_weight=0.2)
@@ -80,11 +83,11 @@ def test_dog_paws_reach_fk_targets_batched_and_in_sequence(dog, paw_solver):
 def test_hinge_limits_hold_when_a_target_asks_for_more(dog):
     """A paw target straight up through the shoulder would need the elbow bent backwards or far
     past its range: every hinge stays inside its URDF limits."""
-    solver = IKSolver(dog, DOG_LEGS[:4], [('left_finger', [0, 0, 0])])
+    solver = IKSolver(dog, DOG_LEGS[:4], [("left_finger", [0, 0, 0])])
     root = np.array([[0.0, 0.6, 0.0]])
     start = _bent_start(dog, 1)
     fk = forward_kinematics(dog, root, start)
-    target = fk['joint_pos'][:, [dog.index('left_shoulder')]] + [0.3, 0.05, 0.0]
+    target = fk["joint_pos"][:, [dog.index("left_shoulder")]] + [0.3, 0.05, 0.0]
     res = solver.solve(root, start, target, iterations=100)
     ang = hinge_angles(res.local_rot, dog)[0]
     for j in np.flatnonzero(dog.joint_types == REVOLUTE):
@@ -95,21 +98,20 @@ def test_hinge_limits_hold_when_a_target_asks_for_more(dog):
 def test_posture_pull_keeps_targets_and_moves_redundant_joints_to_rest(dog):
     """A hind paw position (3 constraints, 10 dofs): with a posture gain the paw is still on
     target and the pose is nearer the rest posture than without."""
-    leg = ['left_upper_leg', 'left_leg', 'left_foot', 'left_toe']
+    leg = ["left_upper_leg", "left_leg", "left_foot", "left_toe"]
     root = np.array([0.0, 0.6, 0.0])
     rest = _bent_start(dog, 1)[0]
-    rest[dog.index('left_foot')] = Rotation.from_rotvec([0, 0, 0.5]).as_quat()
-    target = forward_kinematics(dog, root, rest)['joint_pos'][dog.index('left_toe')] + [0.05, 0.04, 0]
+    rest[dog.index("left_foot")] = Rotation.from_rotvec([0, 0, 0.5]).as_quat()
+    target = forward_kinematics(dog, root, rest)["joint_pos"][dog.index("left_toe")] + [0.05, 0.04, 0]
     start = rest.copy()
-    start[dog.index('left_foot')] = [0, 0, 0, 1]
+    start[dog.index("left_foot")] = [0, 0, 0, 1]
     dist = {}
     for gain in (0.0, 0.3):
-        s = IKSolver(dog, leg, [('left_toe', [0, 0, 0])], posture_weight=gain)
+        s = IKSolver(dog, leg, [("left_toe", [0, 0, 0])], posture_weight=gain)
         res = s.solve(root, start, target[None], rest_rot=rest, iterations=200)
         assert res.point_error.max() < 1e-4
         q = res.local_rot[[dog.index(n) for n in leg]]
-        dist[gain] = np.sum(R.quat_angle(R.quat_mul(R.quat_conj(q),
-                                                    rest[[dog.index(n) for n in leg]])) ** 2)
+        dist[gain] = np.sum(R.quat_angle(R.quat_mul(R.quat_conj(q), rest[[dog.index(n) for n in leg]])) ** 2)
     assert dist[0.3] < 0.5 * dist[0.0]
 
 
@@ -117,10 +119,11 @@ def test_humanoid_hands_and_feet_with_a_free_root(humanoid):
     """Character-agnostic: the humanoid's wrists and ankles reach targets from a known pose with
     root translation and rotation free."""
     ch = humanoid
-    names = ['right_wrist', 'left_wrist', 'right_ankle', 'left_ankle']
+    names = ["right_wrist", "left_wrist", "right_ankle", "left_ankle"]
     active = [j for j in ch.actuated]
-    solver = IKSolver(ch, active, [(n, [0, 0, 0]) for n in names], root_translation=True,
-                      root_rotation=True, posture_weight=0.1)
+    solver = IKSolver(
+        ch, active, [(n, [0, 0, 0]) for n in names], root_translation=True, root_rotation=True, posture_weight=0.1
+    )
     rng = np.random.default_rng(3)
     truth = np.zeros((4, ch.num_joints, 4))
     truth[..., 3] = 1
@@ -152,10 +155,10 @@ def test_contacts_detected_and_planted_without_jumps():
     pts = np.stack([x, y, np.zeros(n)], axis=1)[:, None]
     mask = detect_contacts(pts, dt, height=0.02, speed=0.5, loop=True)
     runs = contact_runs(mask[:, 0], loop=True)
-    assert len(runs) == 1 and runs[0][1] > n          # one stance, across the loop's end
+    assert len(runs) == 1 and runs[0][1] > n  # one stance, across the loop's end
     planted = plant_contacts(pts, mask, loop=True, cycle_offset=[0.3, 0, 0])
     st = mask[:, 0]
-    held = np.concatenate([planted[runs[0][0]:, 0], planted[:runs[0][1] - n, 0] + [0.3, 0, 0]])
+    held = np.concatenate([planted[runs[0][0] :, 0], planted[: runs[0][1] - n, 0] + [0.3, 0, 0]])
     assert np.ptp(held, axis=0).max() < 1e-12 and abs(held[0, 1]) < 1e-12
     steps = np.linalg.norm(np.diff(planted[:, 0], axis=0), axis=-1)
     orig = np.linalg.norm(np.diff(pts[:, 0], axis=0), axis=-1)
@@ -169,13 +172,12 @@ def test_hysteresis_keeps_a_stance_through_a_wobble_and_ends_it_on_lift():
     h = np.array([5, 3, 1, 0, 0, 2.5, 2.5, 0, 0, 0, 4, 6, 0.5, 0.5, 6, 6]) / 100
     pts = np.stack([np.zeros_like(h), h, np.zeros_like(h)], axis=1)[:, None]
     plain = detect_contacts(pts, 1 / 30, height=0.015, speed=1.0, min_frames=3)[:, 0]
-    hyst = detect_contacts(pts, 1 / 30, height=0.015, speed=1.0, min_frames=3,
-                           release_height=0.03)[:, 0]
+    hyst = detect_contacts(pts, 1 / 30, height=0.015, speed=1.0, min_frames=3, release_height=0.03)[:, 0]
     assert contact_runs(plain) == [(2, 5), (7, 10)]
     assert contact_runs(hyst) == [(2, 10)]
     # a fast point is not down, however low
     fast = pts.copy()
-    fast[:, 0, 0] = np.arange(len(h)) * 0.05          # 1.5 m/s
+    fast[:, 0, 0] = np.arange(len(h)) * 0.05  # 1.5 m/s
     assert not detect_contacts(fast, 1 / 30, height=0.015, speed=1.0).any()
 
 
@@ -192,10 +194,10 @@ def test_blended_planting_leaves_the_middle_of_long_swings_and_the_clip_ends_alo
     out = plant_contacts(pts, down, blend=4, blend_rate=0.02)
     assert np.ptp(out[10:20, 0], axis=0).max() < 1e-12
     assert np.ptp(out[40:48, 0], axis=0).max() < 1e-12
-    np.testing.assert_allclose(out[20 + 4:40 - 4], pts[20 + 4:40 - 4], atol=1e-12)
-    np.testing.assert_allclose(out[:10 - 4], pts[:10 - 4], atol=1e-12)
+    np.testing.assert_allclose(out[20 + 4 : 40 - 4], pts[20 + 4 : 40 - 4], atol=1e-12)
+    np.testing.assert_allclose(out[: 10 - 4], pts[: 10 - 4], atol=1e-12)
     steps = np.linalg.norm(np.diff(out[:, 0], axis=0), axis=-1)
-    assert steps.max() < 0.035                      # source steps are 0.01
+    assert steps.max() < 0.035  # source steps are 0.01
     # a correction of 4.5 cm at blend_rate 1 cm/frame takes at least 5 frames, not 4
     far = plant_contacts(pts, down, blend=4, blend_rate=0.01)
     assert np.abs(far[24, 0] - pts[24, 0]).max() > 1e-6

@@ -2,6 +2,7 @@
 
 Humanoid runs use tiny nets and 0.5 s training episodes so that each test takes seconds.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,13 +20,22 @@ from mimic.learning.config import ConfigError
 
 HUMANOID = "mimic/Humanoid-v0"
 KW = {"motion": "humanoid3d_spinkick", "mode": "train"}
-SMALL = dict(actor_net_layers=[32, 32], critic_net_layers=[32, 32], samples_per_iter=240, actor_steps=6,
-             critic_steps=6, actor_batch_size=64, critic_batch_size=64, buffer_size=2000)
+SMALL = dict(
+    actor_net_layers=[32, 32],
+    critic_net_layers=[32, 32],
+    samples_per_iter=240,
+    actor_steps=6,
+    critic_steps=6,
+    actor_batch_size=64,
+    critic_batch_size=64,
+    buffer_size=2000,
+)
 
 
 @pytest.fixture(scope="module")
 def mimic_env():
     import mimic  # noqa: F401
+
     env = gym.make(HUMANOID, **KW)
     yield env
     env.close()
@@ -41,6 +51,7 @@ def _check_episodes(episodes, obs_dim, act_dim):
 
 def test_thread_count_does_not_change_the_update():
     """The schedule switches torch's thread count in the middle of updates; the numbers must not move."""
+
     def run(threads):
         torch.manual_seed(0)
         net = torch.nn.Sequential(torch.nn.Linear(197, 512), torch.nn.ReLU(), torch.nn.Linear(512, 36))
@@ -55,6 +66,7 @@ def test_thread_count_does_not_change_the_update():
             loss.backward()
             opt.step()
         return [p.detach().clone() for p in net.parameters()]
+
     before = torch.get_num_threads()
     try:
         one, two, mixed = run([1]), run([2]), run([1, 2])
@@ -66,16 +78,17 @@ def test_thread_count_does_not_change_the_update():
 @pytest.mark.parametrize("schedule", ["sync", "overlap"])
 def test_schedules_give_whole_episodes_and_training_goes_on(mimic_env, schedule):
     from mimic.sampling import ParallelSampler
+
     cfg = AWRConfig(**SMALL, schedule=schedule)
     obs_dim, act_dim = mimic_env.observation_space.shape[0], mimic_env.action_space.shape[0]
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=3) as ps:
         agent = AWR(mimic_env, cfg, seed=3, sampler=ps, verbose=0, eval_env=mimic_env)
         rows = []
         agent.learn(max_iters=3, test_every=0, callback=lambda a, row: rows.append(row))
-        assert agent.pending is None or agent.pending.done()          # nothing left running
+        assert agent.pending is None or agent.pending.done()  # nothing left running
         assert agent.iteration == 3 and [r["Iteration"] for r in rows] == [0, 1, 2]
         assert agent.total_samples == rows[-1]["Samples"] >= 3 * cfg.samples_per_iter
-        assert agent.buffer.num_samples == agent.total_samples          # every consumed episode is in D
+        assert agent.buffer.num_samples == agent.total_samples  # every consumed episode is in D
         _check_episodes(list(agent.buffer.episodes), obs_dim, act_dim)
         assert all(np.isfinite(r["Value_Loss"]) and np.isfinite(r["Policy_Loss"]) for r in rows)
         # the learner took only what it had asked for: no collect ran past the last iteration
@@ -84,13 +97,14 @@ def test_schedules_give_whole_episodes_and_training_goes_on(mimic_env, schedule)
 
 def test_overlap_acts_with_the_policy_from_before_the_update(mimic_env):
     from mimic.sampling import ParallelSampler
+
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=5) as ps:
         agent = AWR(mimic_env, AWRConfig(**SMALL, schedule="overlap"), seed=5, sampler=ps, verbose=0)
         agent.train_iteration(more=lambda: True)
         before = {k: v.clone() for k, v in agent.actor.state_dict().items()}
-        agent.train_iteration(more=lambda: True)          # starts collect #3, then updates
+        agent.train_iteration(more=lambda: True)  # starts collect #3, then updates
         started_with = agent.pending_start["actor"]
-        assert all(torch.equal(started_with[k], before[k]) for k in before)               # one update old
+        assert all(torch.equal(started_with[k], before[k]) for k in before)  # one update old
         assert not all(torch.equal(agent.actor.state_dict()[k], before[k]) for k in before)
         episodes, _ = agent._take_episodes()
         _check_episodes(episodes, agent.obs_dim, agent.act_dim)
@@ -98,22 +112,24 @@ def test_overlap_acts_with_the_policy_from_before_the_update(mimic_env):
 
 def test_worker_killed_during_an_overlapped_update_is_survived(mimic_env):
     from mimic.sampling import ParallelSampler
+
     with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=1, worker_timeout=30) as ps:
         agent = AWR(mimic_env, AWRConfig(**SMALL, schedule="overlap"), seed=1, sampler=ps, verbose=0)
-        agent.train_iteration(more=lambda: True)           # the next collect now runs beside the update
+        agent.train_iteration(more=lambda: True)  # the next collect now runs beside the update
         victim = ps.worker_pids()[0]
         update = agent.update
 
         def killing_update(new_samples):
-            os.kill(victim, signal.SIGKILL)               # while the background collect runs
+            os.kill(victim, signal.SIGKILL)  # while the background collect runs
             return update(new_samples)
+
         agent.update = killing_update
         agent.train_iteration(more=lambda: True)
         agent.update = update
-        row = agent.train_iteration(more=lambda: False)    # takes the collect that lost the worker
+        row = agent.train_iteration(more=lambda: False)  # takes the collect that lost the worker
         assert row["Worker_Restarts"] == 1 and ps.worker_pids()[0] != victim
         assert row["Samples"] >= 3 * SMALL["samples_per_iter"]
-        row = agent.train_iteration()                      # and the restarted worker samples again
+        row = agent.train_iteration()  # and the restarted worker samples again
         assert row["Worker_Restarts"] == 0
         _check_episodes(list(agent.buffer.episodes), agent.obs_dim, agent.act_dim)
 
@@ -122,8 +138,9 @@ def test_value_cache_gives_the_values_a_full_pass_gives():
     """Second pass of iteration k == first pass of k+1 (normaliser frozen): cached values equal
     a full evaluation within float rounding; with the normaliser moving, nothing is reused."""
     env = gym.make("CartPole-v1")
-    cfg = AWRConfig(samples_per_iter=300, actor_steps=5, critic_steps=5, normalizer_samples=600,
-                    critic_lr=0.01, optimizer="sgd")
+    cfg = AWRConfig(
+        samples_per_iter=300, actor_steps=5, critic_steps=5, normalizer_samples=600, critic_lr=0.01, optimizer="sgd"
+    )
     agent = AWR(env, cfg, seed=0, verbose=0)
     calls = []
     values = agent._critic_values
@@ -134,8 +151,8 @@ def test_value_cache_gives_the_values_a_full_pass_gives():
     data = agent.buffer.flat()
     z = agent.obs_norm(torch.as_tensor(data.obs))
     zf = agent.obs_norm(torch.as_tensor(data.final_obs))
-    R, V = agent.compute_returns(data, z, zf, agent.buffer.episodes)       # from the cache
-    R_full, V_full = agent.compute_returns(data, z, zf)                    # evaluated again
+    R, V = agent.compute_returns(data, z, zf, agent.buffer.episodes)  # from the cache
+    R_full, V_full = agent.compute_returns(data, z, zf)  # evaluated again
     np.testing.assert_allclose(V, V_full, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(R, R_full, rtol=1e-6, atol=1e-6)
     # iteration 4 (normaliser frozen): pass 1 evaluated only the new episodes' states
@@ -145,6 +162,7 @@ def test_value_cache_gives_the_values_a_full_pass_gives():
 
 def test_device_choice_and_errors():
     from mimic.learning.awr import resolve_device
+
     assert resolve_device("cpu").type == "cpu"
     assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
     if not torch.cuda.is_available():
@@ -157,12 +175,39 @@ def test_device_choice_and_errors():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_checkpoint_loads_and_views_on_cpu(tmp_path):
     from mimic.cli.train import main
+
     out = tmp_path / "run"
-    assert main(["--env", "CartPole-v1", "--agent_config", "args/agents/awr_official.yaml", "--device", "cuda",
-                 "--max_iters", "2", "--samples_per_iter", "200", "--test_episodes", "1", "--plot_every", "0",
-                 "--num_workers", "1", "--output_dir", str(out), "--verbose", "0"]) == 0
-    script = ("from mimic.rebuild import load_agent; import torch; assert not torch.cuda.is_available();"
-              f"a, _ = load_agent({str(out / 'model.pt')!r}); print(a.device, a.predict([0, 0, 0.05, 0])[0])")
+    assert (
+        main(
+            [
+                "--env",
+                "CartPole-v1",
+                "--agent_config",
+                "args/agents/awr_official.yaml",
+                "--device",
+                "cuda",
+                "--max_iters",
+                "2",
+                "--samples_per_iter",
+                "200",
+                "--test_episodes",
+                "1",
+                "--plot_every",
+                "0",
+                "--num_workers",
+                "1",
+                "--output_dir",
+                str(out),
+                "--verbose",
+                "0",
+            ]
+        )
+        == 0
+    )
+    script = (
+        "from mimic.rebuild import load_agent; import torch; assert not torch.cuda.is_available();"
+        f"a, _ = load_agent({str(out / 'model.pt')!r}); print(a.device, a.predict([0, 0, 0.05, 0])[0])"
+    )
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert r.returncode == 0 and r.stdout.startswith("cpu"), r.stderr

@@ -16,6 +16,7 @@ several values (``--actor_net_layers 1024 512``) or a YAML list; mapping keys ta
 an inline YAML mapping (``--env_kwargs {mode: train, dt: 0.01}``); boolean keys
 may be given without a value (``--resume``).
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,7 @@ from mimic.config import SECTIONS, Settings, key_types, usage
 from mimic.learning.config import AWRConfig, ConfigError, coerce
 from mimic.paths import PACKAGE_DIR, AssetNotFound, resolve_character, resolve_motion
 
-REPO_ROOT = str(PACKAGE_DIR.parent)          # args files and agent configs are named from here
+REPO_ROOT = str(PACKAGE_DIR.parent)  # args files and agent configs are named from here
 __all__ = ["ArgError", "Settings", "parse_args", "read_arg_file", "resolve_path", "usage"]
 
 

@@ -11,6 +11,7 @@ aggregated as seeds: mean +- std band over a common sample grid, thin lines per 
 Default label = directory name with a trailing seed suffix (``_s3``, ``_seed3``,
 ``-3``) removed, so seeds of one experiment group automatically.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -107,6 +108,7 @@ def _wall_scale(logs) -> tuple[float, str]:
 
 def _save(fig, out_png: str) -> str:
     import matplotlib.pyplot as plt
+
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
     tmp = os.path.join(os.path.dirname(os.path.abspath(out_png)), f".tmp{os.getpid()}_{os.path.basename(out_png)}")
@@ -116,12 +118,19 @@ def _save(fig, out_png: str) -> str:
     return out_png
 
 
-def plot_metrics(run_dirs: Sequence[str], out_png: str, metrics: Sequence[str],
-                 labels: Optional[Sequence[str]] = None, title: Optional[str] = None) -> str:
+def plot_metrics(
+    run_dirs: Sequence[str],
+    out_png: str,
+    metrics: Sequence[str],
+    labels: Optional[Sequence[str]] = None,
+    title: Optional[str] = None,
+) -> str:
     """One row per metric (a log.csv column), against samples (left) and wall time (right)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     groups = _read_groups(run_dirs, labels)
     all_logs = [l for ls in groups.values() for l in ls]
     x_key = _x_key(all_logs)
@@ -142,10 +151,12 @@ def plot_metrics(run_dirs: Sequence[str], out_png: str, metrics: Sequence[str],
     return _save(fig, out_png)
 
 
-def plot_runs(run_dirs: Sequence[str], out_png: str, labels: Optional[Sequence[str]] = None,
-              title: Optional[str] = None) -> str:
+def plot_runs(
+    run_dirs: Sequence[str], out_png: str, labels: Optional[Sequence[str]] = None, title: Optional[str] = None
+) -> str:
     """Plot one or several runs; runs sharing a label are drawn as mean +- std."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -189,9 +200,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("-o", "--out", default="learning_curve.png")
     p.add_argument("--labels", nargs="*", default=None, help="one label per run (default: folder name minus seed)")
     p.add_argument("--title", default=None)
-    p.add_argument("--metrics", nargs="+", default=None,
-                   help="log.csv columns, one row each against samples and wall time (e.g. Test_Return "
-                        "Test_Episode_Length); default: the test-return panels")
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=None,
+        help="log.csv columns, one row each against samples and wall time (e.g. Test_Return "
+        "Test_Episode_Length); default: the test-return panels",
+    )
     a = p.parse_args(argv)
     if a.labels is not None and len(a.labels) != len(a.runs):
         p.error("--labels needs one label per run")

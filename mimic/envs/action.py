@@ -22,6 +22,7 @@ bounds are as for absolute targets, and the target is not clipped to the joint l
 the reference as ``to_targets(actions, reference)``: any object with ``local_rot`` [K, J, 4]
 (xyzw) and ``hinge`` [K, J] arrays, e.g. a ReferenceBatch.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,29 +30,28 @@ import numpy as np
 from mimic.kinematics.character import REVOLUTE, SPHERICAL, Character
 from mimic.kinematics.rotations import quat_mul_batch
 
-ROTATIONS = ('axis_angle', 'exp_map')
-PD_TARGETS = ('absolute', 'relative')
+ROTATIONS = ("axis_angle", "exp_map")
+PD_TARGETS = ("absolute", "relative")
 
 
 class ActionMap:
-    def __init__(self, character: Character, rotation: str = 'axis_angle',
-                 pd_targets: str = 'absolute'):
+    def __init__(self, character: Character, rotation: str = "axis_angle", pd_targets: str = "absolute"):
         if rotation not in ROTATIONS:
-            raise ValueError(f'rotation must be one of {ROTATIONS}, not {rotation!r}')
+            raise ValueError(f"rotation must be one of {ROTATIONS}, not {rotation!r}")
         if pd_targets not in PD_TARGETS:
-            raise ValueError(f'pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}')
+            raise ValueError(f"pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}")
         self.rotation, self.pd_targets = rotation, pd_targets
-        self.relative = pd_targets == 'relative'
+        self.relative = pd_targets == "relative"
         low, high, offset, scale = [], [], [], []
         self.ball_angle, self.ball_axis, self.ball_exp, self.hinge = [], [], [], []
-        self.ball_joint, self.hinge_joint = [], []   # joint ids, for the reference's rows
+        self.ball_joint, self.hinge_joint = [], []  # joint ids, for the reference's rows
         layout = []  # per actuated joint: ('ball', k) or ('hinge', k)
         for j in character.actuated:
             jt = character.joint_types[j]
             l, u = _angle_range(jt, character.joint_limits[j])
             m, span = 0.5 * (l + u), u - l
             i = len(low)
-            if jt == SPHERICAL and rotation == 'exp_map':
+            if jt == SPHERICAL and rotation == "exp_map":
                 low += [-2 * np.pi] * 3
                 high += [2 * np.pi] * 3
                 offset += [0.0] * 3
@@ -73,10 +73,10 @@ class ActionMap:
                 self.hinge.append(i)
                 self.hinge_joint.append(j)
             if jt == SPHERICAL:
-                layout.append(('ball', len(self.ball_joint)))
+                layout.append(("ball", len(self.ball_joint)))
                 self.ball_joint.append(j)
             else:
-                layout.append(('hinge', len(self.hinge) - 1))
+                layout.append(("hinge", len(self.hinge) - 1))
         self.low = np.array(low)
         self.high = np.array(high)
         self.offset = np.array(offset)
@@ -91,7 +91,7 @@ class ActionMap:
         self.layout = layout  # per actuated joint: ("ball" | "hinge", index)
         nb = len(self.ball_joint)
         # position of each actuated joint's target in concat(ball quats, hinge angles)
-        self._order = [k if kind == 'ball' else nb + k for kind, k in layout]
+        self._order = [k if kind == "ball" else nb + k for kind, k in layout]
 
     @property
     def mean(self):
@@ -105,7 +105,7 @@ class ActionMap:
     @property
     def compilable(self) -> bool:
         """Whether the compiled twin (mimic.envs.kernels.CompiledActionMap) computes this map."""
-        return self.rotation == 'axis_angle' and not self.relative
+        return self.rotation == "axis_angle" and not self.relative
 
     def to_targets(self, actions, reference=None) -> list:
         """Actions [K, size] (or [size] for one character) -> per character, the stable-PD
@@ -117,9 +117,8 @@ class ActionMap:
         hinges = a[:, self.hinge]
         if self.relative:
             if reference is None:
-                raise ValueError('relative PD targets need the reference pose (to_targets(a, ref))')
-            quats = quat_mul_batch(np.ascontiguousarray(reference.local_rot[:, self.ball_joint]),
-                                   quats)
+                raise ValueError("relative PD targets need the reference pose (to_targets(a, ref))")
+            quats = quat_mul_batch(np.ascontiguousarray(reference.local_rot[:, self.ball_joint]), quats)
             hinges = hinges + reference.hinge[:, self.hinge_joint]
         qs = quats.tolist()
         hs = hinges.tolist()
@@ -132,16 +131,16 @@ class ActionMap:
 
     def _ball_quats(self, a):
         """Ball-joint rotations [K, balls, 4] (xyzw) of clipped actions a [K, size]."""
-        if self.rotation == 'exp_map':
+        if self.rotation == "exp_map":
             e = a[:, self.ball_exp]
-            angle = np.sqrt(np.einsum('kji,kji->kj', e, e))
-            clamp = np.minimum(angle, 2 * np.pi)    # DM-2021 clamps the exp map's norm to 2 pi
+            angle = np.sqrt(np.einsum("kji,kji->kj", e, e))
+            clamp = np.minimum(angle, 2 * np.pi)  # DM-2021 clamps the exp map's norm to 2 pi
             axis = e / np.where(angle > 1e-12, angle, 1.0)[..., None]
             half = 0.5 * clamp
             sin_half = np.where(angle > 1e-12, np.sin(half), 0.0)
             return np.concatenate([axis * sin_half[..., None], np.cos(half)[..., None]], axis=-1)
         axis = a[:, self.ball_axis]
-        n = np.sqrt(np.einsum('kji,kji->kj', axis, axis))
+        n = np.sqrt(np.einsum("kji,kji->kj", axis, axis))
         if n.min() < 1e-8:  # DeepMimic uses +z for a zero axis
             zero = n < 1e-8
             axis[zero] = (0.0, 0.0, 1.0)

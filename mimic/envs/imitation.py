@@ -27,6 +27,7 @@ not arithmetic, bounds those, so a batch of K pays it once instead of K times).
 :class:`ImitationEnv` is the ``gymnasium.Env`` (K = 1); :class:`ImitationVectorEnv` is the
 ``gymnasium.vector.VectorEnv`` (K = num_envs, same-step autoreset) that samplers use.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -50,28 +51,49 @@ from mimic.paths import resolve_motion
 from mimic.sim.link_state import JOINT_POS, JOINT_ROT
 from mimic.sim.link_state import SIZE as LINK_STATE_SIZE
 
-MODES = ('train', 'test')
+MODES = ("train", "test")
 
 
 def character_for_motion(motion_path: Path) -> str:
     """The character a clip belongs to, from its name (DeepMimic names clips <character>_...)."""
-    return 'dog' if Path(motion_path).stem.startswith('dog') else 'humanoid'
+    return "dog" if Path(motion_path).stem.startswith("dog") else "humanoid"
 
 
 class ImitationTask:
     """K characters imitating one clip, each in its own physics world, stepped together."""
 
-    def __init__(self, num=1, motion='humanoid3d_walk', character=None, mode='train',
-                 kinematic=False, time_limit=20.0, initial_time_limit=0.5, anneal_samples=32e6,
-                 control_rate=30.0, sim_rate=240.0, rsi=True, early_termination=True,
-                 sync_root=True, reward_weights=None, reward_scales=None,
-                 action_rotation='axis_angle', pd_targets='absolute', obs_rotation='quat'):
+    def __init__(
+        self,
+        num=1,
+        motion="humanoid3d_walk",
+        character=None,
+        mode="train",
+        kinematic=False,
+        time_limit=20.0,
+        initial_time_limit=0.5,
+        anneal_samples=32e6,
+        control_rate=30.0,
+        sim_rate=240.0,
+        rsi=True,
+        early_termination=True,
+        sync_root=True,
+        reward_weights=None,
+        reward_scales=None,
+        action_rotation="axis_angle",
+        pd_targets="absolute",
+        obs_rotation="quat",
+    ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        _check_positive(num=num, control_rate=control_rate, sim_rate=sim_rate, time_limit=time_limit,
-                        initial_time_limit=initial_time_limit)
+        _check_positive(
+            num=num,
+            control_rate=control_rate,
+            sim_rate=sim_rate,
+            time_limit=time_limit,
+            initial_time_limit=initial_time_limit,
+        )
         if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
-            raise ValueError(f'anneal_samples must be a number >= 0, not {anneal_samples!r}')
+            raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
         self.num = K = int(num)
         motion_path = resolve_motion(motion)
         self.character = load_character(character or character_for_motion(motion_path))
@@ -89,8 +111,7 @@ class ImitationTask:
         self.control_dt = 1.0 / control_rate
         substeps = sim_rate / control_rate
         if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
-            raise ValueError(f'sim_rate {sim_rate} must be a multiple of control_rate '
-                             f'{control_rate}')
+            raise ValueError(f"sim_rate {sim_rate} must be a multiple of control_rate {control_rate}")
         self.substeps = int(round(substeps))
         self.sim_rate = float(sim_rate)
 
@@ -101,8 +122,7 @@ class ImitationTask:
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
         # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
         if kernels.available():
-            self._compiled = kernels.CompiledImitation(self.reward_fn, self.observer,
-                                                       self.reference)
+            self._compiled = kernels.CompiledImitation(self.reward_fn, self.observer, self.reference)
         else:
             self._compiled = None
         if kernels.available() and self.action_map.compilable:
@@ -112,7 +132,7 @@ class ImitationTask:
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
 
         J = self.character.num_joints
-        self.state_ext = np.zeros((K, J + 1, LINK_STATE_SIZE))   # link states + a "world" row per character
+        self.state_ext = np.zeros((K, J + 1, LINK_STATE_SIZE))  # link states + a "world" row per character
         self.ref = self.reference.batch(K)
         self._ref_one = self.reference.batch(1)
         # relative PD targets: the reference pose one control step ahead
@@ -122,10 +142,10 @@ class ImitationTask:
         self.limit = np.full(K, self.time_limit)
         self.deadline = np.full(K, self.time_limit)  # start + limit, less a rounding margin
         self.cycle = np.zeros(K, dtype=np.int64)
-        self.root_offset = np.zeros((K, 3))     # reference root shift from cycle re-syncs
-        self._root_shift = np.zeros((K, 3))     # root_offset + cycles * cycle drift
-        self.ref_root = np.zeros((K, 3))        # reference root position in the world
-        self.samples = 0                        # control steps taken (training progress)
+        self.root_offset = np.zeros((K, 3))  # reference root shift from cycle re-syncs
+        self._root_shift = np.zeros((K, 3))  # root_offset + cycles * cycle drift
+        self.ref_root = np.zeros((K, 3))  # reference root position in the world
+        self.samples = 0  # control steps taken (training progress)
         self.worlds, self.sims = [], []
 
     # ------------------------------------------------------------------ worlds
@@ -133,11 +153,11 @@ class ImitationTask:
         if not self.worlds:
             from mimic.sim.character import SimCharacter
             from mimic.sim.world import World
+
             for k in range(self.num):
                 world = World(timestep=1.0 / self.sim_rate)
                 self.worlds.append(world)
-                self.sims.append(SimCharacter(world, self.character,
-                                              state_ext=self.state_ext[k]))
+                self.sims.append(SimCharacter(world, self.character, state_ext=self.state_ext[k]))
 
     def close(self):
         for w in self.worlds:
@@ -145,7 +165,7 @@ class ImitationTask:
         self.worlds, self.sims = [], []
 
     def episode_time_limit(self) -> float:
-        if self.mode == 'test':
+        if self.mode == "test":
             return self.time_limit
         if self.anneal_samples <= 0:
             return self.time_limit
@@ -163,22 +183,31 @@ class ImitationTask:
         self.limit[k] = self.episode_time_limit()
         self.deadline[k] = t0 + self.limit[k] - 1e-9
         self.root_offset[k] = 0.0
-        self.cycle[k] = one.sample(self.time[k:k + 1])[0]
+        self.cycle[k] = one.sample(self.time[k : k + 1])[0]
         self._root_shift[k] = self.cycle[k] * self.reference.cycle_delta
         self.ref_root[k] = one.root_pos[0] + self._root_shift[k]
         sim = self.sims[k]
-        sim.set_state(self.ref_root[k], one.local_rot[0, 0], one.local_rot[0], one.hinge[0],
-                      one.root_lin_vel[0], one.local_ang_vel[0, 0], one.local_ang_vel[0])
+        sim.set_state(
+            self.ref_root[k],
+            one.local_rot[0, 0],
+            one.local_rot[0],
+            one.hinge[0],
+            one.root_lin_vel[0],
+            one.local_ang_vel[0, 0],
+            one.local_ang_vel[0],
+        )
         S = sim.query()
         if not self.kinematic:
             low = lowest_point(self.character, S[:, JOINT_POS], S[:, JOINT_ROT])
             if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
                 sim.shift_root(0.001 - low)
-        obs, _, _ = self._score(self.state_ext[k:k + 1], one, self.ref_root[k:k + 1])
-        if not np.isfinite(obs).all():          # a reset must never hand out NaN / inf
-            raise ValueError(f'{self.clip.name}: the reset at clip time {t0:g} gives a non-finite '
-                             f'observation (column {int(np.argmin(np.isfinite(obs[0])))}); '
-                             f'the clip or the character file holds values the physics cannot take')
+        obs, _, _ = self._score(self.state_ext[k : k + 1], one, self.ref_root[k : k + 1])
+        if not np.isfinite(obs).all():  # a reset must never hand out NaN / inf
+            raise ValueError(
+                f"{self.clip.name}: the reset at clip time {t0:g} gives a non-finite "
+                f"observation (column {int(np.argmin(np.isfinite(obs[0])))}); "
+                f"the clip or the character file holds values the physics cannot take"
+            )
         return obs[0]
 
     def _score(self, S_ext, ref, ref_root):
@@ -228,9 +257,15 @@ class ImitationTask:
         np.add(ref.root_pos, self._root_shift, out=self.ref_root)
         if self.kinematic:
             for k in moving:
-                sims[k].set_state(self.ref_root[k], ref.local_rot[k, 0], ref.local_rot[k],
-                                  ref.hinge[k], ref.root_lin_vel[k], ref.local_ang_vel[k, 0],
-                                  ref.local_ang_vel[k])
+                sims[k].set_state(
+                    self.ref_root[k],
+                    ref.local_rot[k, 0],
+                    ref.local_rot[k],
+                    ref.hinge[k],
+                    ref.root_lin_vel[k],
+                    ref.local_ang_vel[k, 0],
+                    ref.local_ang_vel[k],
+                )
         if active is None:
             for sim in sims:
                 sim.query()
@@ -273,21 +308,26 @@ class ImitationTask:
             terminated = dead | clip_end
         truncated = self.time >= self.deadline
         truncated &= ~terminated
-        info = {'reward_terms': terms, 'time': self.time.copy(), 'phase': ref.phase.copy(),
-                'fallen': fallen, 'clip_end': clip_end, 'sim_unstable': unstable}
+        info = {
+            "reward_terms": terms,
+            "time": self.time.copy(),
+            "phase": ref.phase.copy(),
+            "fallen": fallen,
+            "clip_end": clip_end,
+            "sim_unstable": unstable,
+        }
         return obs, reward, terminated, truncated, info
 
 
 def _check_positive(**values):
     for name, v in values.items():
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
-            raise ValueError(f'{name} must be a positive number, not {v!r}')
+            raise ValueError(f"{name} must be a positive number, not {v!r}")
 
 
 # the environment options and their defaults: ImitationTask's keyword arguments, read from its
 # signature so that they are written once
-_TASK_DEFAULTS = {name: p.default for name, p in inspect.signature(ImitationTask).parameters.items()
-                  if name != 'num'}
+_TASK_DEFAULTS = {name: p.default for name, p in inspect.signature(ImitationTask).parameters.items() if name != "num"}
 
 
 class _TaskAttributes:
@@ -335,8 +375,9 @@ class _TaskAttributes:
     def _spaces(self):
         t = self.task
         obs = gym.spaces.Box(-np.inf, np.inf, (t.observer.size,), np.float32)
-        act = gym.spaces.Box(t.action_map.low.astype(np.float32),
-                             t.action_map.high.astype(np.float32), dtype=np.float32)
+        act = gym.spaces.Box(
+            t.action_map.low.astype(np.float32), t.action_map.high.astype(np.float32), dtype=np.float32
+        )
         return obs, act
 
 
@@ -347,13 +388,15 @@ class ImitationEnv(_TaskAttributes, gym.Env):
     progress used for episode-length annealing. ``kinematic=True`` makes the character follow the
     reference exactly (playback; reward checks).
     """
-    metadata = {'render_modes': ['rgb_array'], 'render_fps': 30}
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(self, render_mode=None, render_width=640, render_height=480, **kwargs):
         unknown = set(kwargs) - set(_TASK_DEFAULTS)
         if unknown:
-            raise TypeError(f'unknown environment options {sorted(unknown)} '
-                            f'(known: {", ".join(sorted(_TASK_DEFAULTS))})')
+            raise TypeError(
+                f"unknown environment options {sorted(unknown)} (known: {', '.join(sorted(_TASK_DEFAULTS))})"
+            )
         self.task = ImitationTask(1, **kwargs)
         self.observation_space, self.action_space = self._spaces()
         self.render_mode = render_mode
@@ -381,23 +424,35 @@ class ImitationEnv(_TaskAttributes, gym.Env):
         task = self.task
         task.ensure_worlds()
         options = options or {}
-        if 'total_samples' in options:
-            task.samples = int(options['total_samples'])
-        t0 = float(options['time']) if 'time' in options else task.start_time(self.np_random)
+        if "total_samples" in options:
+            task.samples = int(options["total_samples"])
+        t0 = float(options["time"]) if "time" in options else task.start_time(self.np_random)
         obs = task.reset_one(0, t0)
-        return obs, {'time': t0, 'phase': float(task.reference.phase(t0))}
+        return obs, {"time": t0, "phase": float(task.reference.phase(t0))}
 
     def step(self, action):
         a = np.asarray(action)
-        if a.shape != self.action_space.shape:      # (2, 36) would silently step 2 characters
-            raise ValueError(f'{self.task.clip.name}: action of shape {a.shape}; this env takes one '
-                             f'action of shape {self.action_space.shape} (for several: gym.make_vec)')
+        if a.shape != self.action_space.shape:  # (2, 36) would silently step 2 characters
+            raise ValueError(
+                f"{self.task.clip.name}: action of shape {a.shape}; this env takes one "
+                f"action of shape {self.action_space.shape} (for several: gym.make_vec)"
+            )
         obs, reward, term, trunc, info = self.task.step(a)
-        terms = info['reward_terms'][0].tolist()
-        return obs[0], float(reward[0]), bool(term[0]), bool(trunc[0]), {
-            'reward_terms': dict(zip(REWARD_TERMS, terms)), 'time': float(info['time'][0]),
-            'phase': float(info['phase'][0]), 'fallen': bool(info['fallen'][0]),
-            'clip_end': bool(info['clip_end'][0]), 'sim_unstable': bool(info['sim_unstable'][0])}
+        terms = info["reward_terms"][0].tolist()
+        return (
+            obs[0],
+            float(reward[0]),
+            bool(term[0]),
+            bool(trunc[0]),
+            {
+                "reward_terms": dict(zip(REWARD_TERMS, terms)),
+                "time": float(info["time"][0]),
+                "phase": float(info["phase"][0]),
+                "fallen": bool(info["fallen"][0]),
+                "clip_end": bool(info["clip_end"][0]),
+                "sim_unstable": bool(info["sim_unstable"][0]),
+            },
+        )
 
     def reference_state(self):
         """The current reference: (root position in the world, local rotations [J, 4] xyzw,
@@ -408,9 +463,10 @@ class ImitationEnv(_TaskAttributes, gym.Env):
         return t.ref_root[0].copy(), one.local_rot[0].copy(), one.hinge[0].copy()
 
     def render(self):
-        if self.render_mode != 'rgb_array':
+        if self.render_mode != "rgb_array":
             return None
         from mimic.sim.camera import render_rgb
+
         self.task.ensure_worlds()
         return render_rgb(self.world, self.sim, *self.render_size)
 
@@ -432,25 +488,25 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
     observation with zero reward and no end flags.  (A sampler finishing a batch has ended
     episodes waiting next to running ones; simulating them would be wasted work.)
     """
-    metadata = {'autoreset_mode': AutoresetMode.SAME_STEP, 'render_modes': []}
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}
 
     def __init__(self, num_envs=1, autoreset_mode=AutoresetMode.SAME_STEP, **kwargs):
         unknown = set(kwargs) - set(_TASK_DEFAULTS)
         if unknown:
-            raise TypeError(f'unknown environment options {sorted(unknown)}')
+            raise TypeError(f"unknown environment options {sorted(unknown)}")
         mode = AutoresetMode(autoreset_mode)
         if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.DISABLED):
-            raise ValueError(f'autoreset_mode {mode} is not supported (SameStep or Disabled)')
+            raise ValueError(f"autoreset_mode {mode} is not supported (SameStep or Disabled)")
         self.metadata = dict(self.metadata, autoreset_mode=mode)
         self.task = ImitationTask(num_envs, **kwargs)
         self.num_envs = int(num_envs)
         self.single_observation_space, self.single_action_space = self._spaces()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self._rngs = [np.random.default_rng(s) for s in
-                      np.random.SeedSequence().spawn(self.num_envs)]
+        self._rngs = [np.random.default_rng(s) for s in np.random.SeedSequence().spawn(self.num_envs)]
         self._obs = np.zeros((self.num_envs, self.task.observer.size), np.float32)
-        self._idle = np.ones(self.num_envs, bool)       # DISABLED mode: ended / never reset
+        self._idle = np.ones(self.num_envs, bool)  # DISABLED mode: ended / never reset
 
     def reset(self, *, seed=None, options=None):
         """Reset all characters, or those in ``options["reset_mask"]``. ``seed`` is an int
@@ -458,17 +514,18 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
         task = self.task
         task.ensure_worlds()
         options = options or {}
-        mask = np.asarray(options.get('reset_mask', np.ones(self.num_envs, bool)), bool)
+        mask = np.asarray(options.get("reset_mask", np.ones(self.num_envs, bool)), bool)
         if seed is not None:
-            seeds = list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else \
-                [seed + i for i in range(self.num_envs)]
+            seeds = (
+                list(seed) if isinstance(seed, (list, tuple, np.ndarray)) else [seed + i for i in range(self.num_envs)]
+            )
             for i in np.flatnonzero(mask):
                 if seeds[i] is not None:
                     self._rngs[i] = np.random.default_rng(int(seeds[i]))
-        if 'total_samples' in options:
-            task.samples = int(options['total_samples'])
+        if "total_samples" in options:
+            task.samples = int(options["total_samples"])
         for k in np.flatnonzero(mask):
-            t0 = float(options['time']) if 'time' in options else task.start_time(self._rngs[k])
+            t0 = float(options["time"]) if "time" in options else task.start_time(self._rngs[k])
             self._obs[k] = task.reset_one(k, t0)
         self._idle[mask] = False
         return self._obs.copy(), {}
@@ -476,30 +533,37 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
     def step(self, actions):
         task = self.task
         if np.shape(actions) != self.action_space.shape:
-            raise ValueError(f'{task.clip.name}: actions of shape {np.shape(actions)}; this vector env '
-                             f'takes shape {self.action_space.shape} (one row per character)')
-        disabled = self.metadata['autoreset_mode'] == AutoresetMode.DISABLED
+            raise ValueError(
+                f"{task.clip.name}: actions of shape {np.shape(actions)}; this vector env "
+                f"takes shape {self.action_space.shape} (one row per character)"
+            )
+        disabled = self.metadata["autoreset_mode"] == AutoresetMode.DISABLED
         idle = self._idle if disabled and self._idle.any() else None
         obs, reward, term, trunc, info = task.step(actions, None if idle is None else ~idle)
-        infos = {'reward_terms': info['reward_terms'], 'fallen': info['fallen'],
-                 'clip_end': info['clip_end'], 'sim_unstable': info['sim_unstable'],
-                 'time': info['time'], 'phase': info['phase']}
-        if idle is not None:                 # not simulated: last observation, no reward, no end
+        infos = {
+            "reward_terms": info["reward_terms"],
+            "fallen": info["fallen"],
+            "clip_end": info["clip_end"],
+            "sim_unstable": info["sim_unstable"],
+            "time": info["time"],
+            "phase": info["phase"],
+        }
+        if idle is not None:  # not simulated: last observation, no reward, no end
             obs[idle] = self._obs[idle]
             reward[idle] = 0.0
-            infos['reward_terms'][idle] = 0.0
-            for a in (term, trunc, infos['fallen'], infos['clip_end'], infos['sim_unstable']):
+            infos["reward_terms"][idle] = 0.0
+            for a in (term, trunc, infos["fallen"], infos["clip_end"], infos["sim_unstable"]):
                 a[idle] = False
         done = term | trunc
         if disabled:
             self._idle |= done
-        if done.any() and self.metadata['autoreset_mode'] == AutoresetMode.SAME_STEP:
+        if done.any() and self.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP:
             final = np.empty(self.num_envs, dtype=object)
             for k in np.flatnonzero(done):
                 final[k] = obs[k].copy()
                 obs[k] = task.reset_one(k, task.start_time(self._rngs[k]))
-            infos['final_obs'] = final
-            infos['_final_obs'] = done.copy()
+            infos["final_obs"] = final
+            infos["_final_obs"] = done.copy()
         self._obs[:] = obs
         return obs, reward, term, trunc, infos
 

@@ -7,6 +7,7 @@ install time as an optional extension; when it is missing (no C compiler) or
 ``MIMIC_NUMPY_KERNELS=1`` is set, the environment runs the numpy modules instead.
 tests/test_kernels.py checks that both paths agree on real simulated states.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,8 +20,9 @@ from mimic.kinematics.reference import ReferenceMotion
 
 try:
     if not compiled.wanted():
-        raise ImportError(f'{compiled.SWITCH} is set')
+        raise ImportError(f"{compiled.SWITCH} is set")
     from mimic.envs import _kernels
+
     UNAVAILABLE_REASON = None
 except ImportError as e:  # not built (no compiler at install time) or switched off
     _kernels = None
@@ -39,26 +41,27 @@ class CompiledImitation:
     ``ImitationReward`` and ``ObservationBuilder`` (with ``heading_frames``) return.
     """
 
-    def __init__(self, reward: ImitationReward, observer: ObservationBuilder,
-                 reference: ReferenceMotion):
+    def __init__(self, reward: ImitationReward, observer: ObservationBuilder, reference: ReferenceMotion):
         if _kernels is None:
-            raise RuntimeError(f'the compiled kernels are unavailable: {UNAVAILABLE_REASON}')
+            raise RuntimeError(f"the compiled kernels are unavailable: {UNAVAILABLE_REASON}")
         J = reward.J
         offsets, o = {}, 0
         for name, shape in reference.layout:
             offsets[name] = o
             o += int(np.prod(shape))
-        names = ('local_rot', 'local_ang_vel', 'root_lin_vel', 'ee_rel', 'com_vel')
-        self.iparams = np.array([J, len(reward.ee), o] + [offsets[n] for n in names]
-                                + list(reward.parent_ext) + list(reward.ee), dtype=np.int32)
-        self.dparams = np.concatenate([reward.joint_w, reward.mass_frac, reward.root_com_offset,
-                                       reward.weights, reward.scales]).astype(np.float64)
+        names = ("local_rot", "local_ang_vel", "root_lin_vel", "ee_rel", "com_vel")
+        self.iparams = np.array(
+            [J, len(reward.ee), o] + [offsets[n] for n in names] + list(reward.parent_ext) + list(reward.ee),
+            dtype=np.int32,
+        )
+        self.dparams = np.concatenate(
+            [reward.joint_w, reward.mass_frac, reward.root_com_offset, reward.weights, reward.scales]
+        ).astype(np.float64)
         self.obs_size = observer.quat_size
         self._run = _kernels.imitation
 
     def __call__(self, S_ext, ref, ref_root, obs, terms, reward):
-        self._run(S_ext, ref.buf, ref_root, ref.phase, self.iparams, self.dparams, obs, terms,
-                  reward)
+        self._run(S_ext, ref.buf, ref_root, ref.phase, self.iparams, self.dparams, obs, terms, reward)
 
 
 class CompiledActionMap:
@@ -66,17 +69,16 @@ class CompiledActionMap:
 
     def __init__(self, action_map: ActionMap):
         if _kernels is None:
-            raise RuntimeError(f'the compiled kernels are unavailable: {UNAVAILABLE_REASON}')
+            raise RuntimeError(f"the compiled kernels are unavailable: {UNAVAILABLE_REASON}")
         self.low = np.ascontiguousarray(action_map.low, dtype=np.float64)
         self.high = np.ascontiguousarray(action_map.high, dtype=np.float64)
         layout = []
         for kind, i in action_map.layout:
-            col = action_map.ball_angle[i] if kind == 'ball' else action_map.hinge[i]
-            layout += [1 if kind == 'ball' else 0, int(col)]
+            col = action_map.ball_angle[i] if kind == "ball" else action_map.hinge[i]
+            layout += [1 if kind == "ball" else 0, int(col)]
         self.layout = np.array(layout, dtype=np.int32)
         self._run = _kernels.pd_targets
 
     def to_targets(self, actions) -> list:
         """actions: K * size floats in any shape ([K, size], or [size] for one character)."""
-        return self._run(np.ascontiguousarray(actions, dtype=np.float64), self.low, self.high,
-                         self.layout)
+        return self._run(np.ascontiguousarray(actions, dtype=np.float64), self.low, self.high, self.layout)

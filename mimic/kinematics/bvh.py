@@ -13,6 +13,7 @@ line-by-line Python parse costs ~30x more on a 10-minute capture. Only when a ch
 the numbers it should is it re-read line by line, to name the bad line. Every error is a
 :class:`BVHError` whose message starts ``<file>:<line>:``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,13 +24,13 @@ import numpy as np
 
 from mimic.kinematics.rotations import quat_from_euler
 
-ROTATION_CHANNELS = ('Xrotation', 'Yrotation', 'Zrotation')
-POSITION_CHANNELS = ('Xposition', 'Yposition', 'Zposition')
+ROTATION_CHANNELS = ("Xrotation", "Yrotation", "Zrotation")
+POSITION_CHANNELS = ("Xposition", "Yposition", "Zposition")
 CHANNELS = ROTATION_CHANNELS + POSITION_CHANNELS
 # metres per unit, for the units BVH files are written in
-UNITS = {'m': 1.0, 'cm': 0.01, 'inch': 0.0254, 'mm': 0.001}
-END_SUFFIX = '_End'          # an End Site is named after its joint: 'LeftFoot_End'
-CHUNK_FRAMES = 2000          # frames per parse chunk (and progress-bar step)
+UNITS = {"m": 1.0, "cm": 0.01, "inch": 0.0254, "mm": 0.001}
+END_SUFFIX = "_End"  # an End Site is named after its joint: 'LeftFoot_End'
+CHUNK_FRAMES = 2000  # frames per parse chunk (and progress-bar step)
 
 
 class BVHError(ValueError):
@@ -39,15 +40,16 @@ class BVHError(ValueError):
 @dataclass
 class BVH:
     """A parsed BVH file. Joints are in file order (parents first)."""
+
     path: Path | None
-    names: list                    # [J] joint names as in the file
-    parents: np.ndarray            # [J] parent index, -1 for the root
-    offsets: np.ndarray            # [J, 3] offset from the parent, file units
-    channels: list                 # [J] list of channel names of each joint
-    end_sites: list                # (joint index, offset [3]) of every End Site
+    names: list  # [J] joint names as in the file
+    parents: np.ndarray  # [J] parent index, -1 for the root
+    offsets: np.ndarray  # [J, 3] offset from the parent, file units
+    channels: list  # [J] list of channel names of each joint
+    end_sites: list  # (joint index, offset [3]) of every End Site
     frame_time: float
-    motion: np.ndarray             # [F, C] channel values, in file order
-    channel_start: np.ndarray = field(default=None)   # [J] first column of each joint
+    motion: np.ndarray  # [F, C] channel values, in file order
+    channel_start: np.ndarray = field(default=None)  # [J] first column of each joint
 
     def __post_init__(self):
         if self.channel_start is None:
@@ -115,13 +117,13 @@ class BVH:
             chans = self.channels[j]
             rot = [(k, c) for k, c in enumerate(chans) if c in ROTATION_CHANNELS]
             if rot:
-                order = ''.join(c[0] for _, c in rot)
+                order = "".join(c[0] for _, c in rot)
                 cols = [self.channel_start[j] + k for k, _ in rot]
                 groups.setdefault(order, []).append((j, cols))
         for order, members in groups.items():
             joints = [j for j, _ in members]
-            cols = np.array([c for _, c in members])                    # [G, len(order)]
-            angles = data[:, cols]                                      # [F, G, len(order)]
+            cols = np.array([c for _, c in members])  # [G, len(order)]
+            angles = data[:, cols]  # [F, G, len(order)]
             out[:, joints] = quat_from_euler(np.radians(angles), order)
         return out
 
@@ -150,98 +152,100 @@ class _Lines:
         self.path, self.lines, self.i = path, lines, 0
 
     def error(self, msg, line=None):
-        return BVHError(f'{self.path}:{line or self.i}: {msg}')
+        return BVHError(f"{self.path}:{line or self.i}: {msg}")
 
-    def next(self, what='more'):
+    def next(self, what="more"):
         while self.i < len(self.lines):
             self.i += 1
             toks = self.lines[self.i - 1].split()
             if toks:
                 return toks
-        raise self.error(f'file ends early, expected {what}', len(self.lines))
+        raise self.error(f"file ends early, expected {what}", len(self.lines))
 
 
 def _floats(lines: _Lines, toks, n, what):
     try:
         vals = [float(t) for t in toks]
     except ValueError:
-        raise lines.error(f'{what} must be numbers, got {" ".join(toks)!r}') from None
+        raise lines.error(f"{what} must be numbers, got {' '.join(toks)!r}") from None
     if len(vals) != n:
-        raise lines.error(f'{what} needs {n} numbers, got {len(vals)}')
+        raise lines.error(f"{what} needs {n} numbers, got {len(vals)}")
     return vals
 
 
 def _parse_hierarchy(lines: _Lines):
-    toks = lines.next('HIERARCHY')
-    if toks[0] != 'HIERARCHY':
+    toks = lines.next("HIERARCHY")
+    if toks[0] != "HIERARCHY":
         raise lines.error(f"not a BVH file: expected 'HIERARCHY', got {toks[0]!r}")
     names, parents, offsets, channels, ends = [], [], [], [], []
-    stack = []                    # open joints; None for an open End Site
-    toks = lines.next('ROOT')
+    stack = []  # open joints; None for an open End Site
+    toks = lines.next("ROOT")
     while True:
         key = toks[0]
-        if key in ('ROOT', 'JOINT'):
-            if (key == 'ROOT') != (not stack):
-                raise lines.error(f'{key} {"outside" if key == "JOINT" else "inside"} the root')
+        if key in ("ROOT", "JOINT"):
+            if (key == "ROOT") != (not stack):
+                raise lines.error(f"{key} {'outside' if key == 'JOINT' else 'inside'} the root")
             if len(toks) < 2:
-                raise lines.error(f'{key} without a name')
-            name = ' '.join(toks[1:])
+                raise lines.error(f"{key} without a name")
+            name = " ".join(toks[1:])
             if name in names:
-                raise lines.error(f'joint {name!r} appears twice')
+                raise lines.error(f"joint {name!r} appears twice")
             parents.append(stack[-1] if stack else -1)
             names.append(name)
-            if lines.next('{')[0] != '{':
+            if lines.next("{")[0] != "{":
                 raise lines.error(f"expected '{{' after {key} {name}")
-            toks = lines.next('OFFSET')
-            if toks[0] != 'OFFSET':
-                raise lines.error(f'joint {name}: expected OFFSET, got {toks[0]!r}')
-            offsets.append(_floats(lines, toks[1:], 3, 'OFFSET'))
-            toks = lines.next('CHANNELS')
-            if toks[0] != 'CHANNELS':
-                raise lines.error(f'joint {name}: expected CHANNELS, got {toks[0]!r}')
-            n = _floats(lines, toks[1:2], 1, 'CHANNELS count')[0]
+            toks = lines.next("OFFSET")
+            if toks[0] != "OFFSET":
+                raise lines.error(f"joint {name}: expected OFFSET, got {toks[0]!r}")
+            offsets.append(_floats(lines, toks[1:], 3, "OFFSET"))
+            toks = lines.next("CHANNELS")
+            if toks[0] != "CHANNELS":
+                raise lines.error(f"joint {name}: expected CHANNELS, got {toks[0]!r}")
+            n = _floats(lines, toks[1:2], 1, "CHANNELS count")[0]
             chans = toks[2:]
             if len(chans) != n or any(c not in CHANNELS for c in chans):
-                raise lines.error(f'joint {name}: CHANNELS {" ".join(toks[1:])!r} is not a count '
-                                  f'followed by that many of {", ".join(CHANNELS)}')
+                raise lines.error(
+                    f"joint {name}: CHANNELS {' '.join(toks[1:])!r} is not a count "
+                    f"followed by that many of {', '.join(CHANNELS)}"
+                )
             channels.append(chans)
             stack.append(len(names) - 1)
-        elif key == 'End':
+        elif key == "End":
             if not stack or stack[-1] is None:
-                raise lines.error('End Site outside a joint')
-            if lines.next('{')[0] != '{':
+                raise lines.error("End Site outside a joint")
+            if lines.next("{")[0] != "{":
                 raise lines.error("expected '{' after End Site")
-            toks = lines.next('OFFSET')
-            if toks[0] != 'OFFSET':
-                raise lines.error(f'End Site: expected OFFSET, got {toks[0]!r}')
-            ends.append((stack[-1], np.array(_floats(lines, toks[1:], 3, 'OFFSET'))))
+            toks = lines.next("OFFSET")
+            if toks[0] != "OFFSET":
+                raise lines.error(f"End Site: expected OFFSET, got {toks[0]!r}")
+            ends.append((stack[-1], np.array(_floats(lines, toks[1:], 3, "OFFSET"))))
             stack.append(None)
-        elif key == '}':
+        elif key == "}":
             if not stack:
                 raise lines.error("unmatched '}'")
             stack.pop()
             if not stack:
                 break
         else:
-            raise lines.error(f'unexpected {key!r} in the hierarchy')
+            raise lines.error(f"unexpected {key!r} in the hierarchy")
         toks = lines.next("'}'")
     return names, np.array(parents, dtype=int), np.array(offsets, dtype=float), channels, ends
 
 
 def _parse_header(lines: _Lines):
-    toks = lines.next('MOTION')
-    if toks[0] != 'MOTION':
+    toks = lines.next("MOTION")
+    if toks[0] != "MOTION":
         raise lines.error(f"expected 'MOTION' after the hierarchy, got {toks[0]!r}")
-    toks = lines.next('Frames:')
-    if toks[0] != 'Frames:' or len(toks) != 2 or not toks[1].isdigit():
+    toks = lines.next("Frames:")
+    if toks[0] != "Frames:" or len(toks) != 2 or not toks[1].isdigit():
         raise lines.error(f"expected 'Frames: <count>', got {' '.join(toks)!r}")
     n = int(toks[1])
-    toks = lines.next('Frame Time:')
-    if toks[:2] != ['Frame', 'Time:'] or len(toks) != 3:
+    toks = lines.next("Frame Time:")
+    if toks[:2] != ["Frame", "Time:"] or len(toks) != 3:
         raise lines.error(f"expected 'Frame Time: <seconds>', got {' '.join(toks)!r}")
-    dt = _floats(lines, toks[2:], 1, 'Frame Time')[0]
+    dt = _floats(lines, toks[2:], 1, "Frame Time")[0]
     if not dt > 0:
-        raise lines.error(f'Frame Time must be positive, got {dt}')
+        raise lines.error(f"Frame Time must be positive, got {dt}")
     return n, dt
 
 
@@ -252,47 +256,48 @@ def _parse_motion(path, text: str, first_line: int, frames: int, width: int, pro
     while done < frames:
         rows = min(CHUNK_FRAMES, frames - done)
         end = pos
-        for _ in range(rows):                 # a chunk ends at a line end
-            nl = text.find('\n', end)
+        for _ in range(rows):  # a chunk ends at a line end
+            nl = text.find("\n", end)
             end = len(text) if nl < 0 else nl + 1
         chunk = text[pos:end]
         with warnings.catch_warnings():
-            warnings.simplefilter('ignore')   # a malformed number: fewer values, found below
+            warnings.simplefilter("ignore")  # a malformed number: fewer values, found below
             try:
-                vals = np.fromstring(chunk, sep=' ')
+                vals = np.fromstring(chunk, sep=" ")
             except ValueError:
                 vals = np.zeros(0)
-        if vals.size != rows * width or chunk.count('\n') + (not chunk.endswith('\n')) < rows:
-            _find_bad_line(path, chunk, first_line + text.count('\n', 0, pos), rows, width,
-                           done, frames)
-        out[done:done + rows] = vals.reshape(rows, width)
+        if vals.size != rows * width or chunk.count("\n") + (not chunk.endswith("\n")) < rows:
+            _find_bad_line(path, chunk, first_line + text.count("\n", 0, pos), rows, width, done, frames)
+        out[done : done + rows] = vals.reshape(rows, width)
         done += rows
         pos = end
         if progress is not None:
             progress(rows)
     if text[pos:].strip():
-        line = first_line + text.count('\n', 0, pos)
-        raise BVHError(f'{path}:{line}: more motion data than the {frames} frames announced')
+        line = first_line + text.count("\n", 0, pos)
+        raise BVHError(f"{path}:{line}: more motion data than the {frames} frames announced")
     return out
 
 
 def _find_bad_line(path, chunk, line0, rows, width, done, frames):
-    lines = chunk.split('\n')
+    lines = chunk.split("\n")
     for k in range(rows):
         line = line0 + k
         if k >= len(lines) or not lines[k].strip():
-            raise BVHError(f'{path}:{line}: file ends (or a blank line) after {done + k} of '
-                           f'{frames} frames: truncated motion data')
+            raise BVHError(
+                f"{path}:{line}: file ends (or a blank line) after {done + k} of {frames} frames: truncated motion data"
+            )
         toks = lines[k].split()
         try:
             [float(t) for t in toks]
         except ValueError:
             bad = next(t for t in toks if not _is_number(t))
-            raise BVHError(f'{path}:{line}: frame {done + k}: {bad!r} is not a number') from None
+            raise BVHError(f"{path}:{line}: frame {done + k}: {bad!r} is not a number") from None
         if len(toks) != width:
-            raise BVHError(f'{path}:{line}: frame {done + k} has {len(toks)} values, the '
-                           f'hierarchy has {width} channels')
-    raise BVHError(f'{path}:{line0}: unreadable motion data')
+            raise BVHError(
+                f"{path}:{line}: frame {done + k} has {len(toks)} values, the hierarchy has {width} channels"
+            )
+    raise BVHError(f"{path}:{line0}: unreadable motion data")
 
 
 def _is_number(t):
@@ -307,69 +312,77 @@ def read_bvh(path, progress=None) -> BVH:
     """Read a BVH file. ``progress``: optional callable(frames_done_now) for a progress bar."""
     path = Path(path)
     try:
-        text = path.read_text(errors='replace')
+        text = path.read_text(errors="replace")
     except FileNotFoundError:
-        raise BVHError(f'{path}: no such BVH file') from None
+        raise BVHError(f"{path}: no such BVH file") from None
     # split off the head (hierarchy + motion header) without splitting the whole motion text
-    k = text.find('MOTION')
+    k = text.find("MOTION")
     if k < 0:
         head_end = len(text)
     else:
         head_end = k
-        for _ in range(3):                        # MOTION, Frames:, Frame Time: lines
-            nl = text.find('\n', head_end)
+        for _ in range(3):  # MOTION, Frames:, Frame Time: lines
+            nl = text.find("\n", head_end)
             head_end = len(text) if nl < 0 else nl + 1
-    lines = _Lines(path, text[:head_end].split('\n'))
+    lines = _Lines(path, text[:head_end].split("\n"))
     names, parents, offsets, channels, ends = _parse_hierarchy(lines)
     frames, dt = _parse_header(lines)
     if frames < 1:
-        raise BVHError(f'{path}:{lines.i}: no frames')
+        raise BVHError(f"{path}:{lines.i}: no frames")
     width = sum(len(c) for c in channels)
-    first_line = text.count('\n', 0, head_end) + 1
+    first_line = text.count("\n", 0, head_end) + 1
     motion = _parse_motion(path, text[head_end:], first_line, frames, width, progress)
     if not np.isfinite(motion).all():
         f = int(np.argwhere(~np.isfinite(motion))[0, 0])
-        raise BVHError(f'{path}:{first_line + f}: frame {f} holds a non-finite value')
-    return BVH(path=path, names=names, parents=parents, offsets=offsets, channels=channels,
-               end_sites=ends, frame_time=dt, motion=motion)
+        raise BVHError(f"{path}:{first_line + f}: frame {f} holds a non-finite value")
+    return BVH(
+        path=path,
+        names=names,
+        parents=parents,
+        offsets=offsets,
+        channels=channels,
+        end_sites=ends,
+        frame_time=dt,
+        motion=motion,
+    )
 
 
 # ============================================================================= writing
 def write_bvh(path, bvh: BVH, precision: int = 6):
     """Write ``bvh`` (its hierarchy, frame time and motion) as a BVH file."""
-    out = ['HIERARCHY']
+    out = ["HIERARCHY"]
     ends = {}
     for j, off in bvh.end_sites:
         ends.setdefault(j, []).append(off)
-    num = f'%.{precision}f'
+    num = f"%.{precision}f"
 
     def joint(j, depth):
-        pad = '\t' * depth
-        key = 'ROOT' if bvh.parents[j] < 0 else 'JOINT'
-        out.append(f'{pad}{key} {bvh.names[j]}')
-        out.append(f'{pad}{{')
-        out.append(f'{pad}\tOFFSET ' + ' '.join(num % v for v in bvh.offsets[j]))
-        out.append(f'{pad}\tCHANNELS {len(bvh.channels[j])} ' + ' '.join(bvh.channels[j]))
+        pad = "\t" * depth
+        key = "ROOT" if bvh.parents[j] < 0 else "JOINT"
+        out.append(f"{pad}{key} {bvh.names[j]}")
+        out.append(f"{pad}{{")
+        out.append(f"{pad}\tOFFSET " + " ".join(num % v for v in bvh.offsets[j]))
+        out.append(f"{pad}\tCHANNELS {len(bvh.channels[j])} " + " ".join(bvh.channels[j]))
         for c in bvh.children(j):
             joint(c, depth + 1)
         for off in ends.get(j, []):
-            out.extend([f'{pad}\tEnd Site', f'{pad}\t{{',
-                        f'{pad}\t\tOFFSET ' + ' '.join(num % v for v in off), f'{pad}\t}}'])
-        out.append(f'{pad}}}')
+            out.extend(
+                [f"{pad}\tEnd Site", f"{pad}\t{{", f"{pad}\t\tOFFSET " + " ".join(num % v for v in off), f"{pad}\t}}"]
+            )
+        out.append(f"{pad}}}")
 
     joint(0, 0)
-    out += ['MOTION', f'Frames: {bvh.num_frames}', f'Frame Time: {bvh.frame_time:.8f}']
+    out += ["MOTION", f"Frames: {bvh.num_frames}", f"Frame Time: {bvh.frame_time:.8f}"]
     # the file lists joints depth first: the motion columns follow that order
     order = [j for line in out if (j := _joint_of(line, bvh.names)) is not None]
-    cols = np.concatenate([bvh.channel_start[j] + np.arange(len(bvh.channels[j]))
-                           for j in order]).astype(int)
-    with open(path, 'w') as f:
-        f.write('\n'.join(out) + '\n')
-        np.savetxt(f, bvh.motion[:, cols], fmt=num, delimiter=' ')
+    cols = np.concatenate([bvh.channel_start[j] + np.arange(len(bvh.channels[j])) for j in order]).astype(int)
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+        np.savetxt(f, bvh.motion[:, cols], fmt=num, delimiter=" ")
 
 
 def _joint_of(line: str, names: list):
     toks = line.split(None, 1)
-    if len(toks) == 2 and toks[0] in ('ROOT', 'JOINT'):
+    if len(toks) == 2 and toks[0] in ("ROOT", "JOINT"):
         return names.index(toks[1])
     return None

@@ -37,6 +37,7 @@
 The world is turned about +y so the source's rest pose faces +x (mimic's forward): a performer
 walking the way the rest pose faces walks along +x.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -58,12 +59,12 @@ from mimic.kinematics.retarget import (
     transfer_rotations,
 )
 
-GROUND_BAND = 0.04     # m (character scale): a source foot this close to its lowest level stands
+GROUND_BAND = 0.04  # m (character scale): a source foot this close to its lowest level stands
 
 
 @dataclass
 class ImportResult:
-    frames: list                 # DeepMimic layout rows
+    frames: list  # DeepMimic layout rows
     loop: bool
     info: dict = field(default_factory=dict)
 
@@ -78,13 +79,15 @@ def select_frames(bvh: BVH, start=None, end=None) -> slice:
     t1 = duration if end is None else float(end)
     a, b = int(round(t0 / dt)), int(round(t1 / dt))
     if not (0 <= a < b <= n - 1):
-        raise ValueError(f'{bvh.path}: --start {t0:g} / --end {t1:g} s must satisfy 0 <= start '
-                         f'< end <= {duration:.3f} s (the capture: {n} frames at '
-                         f'{1 / dt:.1f} Hz) and span at least one frame')
+        raise ValueError(
+            f"{bvh.path}: --start {t0:g} / --end {t1:g} s must satisfy 0 <= start "
+            f"< end <= {duration:.3f} s (the capture: {n} frames at "
+            f"{1 / dt:.1f} Hz) and span at least one frame"
+        )
     return slice(a, b + 1)
 
 
-def source_world(bvh: BVH, frames: slice, up: str = 'y', joints=None):
+def source_world(bvh: BVH, frames: slice, up: str = "y", joints=None):
     """World positions [F, J, 3] (file units) and rotations [F, J, 4] of the source joints
     (``joints`` and their ancestors if given, else all; the others stay zero), in y-up axes,
     plus rest positions by name (y-up)."""
@@ -101,10 +104,10 @@ def source_world(bvh: BVH, frames: slice, up: str = 'y', joints=None):
             wpos[:, j] = wpos[:, p] + R.quat_rotate(wrot[:, p], trans[:, j])
             wrot[:, j] = R.quat_mul(wrot[:, p], rot[:, j])
     rest = bvh.rest_positions()
-    if up == 'z':
+    if up == "z":
         wpos, wrot = R.zup_to_yup_vec(wpos), R.zup_to_yup_quat(wrot)
         rest = {k: R.zup_to_yup_vec(v) for k, v in rest.items()}
-    elif up != 'y':
+    elif up != "y":
         raise ValueError(f"up axis must be 'y' or 'z', not {up!r}")
     return wpos, wrot, rest
 
@@ -114,8 +117,8 @@ def character_height(ch: Character) -> float:
     rot = np.zeros((J, 4))
     rot[:, 3] = 1.0
     fk = forward_kinematics(ch, np.zeros(3), rot)
-    top = max(fk['joint_pos'][:, 1].max(), fk['com_pos'][:, 1].max())
-    return float(top - shape_bottoms(ch, fk['joint_pos'], fk['joint_rot']).min())
+    top = max(fk["joint_pos"][:, 1].max(), fk["com_pos"][:, 1].max())
+    return float(top - shape_bottoms(ch, fk["joint_pos"], fk["joint_rot"]).min())
 
 
 # ==================================================================================== skeleton
@@ -133,7 +136,7 @@ def bone_vectors(ch: Character, m: ResolvedMap, rest: dict, bvh: BVH):
         b = [src[c] - src[j] for c in kids]
         if not kids and j in m.ends:
             a, b = [ch.com_offset[j]], [rest[m.ends[j]] - src[j]]
-        if j in ch.feet:          # a foot: its heading only (flat in both rest poses)
+        if j in ch.feet:  # a foot: its heading only (flat in both rest poses)
             a = [v * [1, 0, 1] for v in a]
             b = [v * [1, 0, 1] for v in b]
         char_v.append(np.array(a).reshape(-1, 3))
@@ -163,12 +166,11 @@ def leg_length_ratio(ch: Character, m: ResolvedMap, rest: dict, bvh: BVH, unit: 
             chain.append(j)
             j = ch.parents[j]
         lc = sum(np.linalg.norm(ch.attach[c]) for c in chain)
-        ls = sum(np.linalg.norm(rest[bvh.names[m.source[c]]]
-                                - rest[bvh.names[m.source[ch.parents[c]]]]) for c in chain)
+        ls = sum(np.linalg.norm(rest[bvh.names[m.source[c]]] - rest[bvh.names[m.source[ch.parents[c]]]]) for c in chain)
         if ls > 0:
             ratios.append(lc / (ls * unit))
     if not ratios:
-        raise ValueError(f'{ch.name}: no feet with mapped legs to scale the root path by')
+        raise ValueError(f"{ch.name}: no feet with mapped legs to scale the root path by")
     return float(np.mean(ratios))
 
 
@@ -177,12 +179,11 @@ def ground(ch: Character, root_pos, local_rot, foot_heights):
     """Root positions moved vertically so the character stands on y = 0 (module step 7).
     ``foot_heights`` [N]: the source's lowest foot point per frame (character scale)."""
     fk = forward_kinematics(ch, root_pos, local_rot)
-    low = shape_bottoms(ch, fk['joint_pos'], fk['joint_rot']).min(axis=-1)
+    low = shape_bottoms(ch, fk["joint_pos"], fk["joint_rot"]).min(axis=-1)
     base = np.percentile(foot_heights, 5)
     standing = np.flatnonzero(foot_heights < base + GROUND_BAND)
     n = len(low)
-    offset = np.interp(np.arange(n), standing, -low[standing]) if len(standing) \
-        else np.full(n, -low.min())
+    offset = np.interp(np.arange(n), standing, -low[standing]) if len(standing) else np.full(n, -low.min())
     offset = np.maximum(offset, -low)
     out = np.array(root_pos)
     out[:, 1] += offset
@@ -211,8 +212,8 @@ def close_loop(ch: Character, root_pos, local_rot):
     root = np.array(root_pos)
     root[:, 1] += s * (root[0, 1] - root[-1, 1])
     rot = np.array(local_rot)
-    d_root = R.quat_mul(rot[0, 0], R.quat_conj(rot[-1, 0]))           # world frame
-    d_joint = R.quat_mul(R.quat_conj(rot[-1, 1:]), rot[0, 1:])          # local frames
+    d_root = R.quat_mul(rot[0, 0], R.quat_conj(rot[-1, 0]))  # world frame
+    d_joint = R.quat_mul(R.quat_conj(rot[-1, 1:]), rot[0, 1:])  # local frames
     ident = np.array([0.0, 0.0, 0.0, 1.0])
     rot[:, 0] = R.quat_mul(R.quat_slerp(ident, d_root, s), rot[:, 0])
     part = R.quat_slerp(np.broadcast_to(ident, d_joint.shape), d_joint, s[:, None])
@@ -222,20 +223,20 @@ def close_loop(ch: Character, root_pos, local_rot):
 
 def lift_out_of_ground(ch: Character, root_pos, local_rot):
     fk = forward_kinematics(ch, root_pos, local_rot)
-    low = shape_bottoms(ch, fk['joint_pos'], fk['joint_rot']).min(axis=-1)
+    low = shape_bottoms(ch, fk["joint_pos"], fk["joint_rot"]).min(axis=-1)
     out = np.array(root_pos)
     out[:, 1] += np.maximum(0.0, -low)
     return out
 
 
 # ==================================================================================== import
-def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y', scale=None):
+def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up="y", scale=None):
     """(root_pos [F, 3], local_rot [F, J, 4], info) of the character following the capture at
     the file's frame rate (module steps 2-7)."""
     ends = [bvh.names.index(e) for e in m.ends.values() if e in bvh.names]
     wpos, wrot, rest = source_world(bvh, frames, up, list(m.source.values()) + ends)
     height = float(np.ptp(np.array(list(rest.values()))[:, 1]))
-    unit_name = 'given' if scale else detect_unit(height, character_height(ch))
+    unit_name = "given" if scale else detect_unit(height, character_height(ch))
     unit = float(scale) if scale else UNITS[unit_name]
     # turn the source about +y so its rest pelvis faces the character's way (+x): limb
     # alignments are then near the identity and hinge axes line up
@@ -255,47 +256,69 @@ def retarget_bvh(bvh: BVH, ch: Character, m: ResolvedMap, frames: slice, up='y',
     hips = np.mean([wpos[:, m.source[j]] for j in legs], axis=0) * unit * ratio
     attach = np.mean([ch.attach[j] for j in legs], axis=0)
     root = hips - R.quat_rotate(local[:, 0], attach)
-    feet = [m.source[f] for f in ch.feet] + [bvh.names.index(e) for f in ch.feet
-                                             if (e := m.ends.get(f)) in bvh.names]
+    feet = [m.source[f] for f in ch.feet] + [bvh.names.index(e) for f in ch.feet if (e := m.ends.get(f)) in bvh.names]
     foot_h = wpos[:, feet, 1].min(axis=1) * unit * ratio
     root = ground(ch, root, local, foot_h)
-    over = [max(0.0, float(np.max(np.maximum(lim[0] - raw[:, j], raw[:, j] - lim[1]))))
-            for j, lim in enumerate(ch.joint_limits) if ch.joint_types[j] == REVOLUTE and lim]
-    info = dict(unit=unit_name, metres_per_unit=unit, source_height_m=height * unit,
-                leg_ratio=ratio, hinge_clamped_rad=max(over, default=0.0))
+    over = [
+        max(0.0, float(np.max(np.maximum(lim[0] - raw[:, j], raw[:, j] - lim[1]))))
+        for j, lim in enumerate(ch.joint_limits)
+        if ch.joint_types[j] == REVOLUTE and lim
+    ]
+    info = dict(
+        unit=unit_name,
+        metres_per_unit=unit,
+        source_height_m=height * unit,
+        leg_ratio=ratio,
+        hinge_clamped_rad=max(over, default=0.0),
+    )
     return root, local, info
 
 
-DEFAULT_PLANT = StanceParams()     # import_bvh's default planting (a frozen value, shared)
+DEFAULT_PLANT = StanceParams()  # import_bvh's default planting (a frozen value, shared)
 
 
-def import_bvh(path, character: Character, start=None, end=None, fps=30.0, loop='wrap',
-               scale=None, up='y', joint_map=None, progress=None,
-               plant: StanceParams | None = DEFAULT_PLANT) -> ImportResult:
+def import_bvh(
+    path,
+    character: Character,
+    start=None,
+    end=None,
+    fps=30.0,
+    loop="wrap",
+    scale=None,
+    up="y",
+    joint_map=None,
+    progress=None,
+    plant: StanceParams | None = DEFAULT_PLANT,
+) -> ImportResult:
     """Read a BVH file and retarget it onto ``character`` (the module's steps). Raises
     BVHError, JointMapError or ValueError with a one-line message, before any output."""
-    if loop not in ('wrap', 'none'):
+    if loop not in ("wrap", "none"):
         raise ValueError(f"loop must be 'wrap' or 'none', not {loop!r}")
     if not fps > 0 or (scale is not None and not scale > 0):
-        raise ValueError('--fps and --scale must be positive')
+        raise ValueError("--fps and --scale must be positive")
     bvh = read_bvh(path, progress=progress)
     m = choose_joint_map(bvh, character, joint_map)
     frames = select_frames(bvh, start, end)
     root, local, info = retarget_bvh(bvh, character, m, frames, up, scale)
     root, local, dt = resample(root, local, bvh.frame_time, fps)
-    if loop == 'wrap':
+    if loop == "wrap":
         root, local = close_loop(character, root, local)
     if plant is not None:
-        planted = plant_feet(character, root, local, dt, loop == 'wrap', plant)
+        planted = plant_feet(character, root, local, dt, loop == "wrap", plant)
         local = planted.local_rot
-        period = planted.contacts[:-1] if loop == 'wrap' else planted.contacts
-        info.update(planted_stances=sum(len(contact_runs(c, loop=loop == 'wrap'))
-                                        for c in period.T),
-                    plant_error=planted.stance_error)
+        period = planted.contacts[:-1] if loop == "wrap" else planted.contacts
+        info.update(
+            planted_stances=sum(len(contact_runs(c, loop=loop == "wrap")) for c in period.T),
+            plant_error=planted.stance_error,
+        )
     root = lift_out_of_ground(character, root, local)
     dts = np.full(len(root), dt)
     frames_out = pose_frames(character, dts, root, local, hinge_angles(local, character))
-    info.update(joint_map=m.map.name, source_frames=frames.stop - frames.start,
-                source_fps=bvh.frame_rate, frames=len(frames_out), fps=1.0 / dt)
-    return ImportResult(frames_out, loop == 'wrap', info)
-
+    info.update(
+        joint_map=m.map.name,
+        source_frames=frames.stop - frames.start,
+        source_fps=bvh.frame_rate,
+        frames=len(frames_out),
+        fps=1.0 / dt,
+    )
+    return ImportResult(frames_out, loop == "wrap", info)

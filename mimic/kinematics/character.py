@@ -6,6 +6,7 @@ limits (used for action bounds), end effectors, feet (the bodies that stand on t
 clip checks), fall-contact bodies and per-clip exceptions.
 Joint j, body j and pybullet link j are the same thing: DeepMimic's ID j.
 """
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -18,8 +19,8 @@ import yaml
 from mimic.paths import resolve_character
 
 ROOT, SPHERICAL, REVOLUTE, FIXED = 0, 1, 2, 3
-_TYPE_NAMES = {ROOT: 'root', SPHERICAL: 'spherical', REVOLUTE: 'revolute', FIXED: 'fixed'}
-POSE_SIZE = {ROOT: 7, SPHERICAL: 4, REVOLUTE: 1, FIXED: 0}   # entries in a clip frame's pose
+_TYPE_NAMES = {ROOT: "root", SPHERICAL: "spherical", REVOLUTE: "revolute", FIXED: "fixed"}
+POSE_SIZE = {ROOT: 7, SPHERICAL: 4, REVOLUTE: 1, FIXED: 0}  # entries in a clip frame's pose
 VEL_SIZE = {ROOT: 6, SPHERICAL: 3, REVOLUTE: 1, FIXED: 0}
 
 
@@ -28,19 +29,19 @@ class Character:
     name: str
     urdf_path: Path
     joint_names: list
-    joint_types: np.ndarray          # [J] ROOT / SPHERICAL / REVOLUTE / FIXED
-    parents: np.ndarray              # [J] parent joint index, -1 for the root
-    attach: np.ndarray               # [J, 3] joint origin in the parent's frame
-    com_offset: np.ndarray           # [J, 3] body centre in the joint's frame
-    masses: np.ndarray               # [J]
-    torque_limits: np.ndarray        # [J]
-    kp: np.ndarray                   # [J]
-    kd: np.ndarray                   # [J]
-    diff_weights: np.ndarray         # [J] normalised to sum 1 (root included)
-    joint_limits: list               # [J] list of (low[3], high[3]) or (low, high) or None
-    end_effectors: np.ndarray        # [E] joint indices
-    fall_contact: np.ndarray         # [J] bool
-    feet: np.ndarray = None          # [F] joint indices of the bodies that carry the weight
+    joint_types: np.ndarray  # [J] ROOT / SPHERICAL / REVOLUTE / FIXED
+    parents: np.ndarray  # [J] parent joint index, -1 for the root
+    attach: np.ndarray  # [J, 3] joint origin in the parent's frame
+    com_offset: np.ndarray  # [J, 3] body centre in the joint's frame
+    masses: np.ndarray  # [J]
+    torque_limits: np.ndarray  # [J]
+    kp: np.ndarray  # [J]
+    kd: np.ndarray  # [J]
+    diff_weights: np.ndarray  # [J] normalised to sum 1 (root included)
+    joint_limits: list  # [J] list of (low[3], high[3]) or (low, high) or None
+    end_effectors: np.ndarray  # [E] joint indices
+    fall_contact: np.ndarray  # [J] bool
+    feet: np.ndarray = None  # [F] joint indices of the bodies that carry the weight
     clip_overrides: dict = field(default_factory=dict)
     spawn_height: float = 1.0
     # collision shapes, one row per shape: link index, centre in the link frame [3], rotation of
@@ -82,12 +83,13 @@ class Character:
         try:
             return self.joint_names.index(name)
         except ValueError:
-            raise KeyError(f"character '{self.name}' has no joint/body '{name}' "
-                           f"(has: {', '.join(self.joint_names)})") from None
+            raise KeyError(
+                f"character '{self.name}' has no joint/body '{name}' (has: {', '.join(self.joint_names)})"
+            ) from None
 
     def fall_contact_for_clip(self, clip_stem: str) -> np.ndarray:
         """Fall-contact mask with the clip's exception applied (e.g. cartwheel allows hands)."""
-        override = self.clip_overrides.get(clip_stem, {}).get('fall_contact_bodies')
+        override = self.clip_overrides.get(clip_stem, {}).get("fall_contact_bodies")
         if override is None:
             return self.fall_contact.copy()
         mask = np.zeros(self.num_joints, dtype=bool)
@@ -95,7 +97,7 @@ class Character:
         return mask
 
 
-def _vec(text, default='0 0 0'):
+def _vec(text, default="0 0 0"):
     return np.array([float(x) for x in (text or default).split()])
 
 
@@ -105,30 +107,30 @@ def character_paths(character) -> tuple[Path, Path]:
     meta = resolve_character(character)
     p = Path(character)
     with open(meta) as f:
-        urdf_name = (yaml.safe_load(f) or {}).get('urdf', p.stem + '.urdf')
+        urdf_name = (yaml.safe_load(f) or {}).get("urdf", p.stem + ".urdf")
     return meta.parent / urdf_name, meta
 
 
-def load_character(character='humanoid') -> Character:
+def load_character(character="humanoid") -> Character:
     """Read a character from characters/<name>.urdf + .yaml (or a YAML path)."""
     urdf_path, meta_path = character_paths(character)
     with open(meta_path) as f:
         meta = yaml.safe_load(f)
-    meta_joints = meta.get('joints') or {}
+    meta_joints = meta.get("joints") or {}
     j = _read_joints(ET.parse(urdf_path).getroot(), meta_joints, urdf_path, meta_path)
-    names = j['names']
+    names = j["names"]
     unknown = set(meta_joints) - set(names)
     if unknown:
-        raise ValueError(f'{meta_path}: joints {sorted(unknown)} are not in {urdf_path}')
-    if not j['types'] or j['types'][0] != ROOT:
-        raise ValueError(f'{urdf_path}: the first joint must join base to the root')
+        raise ValueError(f"{meta_path}: joints {sorted(unknown)} are not in {urdf_path}")
+    if not j["types"] or j["types"][0] != ROOT:
+        raise ValueError(f"{urdf_path}: the first joint must join base to the root")
 
     def per_joint(key, default=0.0):
         return np.array([float((meta_joints.get(n) or {}).get(key, default)) for n in names])
 
-    dw = per_joint('diff_weight')
+    dw = per_joint("diff_weight")
     if dw.sum() <= 0:
-        raise ValueError(f'{meta_path}: diff_weight must be positive somewhere')
+        raise ValueError(f"{meta_path}: diff_weight must be positive somewhere")
 
     def index_list(key, lst):
         out = []
@@ -138,79 +140,87 @@ def load_character(character='humanoid') -> Character:
             out.append(names.index(n))
         return np.array(out, dtype=int)
 
-    ee = index_list('end_effectors', meta.get('end_effectors', []))
-    feet = index_list('feet', meta.get('feet', []))
+    ee = index_list("end_effectors", meta.get("end_effectors", []))
+    feet = index_list("feet", meta.get("feet", []))
     fall = np.zeros(len(names), dtype=bool)
-    fall[index_list('fall_contact_bodies', meta.get('fall_contact_bodies', []))] = True
-    clips = meta.get('clips') or {}
+    fall[index_list("fall_contact_bodies", meta.get("fall_contact_bodies", []))] = True
+    clips = meta.get("clips") or {}
     for stem, ov in clips.items():
-        index_list(f'clips.{stem}.fall_contact_bodies', (ov or {}).get('fall_contact_bodies') or [])
+        index_list(f"clips.{stem}.fall_contact_bodies", (ov or {}).get("fall_contact_bodies") or [])
 
-    shapes = j['shapes']
+    shapes = j["shapes"]
     return Character(
-        name=meta_path.stem, urdf_path=urdf_path, joint_names=names,
-        joint_types=np.array(j['types']), parents=np.array(j['parents']),
-        attach=np.array(j['attach']), com_offset=np.array(j['com']), masses=np.array(j['masses']),
-        torque_limits=np.array(j['tlim']),
-        kp=per_joint('kp'), kd=per_joint('kd'), diff_weights=dw / dw.sum(),
-        joint_limits=j['limits'], end_effectors=ee, fall_contact=fall, feet=feet,
-        clip_overrides=clips, spawn_height=float(meta.get('spawn_height', 1.0)),
+        name=meta_path.stem,
+        urdf_path=urdf_path,
+        joint_names=names,
+        joint_types=np.array(j["types"]),
+        parents=np.array(j["parents"]),
+        attach=np.array(j["attach"]),
+        com_offset=np.array(j["com"]),
+        masses=np.array(j["masses"]),
+        torque_limits=np.array(j["tlim"]),
+        kp=per_joint("kp"),
+        kd=per_joint("kd"),
+        diff_weights=dw / dw.sum(),
+        joint_limits=j["limits"],
+        end_effectors=ee,
+        fall_contact=fall,
+        feet=feet,
+        clip_overrides=clips,
+        spawn_height=float(meta.get("spawn_height", 1.0)),
         shape_link=np.array([s[0] for s in shapes], dtype=int),
         shape_origin=np.array([s[1] for s in shapes]).reshape(-1, 3),
         shape_rot=np.array([s[2] for s in shapes]).reshape(-1, 3, 3),
         shape_radius=np.array([s[3] for s in shapes]),
-        shape_half=np.array([s[4] for s in shapes]).reshape(-1, 3))
+        shape_half=np.array([s[4] for s in shapes]).reshape(-1, 3),
+    )
 
 
 def _read_joints(tree, meta_joints: dict, urdf_path, meta_path) -> dict:
     """The URDF's joints, parent-first, as per-joint lists: names, types, parents, attach, com,
     masses, tlim (torque limits), limits; and the collision shapes of every link."""
-    links = {l.get('name'): l for l in tree.findall('link')}
-    out = {k: [] for k in ('names', 'types', 'parents', 'attach', 'com', 'masses', 'tlim',
-                           'limits', 'shapes')}
-    names = out['names']
-    for j in tree.findall('joint'):
-        name, jt = j.get('name'), j.get('type')
-        parent_link = j.find('parent').get('link')
-        child = j.find('child').get('link')
+    links = {l.get("name"): l for l in tree.findall("link")}
+    out = {k: [] for k in ("names", "types", "parents", "attach", "com", "masses", "tlim", "limits", "shapes")}
+    names = out["names"]
+    for j in tree.findall("joint"):
+        name, jt = j.get("name"), j.get("type")
+        parent_link = j.find("parent").get("link")
+        child = j.find("child").get("link")
         if child != name:
-            raise ValueError(f'{urdf_path}: joint {name} must be named after its child link '
-                             f'({child})')
-        if parent_link == 'base':
+            raise ValueError(f"{urdf_path}: joint {name} must be named after its child link ({child})")
+        if parent_link == "base":
             jtype, parent = ROOT, -1
         else:
-            jtype = {'spherical': SPHERICAL, 'revolute': REVOLUTE, 'continuous': REVOLUTE,
-                     'fixed': FIXED}.get(jt)
+            jtype = {"spherical": SPHERICAL, "revolute": REVOLUTE, "continuous": REVOLUTE, "fixed": FIXED}.get(jt)
             if jtype is None:
-                raise ValueError(f'{urdf_path}: joint {name} has unsupported type {jt}')
+                raise ValueError(f"{urdf_path}: joint {name} has unsupported type {jt}")
             if parent_link not in names:
-                raise ValueError(f'{urdf_path}: joint {name} comes before its parent '
-                                 f'{parent_link}; list joints parent-first')
+                raise ValueError(
+                    f"{urdf_path}: joint {name} comes before its parent {parent_link}; list joints parent-first"
+                )
             parent = names.index(parent_link)
-        origin = j.find('origin')
+        origin = j.find("origin")
         names.append(name)
-        out['types'].append(jtype)
-        out['parents'].append(parent)
-        out['attach'].append(_vec(origin.get('xyz') if origin is not None else None))
-        inertial = links[name].find('inertial')
-        out['com'].append(_vec(inertial.find('origin').get('xyz')))
-        out['masses'].append(float(inertial.find('mass').get('value')))
-        for col in links[name].findall('collision'):
-            out['shapes'].append(_collision_shape(len(names) - 1, col, urdf_path, name))
-        lim = j.find('limit')
-        out['tlim'].append(float(lim.get('effort', 0)) if lim is not None else 0.0)
-        out['limits'].append(_joint_limit(jtype, lim, meta_joints.get(name, {}) or {},
-                                          meta_path, name))
+        out["types"].append(jtype)
+        out["parents"].append(parent)
+        out["attach"].append(_vec(origin.get("xyz") if origin is not None else None))
+        inertial = links[name].find("inertial")
+        out["com"].append(_vec(inertial.find("origin").get("xyz")))
+        out["masses"].append(float(inertial.find("mass").get("value")))
+        for col in links[name].findall("collision"):
+            out["shapes"].append(_collision_shape(len(names) - 1, col, urdf_path, name))
+        lim = j.find("limit")
+        out["tlim"].append(float(lim.get("effort", 0)) if lim is not None else 0.0)
+        out["limits"].append(_joint_limit(jtype, lim, meta_joints.get(name, {}) or {}, meta_path, name))
     return out
 
 
 def _joint_limit(jtype, lim, mj: dict, meta_path, name):
     """A hinge's (lower, upper) from the URDF; a ball joint's 3 x [low, high] from the YAML."""
     if jtype == REVOLUTE:
-        return ((float(lim.get('lower', -np.pi)), float(lim.get('upper', np.pi)))
-                if lim is not None else None)
-    if jtype == SPHERICAL and 'limits' in mj:
-        arr = np.array(mj['limits'], dtype=float)
+        return (float(lim.get("lower", -np.pi)), float(lim.get("upper", np.pi))) if lim is not None else None
+    if jtype == SPHERICAL and "limits" in mj:
+        arr = np.array(mj["limits"], dtype=float)
         if arr.shape != (3, 2):
             raise ValueError(f"{meta_path}: joints.{name}.limits must be 3 [low, high] pairs")
         return arr[:, 0], arr[:, 1]
@@ -219,22 +229,23 @@ def _joint_limit(jtype, lim, mj: dict, meta_path, name):
 
 def _collision_shape(link, col, urdf_path, name):
     from scipy.spatial.transform import Rotation
-    origin = col.find('origin')
-    xyz = _vec(origin.get('xyz') if origin is not None else None)
-    rpy = _vec(origin.get('rpy') if origin is not None else None)
-    rot = Rotation.from_euler('xyz', rpy).as_matrix()
-    g = col.find('geometry')
-    if g.find('sphere') is not None:
-        return link, xyz, rot, float(g.find('sphere').get('radius')), np.zeros(3)
-    if g.find('capsule') is not None:
-        c = g.find('capsule')
-        return (link, xyz, rot, float(c.get('radius')),
-                np.array([0.0, 0.0, 0.5 * float(c.get('length'))]))
-    if g.find('box') is not None:
-        return link, xyz, rot, 0.0, 0.5 * _vec(g.find('box').get('size'))
-    if g.find('cylinder') is not None:  # bounded like a box of radius x radius x length
-        c = g.find('cylinder')
-        r = float(c.get('radius'))
-        return link, xyz, rot, 0.0, np.array([r, r, 0.5 * float(c.get('length'))])
-    raise ValueError(f'{urdf_path}: link {name} has a collision geometry mimic cannot bound '
-                     f'(use sphere, capsule, box or cylinder)')
+
+    origin = col.find("origin")
+    xyz = _vec(origin.get("xyz") if origin is not None else None)
+    rpy = _vec(origin.get("rpy") if origin is not None else None)
+    rot = Rotation.from_euler("xyz", rpy).as_matrix()
+    g = col.find("geometry")
+    if g.find("sphere") is not None:
+        return link, xyz, rot, float(g.find("sphere").get("radius")), np.zeros(3)
+    if g.find("capsule") is not None:
+        c = g.find("capsule")
+        return (link, xyz, rot, float(c.get("radius")), np.array([0.0, 0.0, 0.5 * float(c.get("length"))]))
+    if g.find("box") is not None:
+        return link, xyz, rot, 0.0, 0.5 * _vec(g.find("box").get("size"))
+    if g.find("cylinder") is not None:  # bounded like a box of radius x radius x length
+        c = g.find("cylinder")
+        r = float(c.get("radius"))
+        return link, xyz, rot, 0.0, np.array([r, r, 0.5 * float(c.get("length"))])
+    raise ValueError(
+        f"{urdf_path}: link {name} has a collision geometry mimic cannot bound (use sphere, capsule, box or cylinder)"
+    )

@@ -17,6 +17,7 @@ Semantics follow DeepMimic's C++ (cMotion, cKinTree), not the pybullet port:
 * a looping clip adds, per completed cycle, the root drift of one cycle with its vertical part
   dropped; a non-looping clip holds its last pose with zero velocity past its end.
 """
+
 from __future__ import annotations
 
 import json
@@ -43,29 +44,29 @@ MAX_DURATION = 600.0
 
 def column_names(character: Character) -> list[str]:
     """Names of a frame's columns, e.g. ['dt', 'root_pos.x', ..., 'chest.w', ...]."""
-    cols = ['dt', 'root_pos.x', 'root_pos.y', 'root_pos.z',
-            'root_rot.w', 'root_rot.x', 'root_rot.y', 'root_rot.z']
+    cols = ["dt", "root_pos.x", "root_pos.y", "root_pos.z", "root_rot.w", "root_rot.x", "root_rot.y", "root_rot.z"]
     for name, jt in zip(character.joint_names, character.joint_types):
         if jt == SPHERICAL:
-            cols += [f'{name}.w', f'{name}.x', f'{name}.y', f'{name}.z']
+            cols += [f"{name}.w", f"{name}.x", f"{name}.y", f"{name}.z"]
         elif jt == REVOLUTE:
-            cols.append(f'{name}.angle')
+            cols.append(f"{name}.angle")
     return cols
 
 
 @dataclass
 class MotionClip:
     """A validated clip, in mimic's internal layout (quaternions x, y, z, w)."""
+
     name: str
     path: Path | None
     character: Character
     loop: bool
-    dts: np.ndarray            # [N] dt of each frame (the last is unused)
-    frame_times: np.ndarray    # [N] start time of each frame
-    root_pos: np.ndarray       # [N, 3] world, frame-0 x/z removed
-    local_rot: np.ndarray      # [N, J, 4] root: world rotation; ball: local; hinge: about z; fixed: 1
-    hinge_angle: np.ndarray    # [N, J] hinge angles (0 elsewhere)
-    root_lin_vel: np.ndarray   # [N, 3] forward differences (world)
+    dts: np.ndarray  # [N] dt of each frame (the last is unused)
+    frame_times: np.ndarray  # [N] start time of each frame
+    root_pos: np.ndarray  # [N, 3] world, frame-0 x/z removed
+    local_rot: np.ndarray  # [N, J, 4] root: world rotation; ball: local; hinge: about z; fixed: 1
+    hinge_angle: np.ndarray  # [N, J] hinge angles (0 elsewhere)
+    root_lin_vel: np.ndarray  # [N, 3] forward differences (world)
     local_ang_vel: np.ndarray  # [N, J, 3] root: world; ball: local (q0^-1 q1); hinge: (0, 0, w)
 
     @property
@@ -102,7 +103,7 @@ class MotionClip:
         t = np.asarray(t, dtype=np.float64)
         T = self.duration
         tc = t - self.cycles(t) * T if self.loop else np.clip(t, 0.0, T)
-        i = np.searchsorted(self.frame_times, tc, side='right') - 1
+        i = np.searchsorted(self.frame_times, tc, side="right") - 1
         i = np.clip(i, 0, self.num_frames - 2)
         b = np.clip((tc - self.frame_times[i]) / self.dts[i], 0.0, 1.0)
         return i, b
@@ -130,8 +131,7 @@ class MotionClip:
         t = np.asarray(t, dtype=np.float64)
         i, b = self.index_blend(t)
         lin = (1 - b)[..., None] * self.root_lin_vel[i] + b[..., None] * self.root_lin_vel[i + 1]
-        ang = ((1 - b)[..., None, None] * self.local_ang_vel[i]
-               + b[..., None, None] * self.local_ang_vel[i + 1])
+        ang = (1 - b)[..., None, None] * self.local_ang_vel[i] + b[..., None, None] * self.local_ang_vel[i + 1]
         if not self.loop:
             past = t >= self.duration
             lin = np.where(past[..., None], 0.0, lin)
@@ -141,8 +141,7 @@ class MotionClip:
     # ------------------------------------------------------------------ output
     def to_frames(self) -> list[list[float]]:
         """Frames in DeepMimic's layout (w, x, y, z quaternions)."""
-        return pose_frames(self.character, self.dts, self.root_pos, self.local_rot,
-                           self.hinge_angle)
+        return pose_frames(self.character, self.dts, self.root_pos, self.local_rot, self.hinge_angle)
 
     def save(self, path):
         write_clip(path, self.to_frames(), self.loop)
@@ -164,17 +163,17 @@ def pose_frames(character: Character, dts, root_pos, local_rot, hinge_angle=None
                 q = local_rot[:, j]
                 cols.append((2.0 * np.arctan2(q[:, 2], q[:, 3]))[:, None])
             else:
-                cols.append(np.asarray(hinge_angle, np.float64)[:, j:j + 1])
+                cols.append(np.asarray(hinge_angle, np.float64)[:, j : j + 1])
     return np.concatenate(cols, axis=1).tolist()
 
 
 def write_clip(path, frames, loop: bool):
     """Write frames (DeepMimic layout) as a DeepMimic clip file, one frame per line."""
-    lines = ['{', f'"Loop": "{"wrap" if loop else "none"}",', '"Frames":', '[']
-    rows = ['[' + ', '.join('%.10f' % v for v in fr) + ']' for fr in frames]
-    lines.append(',\n'.join(rows))
-    lines += [']', '}']
-    Path(path).write_text('\n'.join(lines) + '\n')
+    lines = ["{", f'"Loop": "{"wrap" if loop else "none"}",', '"Frames":', "["]
+    rows = ["[" + ", ".join("%.10f" % v for v in fr) + "]" for fr in frames]
+    lines.append(",\n".join(rows))
+    lines += ["]", "}"]
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def _check_bounds(arr: np.ndarray, cols: list[str], where: str) -> None:
@@ -182,20 +181,21 @@ def _check_bounds(arr: np.ndarray, cols: list[str], where: str) -> None:
     big = np.abs(arr[:, 1:]) > MAX_ABS
     if big.any():
         f, c = np.argwhere(big)[0]
-        raise ClipError(f'{where}: frame {f}, column {c + 1} ({cols[c + 1]}) is {arr[f, c + 1]:g}, '
-                        f'beyond +-{MAX_ABS:g} (metres / radians)')
+        raise ClipError(
+            f"{where}: frame {f}, column {c + 1} ({cols[c + 1]}) is {arr[f, c + 1]:g}, "
+            f"beyond +-{MAX_ABS:g} (metres / radians)"
+        )
     dts = arr[:-1, 0]
     nonpos = np.flatnonzero(dts <= 0)
     if len(nonpos):
         f = nonpos[0]
-        raise ClipError(f'{where}: frame {f}, column 0 (dt) must be positive, got {dts[f]}')
+        raise ClipError(f"{where}: frame {f}, column 0 (dt) must be positive, got {dts[f]}")
     out = np.flatnonzero((dts < MIN_DT) | (dts > MAX_DT))
     if len(out):
         f = out[0]
-        raise ClipError(f'{where}: frame {f}, column 0 (dt) is {dts[f]:g} s, outside '
-                        f'[{MIN_DT:g}, {MAX_DT:g}] s')
+        raise ClipError(f"{where}: frame {f}, column 0 (dt) is {dts[f]:g} s, outside [{MIN_DT:g}, {MAX_DT:g}] s")
     if dts.sum() > MAX_DURATION:
-        raise ClipError(f'{where}: {dts.sum():g} s long, more than {MAX_DURATION:g} s')
+        raise ClipError(f"{where}: {dts.sum():g} s long, more than {MAX_DURATION:g} s")
 
 
 def _hinge_quat(angle):
@@ -210,20 +210,19 @@ def load_clip(path, character: Character, name: str | None = None) -> MotionClip
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise ClipError(f'{path}: no such clip file') from None
+        raise ClipError(f"{path}: no such clip file") from None
     except IsADirectoryError:
-        raise ClipError(f'{path}: a folder, not a clip file') from None
+        raise ClipError(f"{path}: a folder, not a clip file") from None
     except UnicodeDecodeError:
-        raise ClipError(f'{path}: not a text file (a DeepMimic clip is JSON text)') from None
+        raise ClipError(f"{path}: not a text file (a DeepMimic clip is JSON text)") from None
     except OSError as e:
-        raise ClipError(f'{path}: cannot be read ({e.strerror or e})') from None
+        raise ClipError(f"{path}: cannot be read ({e.strerror or e})") from None
     except json.JSONDecodeError as e:
-        raise ClipError(f'{path}: not valid JSON ({e.msg} at line {e.lineno}, '
-                        f'column {e.colno})') from None
+        raise ClipError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     return clip_from_dict(data, character, name=name or path.stem, path=path)
 
 
-def clip_from_dict(data, character: Character, name='clip', path=None) -> MotionClip:
+def clip_from_dict(data, character: Character, name="clip", path=None) -> MotionClip:
     """A MotionClip from a DeepMimic clip's JSON contents ``{"Loop": ..., "Frames": [...]}``."""
     arr, loop = _checked_frames(data, character, str(path) if path is not None else name)
     dts = arr[:, 0].copy()
@@ -244,56 +243,63 @@ def clip_from_dict(data, character: Character, name='clip', path=None) -> Motion
     ang[:, hj, 2] = (hinge[1:, hj] - hinge[:-1, hj]) / dt
     lin = np.concatenate([lin, lin[-1:]])
     ang = np.concatenate([ang, ang[-1:]])
-    return MotionClip(name=name, path=Path(path) if path is not None else None,
-                      character=character, loop=loop, dts=dts,
-                      frame_times=frame_times, root_pos=root_pos, local_rot=local_rot,
-                      hinge_angle=hinge, root_lin_vel=lin, local_ang_vel=ang)
+    return MotionClip(
+        name=name,
+        path=Path(path) if path is not None else None,
+        character=character,
+        loop=loop,
+        dts=dts,
+        frame_times=frame_times,
+        root_pos=root_pos,
+        local_rot=local_rot,
+        hinge_angle=hinge,
+        root_lin_vel=lin,
+        local_ang_vel=ang,
+    )
 
 
 def _checked_frames(data, character: Character, where: str) -> tuple[np.ndarray, bool]:
     """The clip's frames as an array [frames, 1 + pose], and whether it loops; every way the
     file can be wrong is a ClipError naming the frame, column and value."""
-    if not isinstance(data, dict) or 'Frames' not in data:
-        raise ClipError(f"{where}: missing key 'Frames' (a DeepMimic clip is "
-                        f'{{"Loop": ..., "Frames": [[dt, pose...], ...]}})')
-    loop_s = data.get('Loop', 'wrap')
-    if loop_s not in ('wrap', 'none'):
-        raise ClipError(f"{where}: key 'Loop' must be \"wrap\" or \"none\", not {loop_s!r}")
-    frames = data['Frames']
+    if not isinstance(data, dict) or "Frames" not in data:
+        raise ClipError(
+            f'{where}: missing key \'Frames\' (a DeepMimic clip is {{"Loop": ..., "Frames": [[dt, pose...], ...]}})'
+        )
+    loop_s = data.get("Loop", "wrap")
+    if loop_s not in ("wrap", "none"):
+        raise ClipError(f'{where}: key \'Loop\' must be "wrap" or "none", not {loop_s!r}')
+    frames = data["Frames"]
     if not isinstance(frames, list) or len(frames) < 2:
         raise ClipError(f"{where}: key 'Frames' must be a list of at least 2 frames")
     cols = column_names(character)
     width = len(cols)
     for f, fr in enumerate(frames):
         if not isinstance(fr, list):
-            raise ClipError(f'{where}: frame {f} is not a list of numbers')
+            raise ClipError(f"{where}: frame {f} is not a list of numbers")
         if len(fr) != width:
             raise ClipError(
-                f'{where}: frame {f} has {len(fr)} values, but character '
+                f"{where}: frame {f} has {len(fr)} values, but character "
                 f"'{character.name}' needs {width} (dt + {width - 1} pose values: "
-                f"{', '.join(cols[:8])}, ...); is this a clip for another character?")
+                f"{', '.join(cols[:8])}, ...); is this a clip for another character?"
+            )
         for c, v in enumerate(fr):
             if not isinstance(v, (int, float)) or isinstance(v, bool):
-                raise ClipError(f'{where}: frame {f}, column {c} ({cols[c]}) is not a number: '
-                                f'{v!r}')
+                raise ClipError(f"{where}: frame {f}, column {c} ({cols[c]}) is not a number: {v!r}")
     arr = np.array(frames, dtype=np.float64)
     bad = ~np.isfinite(arr)
     if bad.any():
         f, c = np.argwhere(bad)[0]
-        raise ClipError(f'{where}: frame {f}, column {c} ({cols[c]}) is not finite '
-                        f'({arr[f, c]})')
+        raise ClipError(f"{where}: frame {f}, column {c} ({cols[c]}) is not finite ({arr[f, c]})")
     _check_bounds(arr, cols, where)
     # quaternion blocks: root (cols 4..7) and every ball joint
     offsets = character.pose_offsets() + 1  # +1 for dt
-    qblocks = [(4, 'root_rot')] + [(offsets[j], character.joint_names[j])
-                                   for j in character.joints_of_type(SPHERICAL)]
+    qblocks = [(4, "root_rot")] + [(offsets[j], character.joint_names[j]) for j in character.joints_of_type(SPHERICAL)]
     for start, qname in qblocks:
-        norms = np.linalg.norm(arr[:, start:start + 4], axis=1)
+        norms = np.linalg.norm(arr[:, start : start + 4], axis=1)
         zero = np.flatnonzero(norms < 1e-8)
         if len(zero):
-            raise ClipError(f'{where}: frame {zero[0]}, columns {start}-{start + 3} '
-                            f'({qname} quaternion) is zero')
-    return arr, loop_s == 'wrap'
+            raise ClipError(f"{where}: frame {zero[0]}, columns {start}-{start + 3} ({qname} quaternion) is zero")
+    return arr, loop_s == "wrap"
 
 
 def _frame_rotations(arr: np.ndarray, character: Character, offsets) -> tuple[np.ndarray, np.ndarray]:
@@ -308,7 +314,7 @@ def _frame_rotations(arr: np.ndarray, character: Character, offsets) -> tuple[np
     for j, jt in enumerate(character.joint_types):
         o = offsets[j]
         if jt == SPHERICAL:
-            local_rot[:, j] = R.quat_normalize(R.wxyz_to_xyzw(arr[:, o:o + 4]))
+            local_rot[:, j] = R.quat_normalize(R.wxyz_to_xyzw(arr[:, o : o + 4]))
         elif jt == REVOLUTE:
             hinge[:, j] = arr[:, o]
             local_rot[:, j] = _hinge_quat(arr[:, o])

@@ -6,6 +6,7 @@ centre, and the centre-of-mass velocity (what DeepMimic's cRBDUtil::CalcCoM comp
 Joint angular velocities follow the clip convention: root in the world frame, other joints in the
 joint's own (child) frame, which is also pybullet's convention for spherical joint velocities.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,7 @@ from mimic.kinematics import rotations as R
 from mimic.kinematics.character import Character
 
 
-def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=None,
-                       local_ang_vel=None):
+def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=None, local_ang_vel=None):
     """Returns a dict of arrays with leading shape ``root_pos.shape[:-1]``:
 
     joint_pos [..., J, 3], joint_rot [..., J, 4] (world), com_pos [..., J, 3] (body centres),
@@ -44,16 +44,18 @@ def forward_kinematics(character: Character, root_pos, local_rot, root_lin_vel=N
         jrot[..., j, :] = R.quat_mul(jrot[..., p, :], local_rot[..., j, :])
         jpos[..., j, :] = jpos[..., p, :] + arm
         if with_vel:
-            angv[..., j, :] = angv[..., p, :] + R.quat_rotate(jrot[..., j, :],
-                                                              local_ang_vel[..., j, :])
+            angv[..., j, :] = angv[..., p, :] + R.quat_rotate(jrot[..., j, :], local_ang_vel[..., j, :])
             jvel[..., j, :] = jvel[..., p, :] + np.cross(angv[..., p, :], arm)
     com_arm = R.quat_rotate(jrot, character.com_offset)
     out = dict(joint_pos=jpos, joint_rot=jrot, com_pos=jpos + com_arm)
     if with_vel:
         cvel = jvel + np.cross(angv, com_arm)
-        out.update(ang_vel=angv, joint_vel=jvel, com_vel=cvel,
-                   char_com_vel=np.einsum('...jk,j->...k', cvel, character.masses)
-                   / character.total_mass)
+        out.update(
+            ang_vel=angv,
+            joint_vel=jvel,
+            com_vel=cvel,
+            char_com_vel=np.einsum("...jk,j->...k", cvel, character.masses) / character.total_mass,
+        )
     return out
 
 
@@ -65,12 +67,10 @@ def shape_bottoms(character: Character, joint_pos, joint_rot) -> np.ndarray:
     x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
     # only the y-row of each link rotation matters: R[1, :] = (2(xy + wz), 1 - 2(x^2 + z^2),
     # 2(yz - wx)) for a unit quaternion
-    y_row = np.stack([2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z),
-                      2.0 * (y * z - w * x)], axis=-1)
-    centre_y = (np.asarray(joint_pos)[..., character.shape_link, 1]
-                + (y_row * character.shape_origin).sum(axis=-1))
+    y_row = np.stack([2.0 * (x * y + w * z), 1.0 - 2.0 * (x * x + z * z), 2.0 * (y * z - w * x)], axis=-1)
+    centre_y = np.asarray(joint_pos)[..., character.shape_link, 1] + (y_row * character.shape_origin).sum(axis=-1)
     # the world y-row of each shape's own axes: |(R_link R_shape)[1, i]| scales half extent i
-    axes_y = np.einsum('...si,sij->...sj', y_row, character.shape_rot)
+    axes_y = np.einsum("...si,sij->...sj", y_row, character.shape_rot)
     extent = character.shape_radius + (np.abs(axes_y) * character.shape_half).sum(axis=-1)
     return centre_y - extent
 

@@ -27,6 +27,7 @@ the sine arch, and the root moves forward at ``speed``. The result is a
 :class:`mimic.kinematics.quadruped.PawMotion`, solved onto the dog by
 :func:`mimic.kinematics.quadruped.solve_dog` exactly like the captured clips.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -38,13 +39,13 @@ from mimic.kinematics.quadruped import PawMotion, body_pose, dog_leg_lengths, hi
 
 # gait -> (stance start phases LF, RF, LH, RH; duty; cycle time s; pitch rad; bounce m)
 GAITS = {
-    'canter': ((0.25, 0.50, 0.00, 0.25), 0.33, 0.45, 0.10, 0.03),
-    'trot': ((0.00, 0.50, 0.50, 0.00), 0.45, 0.50, 0.02, 0.015),
-    'pace': ((0.00, 0.50, 0.00, 0.50), 0.50, 0.55, 0.02, 0.015),
-    'walk': ((0.25, 0.75, 0.00, 0.50), 0.65, 0.90, 0.01, 0.010),
+    "canter": ((0.25, 0.50, 0.00, 0.25), 0.33, 0.45, 0.10, 0.03),
+    "trot": ((0.00, 0.50, 0.50, 0.00), 0.45, 0.50, 0.02, 0.015),
+    "pace": ((0.00, 0.50, 0.00, 0.50), 0.50, 0.55, 0.02, 0.015),
+    "walk": ((0.25, 0.75, 0.00, 0.50), 0.65, 0.90, 0.01, 0.010),
 }
-DEFAULT_SPEED = {'canter': 3.0, 'trot': 2.0, 'pace': 1.6, 'walk': 0.8}
-REACH = 0.9         # the fraction of the shorter legs' length a paw may be from its hip
+DEFAULT_SPEED = {"canter": 3.0, "trot": 2.0, "pace": 1.6, "walk": 0.8}
+REACH = 0.9  # the fraction of the shorter legs' length a paw may be from its hip
 
 
 class GaitError(ValueError):
@@ -53,34 +54,41 @@ class GaitError(ValueError):
 
 # name -> (low, high) of every numeric parameter (inclusive)
 RANGES = {
-    'speed': (0.0, 6.0), 'cycle_time': (0.2, 2.0), 'duty': (0.1, 0.9),
-    'swing_height': (0.0, 0.25), 'pitch': (-0.4, 0.4), 'bounce': (0.0, 0.1),
-    'height': (0.2, 0.8), 'stance_offset': (-0.2, 0.2), 'fps': (10.0, 240.0),
+    "speed": (0.0, 6.0),
+    "cycle_time": (0.2, 2.0),
+    "duty": (0.1, 0.9),
+    "swing_height": (0.0, 0.25),
+    "pitch": (-0.4, 0.4),
+    "bounce": (0.0, 0.1),
+    "height": (0.2, 0.8),
+    "stance_offset": (-0.2, 0.2),
+    "fps": (10.0, 240.0),
 }
 
 
 @dataclass(frozen=True)
 class GaitParams:
-    gait: str = 'canter'
+    gait: str = "canter"
     speed: float = 3.0
-    phases: tuple = GAITS['canter'][0]
-    duty: float = GAITS['canter'][1]
-    cycle_time: float = GAITS['canter'][2]
+    phases: tuple = GAITS["canter"][0]
+    duty: float = GAITS["canter"][1]
+    cycle_time: float = GAITS["canter"][2]
     swing_height: float = 0.09
-    pitch: float = GAITS['canter'][3]
-    bounce: float = GAITS['canter'][4]
+    pitch: float = GAITS["canter"][3]
+    bounce: float = GAITS["canter"][4]
     height: float | None = None
     stance_offset: float = 0.0
     fps: float = 60.0
 
     @classmethod
-    def for_gait(cls, gait: str, **overrides) -> 'GaitParams':
+    def for_gait(cls, gait: str, **overrides) -> "GaitParams":
         """The named gait's defaults, with any parameter overridden (None keeps the default)."""
         if gait not in GAITS:
             raise GaitError(f"gait: unknown gait '{gait}' (known: {', '.join(GAITS)})")
         phases, duty, cycle, pitch, bounce = GAITS[gait]
-        p = cls(gait=gait, speed=DEFAULT_SPEED[gait], phases=phases, duty=duty,
-                cycle_time=cycle, pitch=pitch, bounce=bounce)
+        p = cls(
+            gait=gait, speed=DEFAULT_SPEED[gait], phases=phases, duty=duty, cycle_time=cycle, pitch=pitch, bounce=bounce
+        )
         known = {f.name for f in fields(cls)}
         for k in overrides:
             if k not in known:
@@ -95,10 +103,12 @@ class GaitParams:
             if v is None:
                 continue
             if not np.isfinite(v) or not lo <= v <= hi:
-                raise GaitError(f'gait parameter {name} = {v} is out of range [{lo}, {hi}]')
+                raise GaitError(f"gait parameter {name} = {v} is out of range [{lo}, {hi}]")
         if len(self.phases) != 4 or not all(0.0 <= p < 1.0 for p in self.phases):
-            raise GaitError(f'gait parameter phases = {self.phases} must be 4 fractions in '
-                            f'[0, 1) (left front, right front, left hind, right hind)')
+            raise GaitError(
+                f"gait parameter phases = {self.phases} must be 4 fractions in "
+                f"[0, 1) (left front, right front, left hind, right hind)"
+            )
 
 
 def stance_mask(params: GaitParams, phase) -> np.ndarray:
@@ -112,7 +122,7 @@ def _smoothed(signal, width):
     k = max(1, int(width))
     kernel = np.ones(k) / k
     ext = np.concatenate([signal[-k:], signal, signal[:k]])
-    return np.convolve(ext, kernel, mode='same')[k:-k]
+    return np.convolve(ext, kernel, mode="same")[k:-k]
 
 
 def _unit(signal):
@@ -131,22 +141,23 @@ def generate(ch: Character, params: GaitParams) -> PawMotion:
     fore, hind = down[:, :2].sum(1).astype(float), down[:, 2:].sum(1).astype(float)
     width = 0.25 * n
     pitch = params.pitch * _unit(_smoothed(hind - fore, width))
-    lift = -_unit(_smoothed(fore + hind, width))          # +1 where fewest paws are down
+    lift = -_unit(_smoothed(fore + hind, width))  # +1 where fewest paws are down
     stride = params.speed * params.cycle_time
-    sweep = params.duty * stride                           # paw travel under the hip per stance
+    sweep = params.duty * stride  # paw travel under the hip per stance
     leg = dog_leg_lengths(ch).min()
     height = params.height
     zero_root = np.zeros((1, 3))
     rest = body_pose(ch, np.array([[0.0, 0.0, 0.0, 1.0]]))
-    hips0 = hip_positions(ch, zero_root, rest)[0]          # hips relative to the root, level body
-    half = 0.5 * sweep + abs(params.stance_offset)     # farthest a paw gets ahead / behind
+    hips0 = hip_positions(ch, zero_root, rest)[0]  # hips relative to the root, level body
+    half = 0.5 * sweep + abs(params.stance_offset)  # farthest a paw gets ahead / behind
     if half > 0.8 * REACH * leg:
         raise GaitError(
-            f'gait: speed {params.speed:g} m/s x cycle_time {params.cycle_time:g} s x duty '
-            f'{params.duty:g} moves a paw {half:.2f} m from its hip in a stance, more than the '
-            f"dog's fore legs reach ({0.8 * REACH * leg:.2f} m): lower speed, cycle_time or duty")
+            f"gait: speed {params.speed:g} m/s x cycle_time {params.cycle_time:g} s x duty "
+            f"{params.duty:g} moves a paw {half:.2f} m from its hip in a stance, more than the "
+            f"dog's fore legs reach ({0.8 * REACH * leg:.2f} m): lower speed, cycle_time or duty"
+        )
     if height is None:
-        reach = np.sqrt((REACH * leg) ** 2 - half ** 2)
+        reach = np.sqrt((REACH * leg) ** 2 - half**2)
         height = float(reach - hips0[:, 1].mean() - params.bounce)
     root = np.zeros((n + 1, 3))
     root[:, 0] = params.speed * phase * params.cycle_time
@@ -163,9 +174,9 @@ def generate(ch: Character, params: GaitParams) -> PawMotion:
 
 def _paw_path(phase, start, p: GaitParams, hip, stride):
     """Sole positions [N, 3] of one paw over the cycle: planted in stance, arched in swing."""
-    t = phase - start                          # cycles since this leg's first touchdown
-    k = np.floor(t)                            # which stance (…, -1, 0, 1, …)
-    u = t - k                                  # leg phase in [0, 1)
+    t = phase - start  # cycles since this leg's first touchdown
+    k = np.floor(t)  # which stance (…, -1, 0, 1, …)
+    u = t - k  # leg phase in [0, 1)
     # stance k is centred on the hip's position at its mid-stance
     centre = lambda kk: hip[0] + p.stance_offset + stride * (start + kk + 0.5 * p.duty)  # noqa: E731
     x = np.where(u < p.duty, centre(k), 0.0)

@@ -30,6 +30,7 @@ Solving (:func:`solve_dog`)
     and the paw lies flat along the heading, with the null-space pull toward :data:`REST_ANGLES`
     keeping elbows behind, knees in front and the carpus and hock natural.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -41,14 +42,14 @@ from mimic.kinematics.character import Character
 from mimic.kinematics.fk import forward_kinematics
 from mimic.kinematics.retarget import IKSolver, detect_contacts, lift_swings, plant_contacts
 
-SIDES = ('left', 'right')
-FRONT = ('shoulder', 'forearm', 'hand', 'finger')
-HIND = ('upper_leg', 'leg', 'foot', 'toe')
+SIDES = ("left", "right")
+FRONT = ("shoulder", "forearm", "hand", "finger")
+HIND = ("upper_leg", "leg", "foot", "toe")
 # legs in order left front, right front, left hind, right hind: joints hip -> paw
-LEG_JOINTS = tuple(tuple(f'{s}_{p}' for p in seg) for seg in (FRONT, HIND) for s in SIDES)
-LEG_NAMES = ('left front', 'right front', 'left hind', 'right hind')
+LEG_JOINTS = tuple(tuple(f"{s}_{p}" for p in seg) for seg in (FRONT, HIND) for s in SIDES)
+LEG_NAMES = ("left front", "right front", "left hind", "right hind")
 # the sole: bottom face centre of the finger / toe collision boxes (characters/dog.urdf)
-SOLE = {'finger': np.array([0.012, -0.04, 0.0]), 'toe': np.array([0.015, -0.04, 0.0])}
+SOLE = {"finger": np.array([0.012, -0.04, 0.0]), "toe": np.array([0.015, -0.04, 0.0])}
 
 # Rest posture, angles about each joint's z axis (radians; positive swings the segment below
 # forward). Front leg: upper arm back from the shoulder so the elbow sits behind it, forearm
@@ -56,9 +57,18 @@ SOLE = {'finger': np.array([0.012, -0.04, 0.0]), 'toe': np.array([0.015, -0.04, 
 # front of the hip), shank back, metatarsus near vertical (hock behind). Neck raised about 40
 # degrees with the head level; tail hanging about 30 degrees down.
 REST_ANGLES = {
-    'shoulder': -0.45, 'forearm': 0.55, 'hand': 0.15, 'finger': -0.25,
-    'upper_leg': 0.55, 'leg': -1.05, 'foot': 0.55, 'toe': -0.05,
-    'neck': 0.7, 'head': 0.55, 'tail0': 0.55, 'tail1': 0.25,
+    "shoulder": -0.45,
+    "forearm": 0.55,
+    "hand": 0.15,
+    "finger": -0.25,
+    "upper_leg": 0.55,
+    "leg": -1.05,
+    "foot": 0.55,
+    "toe": -0.05,
+    "neck": 0.7,
+    "head": 0.55,
+    "tail0": 0.55,
+    "tail1": 0.25,
 }
 # the sine arch added to every retargeted swing (m), so that paws the capture shuffles along the
 # ground clear it
@@ -73,6 +83,7 @@ TAIL_SWAY = 1.0
 class QuadrupedKeypoints:
     """Per frame, in mimic's y-up world: body position [N, 3] and rotation [N, 4] (xyzw, x
     forward, y up, z right), hip and toe positions [N, 4, 3] (legs in :data:`LEG_NAMES` order)."""
+
     dt: float
     body_pos: np.ndarray
     body_rot: np.ndarray
@@ -85,6 +96,7 @@ class PawMotion:
     """What the dog's IK needs, in the dog's own size: root position [N, 3] and rotation
     [N, 4], paw sole targets [N, 4, 3] and stance flags [N, 4]; the last frame closes the loop
     (frame 0 one cycle on)."""
+
     dt: float
     root_pos: np.ndarray
     root_rot: np.ndarray
@@ -110,7 +122,7 @@ def dog_leg_lengths(ch: Character) -> np.ndarray:
     out = []
     for chain in LEG_JOINTS:
         segs = sum(np.linalg.norm(ch.attach[ch.index(j)]) for j in chain[1:])
-        out.append(segs + abs(SOLE[chain[-1].split('_', 1)[1]][1]))
+        out.append(segs + abs(SOLE[chain[-1].split("_", 1)[1]][1]))
     return np.array(out)
 
 
@@ -124,7 +136,7 @@ def rest_pose(ch: Character) -> np.ndarray:
     rot = np.zeros((ch.num_joints, 4))
     rot[:, 3] = 1.0
     for j, name in enumerate(ch.joint_names):
-        key = name.split('_', 1)[1] if name.startswith(SIDES) else name
+        key = name.split("_", 1)[1] if name.startswith(SIDES) else name
         if key in REST_ANGLES:
             rot[j] = _z_rot(REST_ANGLES[key])
     return rot
@@ -135,14 +147,13 @@ def body_pose(ch: Character, root_rot) -> np.ndarray:
     body's pitch and the tail swinging sideways with the trunk's roll (the secondary motion)."""
     n = len(root_rot)
     rot = np.broadcast_to(rest_pose(ch), (n, ch.num_joints, 4)).copy()
-    up = R.quat_rotate(R.quat_mul(R.heading_removal_quat(root_rot), root_rot),
-                       np.array([1.0, 0.0, 0.0]))
+    up = R.quat_rotate(R.quat_mul(R.heading_removal_quat(root_rot), root_rot), np.array([1.0, 0.0, 0.0]))
     pitch = np.arctan2(up[:, 1], up[:, 0])
     side = R.quat_rotate(root_rot, np.array([0.0, 0.0, 1.0]))
     roll = np.arcsin(np.clip(side[:, 1], -1, 1))
-    rot[:, ch.index('head')] = _z_rot(REST_ANGLES['head'] - HEAD_STABILISE * pitch)
+    rot[:, ch.index("head")] = _z_rot(REST_ANGLES["head"] - HEAD_STABILISE * pitch)
     sway = R.quat_from_axis_angle(np.array([0.0, 1.0, 0.0]), TAIL_SWAY * roll)
-    t0 = ch.index('tail0')
+    t0 = ch.index("tail0")
     rot[:, t0] = R.quat_mul(sway, rot[:, t0])
     return rot
 
@@ -161,8 +172,9 @@ def loop_cycles(kp: QuadrupedKeypoints, cycles: int = 1, turn: float = 0.0) -> Q
     dyaw = np.angle(np.exp(1j * np.diff(yaw)))
     dyaw = np.concatenate([dyaw, dyaw[-1:]])
     dyaw += (turn - dyaw.sum()) / n
-    local = {k: close_seam(R.quat_rotate(inv[:, None], getattr(kp, k) - kp.body_pos[:, None]))
-             for k in ('hips', 'toes')}
+    local = {
+        k: close_seam(R.quat_rotate(inv[:, None], getattr(kp, k) - kp.body_pos[:, None])) for k in ("hips", "toes")
+    }
     height = close_seam(kp.body_pos[:, 1])
     m = cycles * n + 1
     src = np.arange(m) % n
@@ -172,8 +184,9 @@ def loop_cycles(kp: QuadrupedKeypoints, cycles: int = 1, turn: float = 0.0) -> Q
     pos = kp.body_pos[0] + np.concatenate([np.zeros((1, 3)), np.cumsum(moves, axis=0)])
     pos[:, 1] = height[src]
     out = {k: pos[:, None] + R.quat_rotate(new_heading[:, None], v[src]) for k, v in local.items()}
-    return QuadrupedKeypoints(dt=kp.dt, body_pos=pos, body_rot=R.quat_mul(new_heading, tilt[src]),
-                              hips=out['hips'], toes=out['toes'])
+    return QuadrupedKeypoints(
+        dt=kp.dt, body_pos=pos, body_rot=R.quat_mul(new_heading, tilt[src]), hips=out["hips"], toes=out["toes"]
+    )
 
 
 def close_seam(x, frames=None):
@@ -187,25 +200,27 @@ def close_seam(x, frames=None):
     gap = x[0] - (2.0 * x[-1] - x[-2])
     s = np.arange(1, k + 1) / (k + 1)
     w = (s * s * (3 - 2 * s)).reshape((k,) + (1,) * (x.ndim - 1))
-    x[n - k:] += w * gap
+    x[n - k :] += w * gap
     return x
 
 
 def hip_positions(ch: Character, root_pos, local_rot) -> np.ndarray:
     """World positions [N, 4, 3] of the dog's shoulder and hip joints."""
     fk = forward_kinematics(ch, root_pos, local_rot)
-    return fk['joint_pos'][:, [ch.index(chain[0]) for chain in LEG_JOINTS]]
+    return fk["joint_pos"][:, [ch.index(chain[0]) for chain in LEG_JOINTS]]
 
 
-def from_keypoints(ch: Character, kp: QuadrupedKeypoints, robot_leg: float,
-                   stance_height=0.02, stance_speed=0.8) -> PawMotion:
+def from_keypoints(
+    ch: Character, kp: QuadrupedKeypoints, robot_leg: float, stance_height=0.02, stance_speed=0.8
+) -> PawMotion:
     """Captured, looped keypoints (last frame closes the loop) -> the dog's PawMotion."""
     s = dog_leg_length(ch) / robot_leg
-    n = len(kp.body_pos) - 1                      # frames of the loop, closing frame excluded
+    n = len(kp.body_pos) - 1  # frames of the loop, closing frame excluded
     toes = kp.toes[:n]
     ground = np.array([np.quantile(toes[:, i, 1], 0.1) for i in range(4)])
-    contacts = detect_contacts(toes - np.array([0, 1, 0]) * ground[None, :, None], kp.dt,
-                               height=stance_height, speed=stance_speed, loop=True)
+    contacts = detect_contacts(
+        toes - np.array([0, 1, 0]) * ground[None, :, None], kp.dt, height=stance_height, speed=stance_speed, loop=True
+    )
     # the dog's root: its hip centre at the scaled robot hip centre
     rest = body_pose(ch, kp.body_rot)
     rest[:, 0] = kp.body_rot
@@ -228,9 +243,10 @@ def from_keypoints(ch: Character, kp: QuadrupedKeypoints, robot_leg: float,
 def paw_solver(ch: Character) -> IKSolver:
     """The 16 leg joints driving the 4 paw soles (position) and paws (orientation)."""
     paws = [chain[-1] for chain in LEG_JOINTS]
-    points = [(p, SOLE[p.split('_', 1)[1]]) for p in paws]
-    return IKSolver(ch, [j for chain in LEG_JOINTS for j in chain], points, orient=paws,
-                    orient_weights=0.05, posture_weight=0.3)
+    points = [(p, SOLE[p.split("_", 1)[1]]) for p in paws]
+    return IKSolver(
+        ch, [j for chain in LEG_JOINTS for j in chain], points, orient=paws, orient_weights=0.05, posture_weight=0.3
+    )
 
 
 def solve_dog(ch: Character, motion: PawMotion, solver: IKSolver | None = None):

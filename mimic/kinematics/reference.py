@@ -15,6 +15,7 @@ The grid splits every clip frame interval into the same number k of equal pieces
 piece is at most 1/rate long). Every clip frame time is then a grid point, so the velocities,
 which DeepMimic lerps between frames, are reproduced exactly even for clips with uneven dt.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -30,7 +31,7 @@ from mimic.kinematics.fk import forward_kinematics
 
 try:  # the lookup below in one compiled call (mimic/kinematics/_reference.c)
     if not compiled.wanted():
-        raise ImportError(f'{compiled.SWITCH} is set')
+        raise ImportError(f"{compiled.SWITCH} is set")
     from mimic.kinematics._reference import sample as _compiled_sample
 except ImportError:  # not built: the numpy code of ReferenceBatch.sample does the same
     _compiled_sample = None
@@ -59,8 +60,8 @@ class ReferenceMotion:
 
         fk = forward_kinematics(ch, root_pos, local_rot, lin, ang)
         # end effectors: joint positions relative to the root, heading removed, y = height
-        rel = fk['joint_pos'][:, ch.end_effectors] - root_pos[:, None]
-        rel[..., 1] = fk['joint_pos'][:, ch.end_effectors, 1]
+        rel = fk["joint_pos"][:, ch.end_effectors] - root_pos[:, None]
+        rel[..., 1] = fk["joint_pos"][:, ch.end_effectors, 1]
         qh = R.heading_removal_quat(local_rot[:, 0])
         ee = R.quat_rotate(qh[:, None], rel)
         # keep consecutive grid quaternions on one hemisphere so that blends take the short way
@@ -68,28 +69,35 @@ class ReferenceMotion:
             flip = np.sum(local_rot[k] * local_rot[k - 1], axis=-1) < 0
             local_rot[k, flip] *= -1
 
-        parts = [('root_pos', root_pos), ('local_rot', local_rot), ('local_ang_vel', ang),
-                 ('root_lin_vel', lin), ('ee_rel', ee), ('com_vel', fk['char_com_vel']),
-                 ('hinge', hinge)]
+        parts = [
+            ("root_pos", root_pos),
+            ("local_rot", local_rot),
+            ("local_ang_vel", ang),
+            ("root_lin_vel", lin),
+            ("ee_rel", ee),
+            ("com_vel", fk["char_com_vel"]),
+            ("hinge", hinge),
+        ]
         self.rows = np.concatenate([a.reshape(n, -1) for _, a in parts], axis=1)
-        for name, a in parts:                # a table with NaN / inf would poison every reward
+        for name, a in parts:  # a table with NaN / inf would poison every reward
             if not np.isfinite(a).all():
-                raise ClipError(f'{clip.path or clip.name}: its reference table {name!r} is not '
-                                f'finite (extreme values or frame times in the clip)')
+                raise ClipError(
+                    f"{clip.path or clip.name}: its reference table {name!r} is not "
+                    f"finite (extreme values or frame times in the clip)"
+                )
         self.layout = [(name, a.shape[1:]) for name, a in parts]
         self.buf = np.empty(self.rows.shape[1])
         # named views into the sample buffer (no allocation per lookup)
         o = 0
         for name, a in parts:
             size = int(np.prod(a.shape[1:]))
-            setattr(self, name, self.buf[o:o + size].reshape(a.shape[1:]))
+            setattr(self, name, self.buf[o : o + size].reshape(a.shape[1:]))
             o += size
         self.num_rows = n
         self._frame_times = np.ascontiguousarray(clip.frame_times, dtype=np.float64)
         self._dts = np.ascontiguousarray(clip.dts, dtype=np.float64)
         names = [name for name, _ in self.layout]
-        self._rot_offset = sum(int(np.prod(shape))
-                               for _, shape in self.layout[:names.index('local_rot')])
+        self._rot_offset = sum(int(np.prod(shape)) for _, shape in self.layout[: names.index("local_rot")])
         self._num_rot = local_rot.shape[1]
 
     def cycles(self, t: float) -> int:
@@ -103,8 +111,7 @@ class ReferenceMotion:
     def sample(self, t: float):
         """Fill ``root_pos`` (no cycle drift), ``local_rot``, ``local_ang_vel``, ``root_lin_vel``,
         ``ee_rel``, ``com_vel`` and ``hinge`` for time t; returns the completed cycles."""
-        return self.fill(t, self.buf, self.local_rot, self.local_ang_vel, self.root_lin_vel,
-                         self.com_vel)
+        return self.fill(t, self.buf, self.local_rot, self.local_ang_vel, self.root_lin_vel, self.com_vel)
 
     def fill(self, t, buf, local_rot, local_ang_vel, root_lin_vel, com_vel) -> int:
         """Write the sample for time t into buf (views given for the post-processing)."""
@@ -124,14 +131,14 @@ class ReferenceMotion:
         np.subtract(self.rows[i + 1], r0, out=buf)
         buf *= b
         buf += r0
-        local_rot /= np.sqrt(np.einsum('ij,ij->i', local_rot, local_rot))[:, None]
+        local_rot /= np.sqrt(np.einsum("ij,ij->i", local_rot, local_rot))[:, None]
         if not self.loop and t >= T:  # past the end: hold the last pose, at rest
             local_ang_vel[:] = 0.0
             root_lin_vel[:] = 0.0
             com_vel[:] = 0.0
         return c
 
-    def batch(self, size: int) -> 'ReferenceBatch':
+    def batch(self, size: int) -> "ReferenceBatch":
         """A buffer for sampling ``size`` times at once (one per environment of a batch)."""
         return ReferenceBatch(self, size)
 
@@ -145,7 +152,7 @@ class ReferenceBatch:
         o = 0
         for name, shape in motion.layout:
             n = int(np.prod(shape))
-            setattr(self, name, self.buf[:, o:o + n].reshape((size,) + tuple(shape)))
+            setattr(self, name, self.buf[:, o : o + n].reshape((size,) + tuple(shape)))
             o += n
         self.cycles = np.zeros(size, dtype=np.int64)
         self.phase = np.zeros(size)
@@ -154,19 +161,29 @@ class ReferenceBatch:
         """Fill the views for ``times`` [size]; sets and returns ``cycles``."""
         m = self.motion
         if _compiled_sample is not None:
-            _compiled_sample(m.rows, m._frame_times, m._dts, m.k, m.duration, m.loop,
-                             m._rot_offset, m._num_rot,
-                             np.ascontiguousarray(times, dtype=np.float64), self.buf,
-                             self.cycles, self.phase)
+            _compiled_sample(
+                m.rows,
+                m._frame_times,
+                m._dts,
+                m.k,
+                m.duration,
+                m.loop,
+                m._rot_offset,
+                m._num_rot,
+                np.ascontiguousarray(times, dtype=np.float64),
+                self.buf,
+                self.cycles,
+                self.phase,
+            )
             if not m.loop:
                 self._hold_past_end(times)
             return self.cycles
         if len(self.buf) <= 2:  # a Python loop of scalar lookups is cheaper for 1-2 samples
             for k in range(len(self.buf)):
                 t = float(times[k])
-                self.cycles[k] = m.fill(t, self.buf[k], self.local_rot[k],
-                                        self.local_ang_vel[k], self.root_lin_vel[k],
-                                        self.com_vel[k])
+                self.cycles[k] = m.fill(
+                    t, self.buf[k], self.local_rot[k], self.local_ang_vel[k], self.root_lin_vel[k], self.com_vel[k]
+                )
                 self.phase[k] = m.phase(t)
             return self.cycles
         T = m.duration
@@ -178,7 +195,7 @@ class ReferenceBatch:
             self.cycles[:] = 0
             tc = np.clip(times, 0.0, T)
         np.divide(tc, T, out=self.phase)
-        f = np.clip(np.searchsorted(m._frame_times, tc, side='right') - 1, 0, len(m._dts) - 2)
+        f = np.clip(np.searchsorted(m._frame_times, tc, side="right") - 1, 0, len(m._dts) - 2)
         g = (tc - m._frame_times[f]) / m._dts[f] * m.k
         s = np.minimum(g.astype(np.int64), m.k - 1)
         b = (g - s)[:, None]
@@ -188,7 +205,7 @@ class ReferenceBatch:
         self.buf *= b
         self.buf += r0
         q = self.local_rot
-        q /= np.sqrt(np.einsum('kji,kji->kj', q, q))[..., None]
+        q /= np.sqrt(np.einsum("kji,kji->kj", q, q))[..., None]
         if not m.loop:
             np.minimum(self.phase, 1.0, out=self.phase)
             self._hold_past_end(times)
@@ -214,9 +231,7 @@ def _evaluate_in_segments(clip: MotionClip, times, seg):
     hinge = (1 - b)[:, None] * clip.hinge_angle[seg] + b[:, None] * clip.hinge_angle[seg + 1]
     hj = clip.character.joint_types == REVOLUTE
     half = 0.5 * hinge[:, hj]
-    rot[:, hj] = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half),
-                           np.cos(half)], axis=-1)
+    rot[:, hj] = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half), np.cos(half)], axis=-1)
     lin = (1 - b)[:, None] * clip.root_lin_vel[seg] + b[:, None] * clip.root_lin_vel[seg + 1]
-    ang = ((1 - b)[:, None, None] * clip.local_ang_vel[seg]
-           + b[:, None, None] * clip.local_ang_vel[seg + 1])
+    ang = (1 - b)[:, None, None] * clip.local_ang_vel[seg] + b[:, None, None] * clip.local_ang_vel[seg + 1]
     return root, rot, lin, ang, hinge

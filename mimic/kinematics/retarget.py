@@ -46,6 +46,7 @@ Contacts and planting (any character, any number of contact points)
     of its YAML ``feet`` found with hysteresis (:class:`StanceParams`), each foot's sole held
     still through them, and the legs re-solved with the IK above.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -67,18 +68,30 @@ def hinge_angles(local_rot, character: Character):
 
 @dataclass
 class IKResult:
-    root_pos: np.ndarray      # [..., 3]
-    local_rot: np.ndarray     # [..., J, 4]
-    point_error: np.ndarray   # [..., P] distance of each driven point to its target (m)
-    rot_error: np.ndarray     # [..., O] angle of each driven orientation to its target (rad)
+    root_pos: np.ndarray  # [..., 3]
+    local_rot: np.ndarray  # [..., J, 4]
+    point_error: np.ndarray  # [..., P] distance of each driven point to its target (m)
+    rot_error: np.ndarray  # [..., O] angle of each driven orientation to its target (rad)
 
 
 class IKSolver:
     """Damped-least-squares IK for one character and one choice of driven points (see module)."""
 
-    def __init__(self, character: Character, active, points=(), orient=(), *,
-                 root_translation=False, root_rotation=False, damping=1e-6, max_step=0.2,
-                 point_weights=None, orient_weights=None, posture_weight=0.0):
+    def __init__(
+        self,
+        character: Character,
+        active,
+        points=(),
+        orient=(),
+        *,
+        root_translation=False,
+        root_rotation=False,
+        damping=1e-6,
+        max_step=0.2,
+        point_weights=None,
+        orient_weights=None,
+        posture_weight=0.0,
+    ):
         """active: joint names or indices that may rotate (balls and hinges); points: (joint,
         offset [3] in that joint's frame) per driven point; orient: joints whose world rotation
         is driven; posture_weight: a gain in [0, 1], a scalar or {joint: gain}, pulling the
@@ -88,8 +101,9 @@ class IKSolver:
         idx = [self._joint(j) for j in active]
         for j in idx:
             if ch.joint_types[j] not in (SPHERICAL, REVOLUTE):
-                raise ValueError(f"IK: joint '{ch.joint_names[j]}' of '{ch.name}' is not a ball "
-                                 f'or hinge joint and cannot be active')
+                raise ValueError(
+                    f"IK: joint '{ch.joint_names[j]}' of '{ch.name}' is not a ball or hinge joint and cannot be active"
+                )
         self.point_joint = np.array([self._joint(j) for j, _ in points], dtype=int)
         self.point_offset = np.array([np.asarray(o, float) for _, o in points]).reshape(-1, 3)
         self.orient_joint = np.array([self._joint(j) for j in orient], dtype=int)
@@ -101,10 +115,9 @@ class IKSolver:
         if root_rotation:
             dof += [(0, k, 1) for k in range(3)]
         for j in idx:
-            dof += ([(j, k, 2) for k in range(3)] if ch.joint_types[j] == SPHERICAL
-                    else [(j, 2, 3)])
+            dof += [(j, k, 2) for k in range(3)] if ch.joint_types[j] == SPHERICAL else [(j, 2, 3)]
         if not dof:
-            raise ValueError('IK: nothing may move (no active joint, no root freedom)')
+            raise ValueError("IK: nothing may move (no active joint, no root freedom)")
         self.dof_joint = np.array([d[0] for d in dof], dtype=int)
         self.dof_axis = np.array([d[1] for d in dof], dtype=int)
         self.dof_kind = np.array([d[2] for d in dof], dtype=int)
@@ -112,8 +125,10 @@ class IKSolver:
         anc = _ancestors(ch)
         effectors = np.concatenate([self.point_joint, self.orient_joint])
         # moves[e, d]: does dof d move effector e?  (the root moves everything)
-        self.moves = np.array([[self.dof_kind[d] < 2 or anc[e, self.dof_joint[d]]
-                                for d in range(len(dof))] for e in effectors], dtype=float)
+        self.moves = np.array(
+            [[self.dof_kind[d] < 2 or anc[e, self.dof_joint[d]] for d in range(len(dof))] for e in effectors],
+            dtype=float,
+        )
         self.damping = float(damping)
         self.max_step = float(max_step)
         self.point_w = self._weights(point_weights, len(self.point_joint))
@@ -140,8 +155,9 @@ class IKSolver:
         return p
 
     # ------------------------------------------------------------------ solving
-    def solve(self, root_pos, local_rot, point_targets=None, rot_targets=None, rest_rot=None,
-              iterations=30, tol=1e-5) -> IKResult:
+    def solve(
+        self, root_pos, local_rot, point_targets=None, rot_targets=None, rest_rot=None, iterations=30, tol=1e-5
+    ) -> IKResult:
         """Solve a batch of poses (leading shape ``root_pos.shape[:-1]``) from the given start.
 
         point_targets [..., P, 3] (world), rot_targets [..., O, 4] (world, xyzw), rest_rot
@@ -151,16 +167,21 @@ class IKSolver:
         root = np.array(root_pos, dtype=np.float64)
         rot = np.array(local_rot, dtype=np.float64)
         lead = root.shape[:-1]
-        pt = np.broadcast_to(np.zeros((0, 3)) if point_targets is None else point_targets,
-                             lead + (len(self.point_joint), 3))
-        rt = None if rot_targets is None else np.broadcast_to(
-            rot_targets, lead + (len(self.orient_joint), 4))
+        pt = np.broadcast_to(
+            np.zeros((0, 3)) if point_targets is None else point_targets, lead + (len(self.point_joint), 3)
+        )
+        rt = None if rot_targets is None else np.broadcast_to(rot_targets, lead + (len(self.orient_joint), 4))
         if len(self.orient_joint) and rt is None:
-            raise ValueError('IK: orient joints given but no rot_targets')
+            raise ValueError("IK: orient joints given but no rot_targets")
         rest = rot.copy() if rest_rot is None else np.broadcast_to(rest_rot, rot.shape)
         J = self.character.num_joints
-        flat = [root.reshape(-1, 3), rot.reshape(-1, J, 4), pt.reshape(-1, pt.shape[-2], 3),
-                None if rt is None else rt.reshape(-1, rt.shape[-2], 4), rest.reshape(-1, J, 4)]
+        flat = [
+            root.reshape(-1, 3),
+            rot.reshape(-1, J, 4),
+            pt.reshape(-1, pt.shape[-2], 3),
+            None if rt is None else rt.reshape(-1, rt.shape[-2], 4),
+            rest.reshape(-1, J, 4),
+        ]
         reg = self.damping * np.eye(len(self.dof_joint))
         live = np.arange(len(flat[0]))
         for _ in range(iterations):
@@ -182,15 +203,23 @@ class IKSolver:
         blocked = self._blocked(rot, delta)
         if blocked.any():
             keep = ~blocked[..., None, :]
-            delta = self._step(jac * keep, err, None if pull is None else pull * ~blocked,
-                               reg) * ~blocked
+            delta = self._step(jac * keep, err, None if pull is None else pull * ~blocked, reg) * ~blocked
         # trust region: no joint turns more than max_step per iteration
         big = np.abs(delta).max(axis=-1, keepdims=True)
         return delta * np.minimum(1.0, self.max_step / np.maximum(big, 1e-12))
 
-    def solve_sequence(self, root_pos, local_rot, point_targets=None, rot_targets=None,
-                       rest_rot=None, iterations=30, tol=1e-5, first_iterations=200,
-                       chunk=8) -> IKResult:
+    def solve_sequence(
+        self,
+        root_pos,
+        local_rot,
+        point_targets=None,
+        rot_targets=None,
+        rest_rot=None,
+        iterations=30,
+        tol=1e-5,
+        first_iterations=200,
+        chunk=8,
+    ) -> IKResult:
         """Frames [N, ...] solved in order, warm-started: frame 0 alone from ``local_rot[0]``,
         then blocks of ``chunk`` frames solved together (one batched call each), every frame of
         a block started from the last solved frame before it (``chunk=1``: strictly frame by
@@ -208,9 +237,15 @@ class IKSolver:
             sl = slice(start, stop)
             if start > 0:
                 rot[sl][:, self.active] = rot[start - 1, self.active]
-            res = self.solve(root[sl], rot[sl], pts[sl],
-                             None if rot_targets is None else rot_targets[sl], rest[sl],
-                             iterations=first_iterations if start == 0 else iterations, tol=tol)
+            res = self.solve(
+                root[sl],
+                rot[sl],
+                pts[sl],
+                None if rot_targets is None else rot_targets[sl],
+                rest[sl],
+                iterations=first_iterations if start == 0 else iterations,
+                tol=tol,
+            )
             root[sl], rot[sl] = res.root_pos, res.local_rot
             start = stop
         return self._result(root, rot, pts, rot_targets)
@@ -221,17 +256,18 @@ class IKSolver:
 
     def _linearise(self, fk, pt, rt):
         """(Jacobian [..., 3(P+O), D], error [..., 3(P+O)]) of the driven points and rotations."""
-        jpos, jrot = fk['joint_pos'], fk['joint_rot']
+        jpos, jrot = fk["joint_pos"], fk["joint_rot"]
         lead = jpos.shape[:-2]
         D = len(self.dof_joint)
-        axes = np.eye(3)[self.dof_axis]                                     # [D, 3]
+        axes = np.eye(3)[self.dof_axis]  # [D, 3]
         own = self.dof_kind >= 2
         world_axis = np.broadcast_to(axes, lead + (D, 3)).copy()
         world_axis[..., own, :] = R.quat_rotate(jrot[..., self.dof_joint[own], :], axes[own])
-        pivot = jpos[..., self.dof_joint, :]                                # [..., D, 3]
-        p = (jpos[..., self.point_joint, :]
-             + R.quat_rotate(jrot[..., self.point_joint, :], self.point_offset))  # [..., P, 3]
-        arm = p[..., :, None, :] - pivot[..., None, :, :]                  # [..., P, D, 3]
+        pivot = jpos[..., self.dof_joint, :]  # [..., D, 3]
+        p = jpos[..., self.point_joint, :] + R.quat_rotate(
+            jrot[..., self.point_joint, :], self.point_offset
+        )  # [..., P, 3]
+        arm = p[..., :, None, :] - pivot[..., None, :, :]  # [..., P, D, 3]
         jp = np.cross(world_axis[..., None, :, :], arm)
         trans = self.dof_kind == 0
         jp[..., trans, :] = np.broadcast_to(axes[trans], jp[..., trans, :].shape)
@@ -272,8 +308,9 @@ class IKSolver:
             else:
                 k = self.dof_axis[d]
                 value, lo, hi = R.quat_to_rotvec(q)[..., k], lim[0][k], lim[1][k]
-            blocked[..., d] = (((value <= lo + 1e-6) & (delta[..., d] < 0))
-                               | ((value >= hi - 1e-6) & (delta[..., d] > 0)))
+            blocked[..., d] = ((value <= lo + 1e-6) & (delta[..., d] < 0)) | (
+                (value >= hi - 1e-6) & (delta[..., d] > 0)
+            )
         return blocked
 
     def _posture_residual(self, rot, rest):
@@ -300,11 +337,12 @@ class IKSolver:
 
     def _result(self, root, rot, pt, rt):
         fk = forward_kinematics(self.character, root, rot)
-        p = (fk['joint_pos'][..., self.point_joint, :]
-             + R.quat_rotate(fk['joint_rot'][..., self.point_joint, :], self.point_offset))
+        p = fk["joint_pos"][..., self.point_joint, :] + R.quat_rotate(
+            fk["joint_rot"][..., self.point_joint, :], self.point_offset
+        )
         perr = np.linalg.norm(p - pt, axis=-1)
         if len(self.orient_joint):
-            cur = fk['joint_rot'][..., self.orient_joint, :]
+            cur = fk["joint_rot"][..., self.orient_joint, :]
             oerr = R.quat_angle(R.quat_mul(rt, R.quat_conj(cur)))
         else:
             oerr = np.zeros(root.shape[:-1] + (0,))
@@ -346,8 +384,19 @@ def _ancestors(ch: Character) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 
 
-def detect_contacts(points, dt, height=0.03, speed=0.4, ground=0.0, up=1, min_frames=2,
-                    loop=False, release_height=None, release_speed=None, heights=None):
+def detect_contacts(
+    points,
+    dt,
+    height=0.03,
+    speed=0.4,
+    ground=0.0,
+    up=1,
+    min_frames=2,
+    loop=False,
+    release_height=None,
+    release_speed=None,
+    heights=None,
+):
     """Stance mask [N, F] for contact points [N, F, 3], with hysteresis.
 
     A stance starts at a frame where the point is at most ``height`` above ``ground`` and moves
@@ -370,10 +419,10 @@ def detect_contacts(points, dt, height=0.03, speed=0.4, ground=0.0, up=1, min_fr
         for a, b in contact_runs(stay[:, f], loop=loop):
             idx = np.arange(a, b)
             first = np.flatnonzero(start[idx % n, f])
-            if loop and b - a == n and len(first):     # down all through the loop
+            if loop and b - a == n and len(first):  # down all through the loop
                 first[0] = 0
             if len(first) and b - a - first[0] >= min_frames:
-                mask[idx[first[0]:] % n, f] = True
+                mask[idx[first[0] :] % n, f] = True
     return mask
 
 
@@ -393,8 +442,18 @@ def contact_runs(mask, loop=False):
     return runs
 
 
-def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=None,
-                   anchor='mean', blend=None, blend_rate=None, keep_height=False):
+def plant_contacts(
+    points,
+    contacts,
+    ground=0.0,
+    up=1,
+    loop=False,
+    cycle_offset=None,
+    anchor="mean",
+    blend=None,
+    blend_rate=None,
+    keep_height=False,
+):
     """Points [N, F, 3] with every stance run held at one position on the ground.
 
     Each run of ``contacts[:, f]`` gets one horizontal position (the run's mean, or its first
@@ -431,13 +490,11 @@ def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=
         for start, stop in runs:
             idx = np.arange(start, stop)
             run = at(idx)[:, f]
-            target = np.broadcast_to(run.mean(axis=0) if anchor == 'mean' else run[0],
-                                     run.shape).copy()
+            target = np.broadcast_to(run.mean(axis=0) if anchor == "mean" else run[0], run.shape).copy()
             target[:, up] = _held_height(run[:, up], blend) if keep_height else ground
             out[idx % n, f] = target - (idx // n)[:, None] * off
             # the corrections that carry the source onto the held position at the run's ends
-            held.append((start, stop, (target[0] - run[0]) * horiz,
-                         (target[-1] - run[-1]) * horiz))
+            held.append((start, stop, (target[0] - run[0]) * horiz, (target[-1] - run[-1]) * horiz))
         zero = np.zeros(3)
         gaps = [(a[1], b[0], a[3], b[2]) for a, b in zip(held[:-1], held[1:])]
         if loop and held:
@@ -448,9 +505,12 @@ def plant_contacts(points, contacts, ground=0.0, up=1, loop=False, cycle_offset=
             idx = np.arange(stop, start)
             if not len(idx):
                 continue
-            ease = [None if blend is None else max(
-                blend, 0 if blend_rate is None else int(np.ceil(np.linalg.norm(c) / blend_rate)))
-                for c in (leave, arrive)]
+            ease = [
+                None
+                if blend is None
+                else max(blend, 0 if blend_rate is None else int(np.ceil(np.linalg.norm(c) / blend_rate)))
+                for c in (leave, arrive)
+            ]
             shifted = at(idx)[:, f] + _swing_correction(len(idx), leave, arrive, *ease)
             out[idx % n, f] = shifted - (idx // n)[:, None] * off
     return out
@@ -515,30 +575,31 @@ PLANT_IK_DAMPING = 1e-3
 @dataclass(frozen=True)
 class StanceParams:
     """The named thresholds of :func:`plant_feet` (m, m/s, s)."""
-    height: float = 0.025          # a stance starts where a foot's lowest point is this low ...
-    speed: float = 1.0             # ... and its centre moves horizontally slower than this,
-    release_height: float = 0.03   # and lasts while the foot stays this low ...
-    release_speed: float = 1.3     # ... and this slow (hysteresis)
-    min_stance: float = 0.1        # shorter stances are not planted
-    blend: float = 0.15            # swing time over which a foot eases off / onto its plant,
-    catch_up_speed: float = 1.0    # longer where the plant is farther away than this speed takes
+
+    height: float = 0.025  # a stance starts where a foot's lowest point is this low ...
+    speed: float = 1.0  # ... and its centre moves horizontally slower than this,
+    release_height: float = 0.03  # and lasts while the foot stays this low ...
+    release_speed: float = 1.3  # ... and this slow (hysteresis)
+    min_stance: float = 0.1  # shorter stances are not planted
+    blend: float = 0.15  # swing time over which a foot eases off / onto its plant,
+    catch_up_speed: float = 1.0  # longer where the plant is farther away than this speed takes
 
     def __post_init__(self):
-        for name in ('height', 'speed', 'release_height', 'release_speed', 'min_stance',
-                     'blend', 'catch_up_speed'):
+        for name in ("height", "speed", "release_height", "release_speed", "min_stance", "blend", "catch_up_speed"):
             v = getattr(self, name)
-            if not (v > 0 if name in ('speed', 'catch_up_speed') else v >= 0):
-                raise ValueError(f'stance parameter {name} = {v} must be '
-                                 f'{">" if name in ("speed", "catch_up_speed") else ">="} 0')
+            if not (v > 0 if name in ("speed", "catch_up_speed") else v >= 0):
+                raise ValueError(
+                    f"stance parameter {name} = {v} must be {'>' if name in ('speed', 'catch_up_speed') else '>='} 0"
+                )
 
 
 @dataclass
 class PlantResult:
-    root_pos: np.ndarray     # [N, 3] (unchanged)
-    local_rot: np.ndarray    # [N, J, 4], the legs re-solved
-    contacts: np.ndarray     # [N, F] the planted stances, per foot of ``character.feet``
-    stance_error: float      # m, the largest distance of a sole corner from its held target
-    point_error: float       # m, the same over all re-solved frames (swings eased too)
+    root_pos: np.ndarray  # [N, 3] (unchanged)
+    local_rot: np.ndarray  # [N, J, 4], the legs re-solved
+    contacts: np.ndarray  # [N, F] the planted stances, per foot of ``character.feet``
+    stance_error: float  # m, the largest distance of a sole corner from its held target
+    point_error: float  # m, the same over all re-solved frames (swings eased too)
 
 
 def leg_chain(ch: Character, foot: int) -> list:
@@ -553,21 +614,20 @@ def leg_chain(ch: Character, foot: int) -> list:
 def sole_points(ch: Character, foot: int) -> np.ndarray:
     """[4, 3] the corners of the bottom face of the foot's box, in the foot's joint frame (the
     face lowest when the character stands in its rest pose)."""
-    boxes = np.flatnonzero((ch.shape_link == foot) & (ch.shape_radius == 0)
-                           & (ch.shape_half > 0).all(axis=1))
+    boxes = np.flatnonzero((ch.shape_link == foot) & (ch.shape_radius == 0) & (ch.shape_half > 0).all(axis=1))
     if not len(boxes):
-        raise ValueError(f"{ch.name}: foot '{ch.joint_names[foot]}' has no box collision "
-                         f'shape to plant')
+        raise ValueError(f"{ch.name}: foot '{ch.joint_names[foot]}' has no box collision shape to plant")
     s = boxes[0]
     signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], float)
     corners = ch.shape_origin[s] + (signs * ch.shape_half[s]) @ ch.shape_rot[s].T
     fk = forward_kinematics(ch, np.zeros(3), np.tile([0.0, 0.0, 0.0, 1.0], (ch.num_joints, 1)))
-    world_y = R.quat_rotate(fk['joint_rot'][foot], corners)[:, 1]
+    world_y = R.quat_rotate(fk["joint_rot"][foot], corners)[:, 1]
     return corners[np.argsort(world_y)[:4]]
 
 
-def plant_feet(ch: Character, root_pos, local_rot, dt: float, loop: bool = False,
-               params: StanceParams = StanceParams()) -> PlantResult:
+def plant_feet(
+    ch: Character, root_pos, local_rot, dt: float, loop: bool = False, params: StanceParams = StanceParams()
+) -> PlantResult:
     """The clip's feet held still on the ground through their stances (any character with box
     feet in its YAML ``feet``).
 
@@ -591,24 +651,45 @@ def plant_feet(ch: Character, root_pos, local_rot, dt: float, loop: bool = False
     period = n - 1 if loop else n
     feet = list(ch.feet)
     fk = forward_kinematics(ch, root, rot)
-    bottoms = link_bottoms(ch, fk['joint_pos'], fk['joint_rot'])[:period, feet]
+    bottoms = link_bottoms(ch, fk["joint_pos"], fk["joint_rot"])[:period, feet]
     contacts = detect_contacts(
-        fk['com_pos'][:period, feet], dt, params.height, params.speed, loop=loop,
-        min_frames=max(1, int(round(params.min_stance / dt))), heights=bottoms,
-        release_height=params.release_height, release_speed=params.release_speed)
+        fk["com_pos"][:period, feet],
+        dt,
+        params.height,
+        params.speed,
+        loop=loop,
+        min_frames=max(1, int(round(params.min_stance / dt))),
+        heights=bottoms,
+        release_height=params.release_height,
+        release_speed=params.release_speed,
+    )
     corners = [sole_points(ch, f) for f in feet]
-    soles = np.concatenate([fk['joint_pos'][:period, f, None] + R.quat_rotate(
-        fk['joint_rot'][:period, f, None], c) for f, c in zip(feet, corners)], axis=1)
+    soles = np.concatenate(
+        [
+            fk["joint_pos"][:period, f, None] + R.quat_rotate(fk["joint_rot"][:period, f, None], c)
+            for f, c in zip(feet, corners)
+        ],
+        axis=1,
+    )
     drift = (root[-1] - root[0]) * [1, 0, 1] if loop else None
-    targets = plant_contacts(soles, np.repeat(contacts, 4, axis=1), loop=loop,
-                             cycle_offset=drift, blend=int(round(params.blend / dt)),
-                             blend_rate=params.catch_up_speed * dt, keep_height=True)
+    targets = plant_contacts(
+        soles,
+        np.repeat(contacts, 4, axis=1),
+        loop=loop,
+        cycle_offset=drift,
+        blend=int(round(params.blend / dt)),
+        blend_rate=params.catch_up_speed * dt,
+        keep_height=True,
+    )
     moved = np.flatnonzero(np.abs(targets - soles).max(axis=(1, 2)) > 1e-9)
     error = np.zeros((period, 4 * len(feet)))
     if len(moved):
-        solver = IKSolver(ch, [j for f in feet for j in leg_chain(ch, f)],
-                          [(f, c) for f, cs in zip(feet, corners) for c in cs],
-                          damping=PLANT_IK_DAMPING)
+        solver = IKSolver(
+            ch,
+            [j for f in feet for j in leg_chain(ch, f)],
+            [(f, c) for f, cs in zip(feet, corners) for c in cs],
+            damping=PLANT_IK_DAMPING,
+        )
         res = solver.solve(root[moved], rot[moved], targets[moved], iterations=40, tol=1e-4)
         rot[moved] = res.local_rot
         error[moved] = res.point_error
@@ -616,8 +697,7 @@ def plant_feet(ch: Character, root_pos, local_rot, dt: float, loop: bool = False
     if loop:
         rot[-1] = rot[0]
         contacts = np.concatenate([contacts, contacts[:1]])
-    return PlantResult(root, rot, contacts, float(held.max(initial=0.0)),
-                       float(error.max(initial=0.0)))
+    return PlantResult(root, rot, contacts, float(held.max(initial=0.0)), float(error.max(initial=0.0)))
 
 
 # ------------------------------------------------------------------------------------------
@@ -634,6 +714,7 @@ def rest_alignment(char_vectors, source_vectors) -> np.ndarray:
     of the unit directions (Kabsch, scipy's ``align_vectors``), e.g. the pelvis from the spine
     and both hips, so T-pose, A-pose and arms-down rest poses all line up."""
     from scipy.spatial.transform import Rotation
+
     out = np.zeros((len(char_vectors), 4))
     out[:, 3] = 1.0
     for j, (a, b) in enumerate(zip(char_vectors, source_vectors)):
@@ -642,7 +723,7 @@ def rest_alignment(char_vectors, source_vectors) -> np.ndarray:
             continue
         a = a / np.linalg.norm(a, axis=1, keepdims=True)
         b = b / np.linalg.norm(b, axis=1, keepdims=True)
-        with np.errstate(all='ignore'):
+        with np.errstate(all="ignore"):
             rot, _ = Rotation.align_vectors(b, a)
         out[j] = rot.as_quat()
     return out

@@ -15,6 +15,7 @@ construction and validation overhead would cost more than the maths itself.
 Everything offline (clip loading, BVH import, tests) may use scipy freely; the tests check these
 kernels against scipy.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,12 +75,15 @@ def quat_mul(a, b):
     """Hamilton product a*b (apply b, then a) for broadcastable [..., 4] xyzw arrays."""
     ax, ay, az, aw = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     bx, by, bz, bw = b[..., 0], b[..., 1], b[..., 2], b[..., 3]
-    return np.stack([
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-        aw * bw - ax * bx - ay * by - az * bz,
-    ], axis=-1)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
 
 
 def quat_conj(q):
@@ -107,11 +111,20 @@ def quat_to_matrix(q):
     xx, yy, zz = x * x, y * y, z * z
     xy, xz, yz = x * y, x * z, y * z
     wx, wy, wz = w * x, w * y, w * z
-    m = np.stack([
-        1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
-        2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
-        2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
-    ], axis=-1)
+    m = np.stack(
+        [
+            1 - 2 * (yy + zz),
+            2 * (xy - wz),
+            2 * (xz + wy),
+            2 * (xy + wz),
+            1 - 2 * (xx + zz),
+            2 * (yz - wx),
+            2 * (xz - wy),
+            2 * (yz + wx),
+            1 - 2 * (xx + yy),
+        ],
+        axis=-1,
+    )
     return m.reshape(q.shape[:-1] + (3, 3))
 
 
@@ -164,7 +177,7 @@ def quat_from_euler(angles, axes: str):
     for k, axis in enumerate(axes.lower()):
         h = 0.5 * angles[..., k]
         q = np.zeros(h.shape + (4,))
-        q[..., 'xyz'.index(axis)] = np.sin(h)
+        q[..., "xyz".index(axis)] = np.sin(h)
         q[..., 3] = np.cos(h)
         out = q if out is None else quat_mul(out, q)
     return out
@@ -216,10 +229,12 @@ def _product_tensor(conj_a: bool) -> np.ndarray:
 
 def _rotation_matrix_tensor() -> np.ndarray:
     """K [16, 9] with R(q).ravel() = (q q^T).ravel() @ K for unit q (R is quadratic in q)."""
+
     def homogeneous(q):  # (w^2 - |v|^2) I + 2 v v^T + 2 w [v]x, valid for any scale of q
         v, w = q[:3], q[3]
         vx = np.array([[0, -v[2], v[1]], [v[2], 0, -v[0]], [-v[1], v[0], 0]])
         return (w * w - v @ v) * np.eye(3) + 2 * np.outer(v, v) + 2 * w * vx
+
     K = np.zeros((4, 4, 9))
     eye = np.eye(4)
     for a in range(4):
@@ -281,16 +296,13 @@ def heading_frame(q):
     if n < 1e-12:
         c, s = 1.0, 0.0
     else:
-        c, s = dx / n, dz / n          # cos(-h), sin(-h)
+        c, s = dx / n, dz / n  # cos(-h), sin(-h)
     rot = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
     # half angle of -h from its cosine and sine
     hc = ((1.0 + c) * 0.5) ** 0.5
     hs = (s / (2.0 * hc)) if hc > 1e-9 else 1.0
     # q_h = (0, hs, 0, hc); q_h * p as a matrix on p = (x, y, z, w)
-    H = np.array([[hc, 0.0, hs, 0.0],
-                  [0.0, hc, 0.0, hs],
-                  [-hs, 0.0, hc, 0.0],
-                  [0.0, -hs, 0.0, hc]])
+    H = np.array([[hc, 0.0, hs, 0.0], [0.0, hc, 0.0, hs], [-hs, 0.0, hc, 0.0], [0.0, -hs, 0.0, hc]])
     return rot, H
 
 
@@ -304,18 +316,18 @@ def heading_frames(q, rot_out, quat_out):
     if n.min() < 1e-12:  # facing straight up or down: no heading, use identity
         flat = n < 1e-12
         dx, dz, n = np.where(flat, 1.0, dx), np.where(flat, 0.0, dz), np.where(flat, 1.0, n)
-    c = dx / n                                   # cos(-h)
-    s = dz / n                                   # sin(-h)
+    c = dx / n  # cos(-h)
+    s = dz / n  # sin(-h)
     rot_out[:, 0, 0] = c
     rot_out[:, 0, 2] = s
     rot_out[:, 2, 0] = -s
     rot_out[:, 2, 2] = c
     rot_out[:, 1, 1] = 1.0
-    hc = np.sqrt(0.5 + 0.5 * c)                  # cos(-h/2) >= 0
-    if hc.min() < 1e-9:                          # heading exactly pi: half angle pi/2
+    hc = np.sqrt(0.5 + 0.5 * c)  # cos(-h/2) >= 0
+    if hc.min() < 1e-9:  # heading exactly pi: half angle pi/2
         hs = np.where(hc < 1e-9, 1.0, s / (2.0 * np.maximum(hc, 1e-9)))
     else:
-        hs = s / (2.0 * hc)                      # sin(-h/2)
+        hs = s / (2.0 * hc)  # sin(-h/2)
     quat_out[:, 0, 0] = hc
     quat_out[:, 0, 2] = hs
     quat_out[:, 1, 1] = hc

@@ -21,6 +21,7 @@ Documented choices (details in the module docstrings):
   the replay buffer only with --save_buffer.  Without it a resumed run restarts with an
   empty buffer (its first update sees only the new batch), i.e. it is not bit-identical.
 """
+
 from mimic.learning.awr import AWR
 from mimic.learning.buffer import ReplayBuffer
 from mimic.learning.config import AWRConfig, ConfigError
@@ -28,5 +29,15 @@ from mimic.learning.dataset import Dataset, random_act_fn, record_dataset
 from mimic.learning.normalizer import Normalizer
 from mimic.learning.returns import monte_carlo_returns, td_lambda_returns
 
-__all__ = ["AWR", "AWRConfig", "ConfigError", "Dataset", "Normalizer", "ReplayBuffer",
-           "monte_carlo_returns", "random_act_fn", "record_dataset", "td_lambda_returns"]
+__all__ = [
+    "AWR",
+    "AWRConfig",
+    "ConfigError",
+    "Dataset",
+    "Normalizer",
+    "ReplayBuffer",
+    "monte_carlo_returns",
+    "random_act_fn",
+    "record_dataset",
+    "td_lambda_returns",
+]

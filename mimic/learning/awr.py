@@ -25,6 +25,7 @@ of a sampler gives fully off-policy AWR.
 The learner only sees Gymnasium spaces; env-specific hints are optional attributes
 (``action_norm``, ``obs_norm``, ``max_episode_return``) read with get_wrapper_attr.
 """
+
 from __future__ import annotations
 
 import copy
@@ -54,7 +55,7 @@ from mimic.learning.values import ValueCache
 from mimic.sampling import Episode, Sampler, SerialSampler, evaluate
 
 CHECKPOINT_FORMAT = "mimic-awr-1"
-EVAL_SEED_OFFSET = 1_000_003          # test episodes use seeds of a different stream
+EVAL_SEED_OFFSET = 1_000_003  # test episodes use seeds of a different stream
 
 
 def env_attr(env: Optional[gym.Env], name: str):
@@ -75,6 +76,7 @@ def resolve_device(name: str) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
         from mimic.learning.config import ConfigError
+
         raise ConfigError(f"agent config key 'device': {name!r} asked for, but torch sees no CUDA device")
     return device
 
@@ -102,9 +104,17 @@ class AWR:
     # =====================================================================================
     # construction
     # =====================================================================================
-    def __init__(self, env: Optional[gym.Env], config: Union[AWRConfig, dict, None] = None, *,
-                 eval_env: Optional[gym.Env] = None, seed: int = 0, sampler: Optional[Sampler] = None,
-                 dataset: Optional[Dataset] = None, verbose: int = 1):
+    def __init__(
+        self,
+        env: Optional[gym.Env],
+        config: Union[AWRConfig, dict, None] = None,
+        *,
+        eval_env: Optional[gym.Env] = None,
+        seed: int = 0,
+        sampler: Optional[Sampler] = None,
+        dataset: Optional[Dataset] = None,
+        verbose: int = 1,
+    ):
         self.config = cfg = config if isinstance(config, AWRConfig) else AWRConfig.from_dict(config)
         cfg.validate()
         self.device = resolve_device(cfg.device)
@@ -130,14 +140,14 @@ class AWR:
         self._build_networks(env)
 
         # ---- randomness owned by the agent (saved in checkpoints) ----------------------
-        self.action_generator = torch.Generator().manual_seed(seed)     # exploration noise
-        self.update_rng = np.random.default_rng(seed)                   # minibatch shuffles
+        self.action_generator = torch.Generator().manual_seed(seed)  # exploration noise
+        self.update_rng = np.random.default_rng(seed)  # minibatch shuffles
         self._init_data(env, sampler, dataset, seed)
 
         # ---- counters --------------------------------------------------------------------
-        self.iteration = 0          # completed iterations
-        self.total_samples = 0      # env steps used for training
-        self.wall_time = 0.0        # seconds spent in learn(), summed over resumes
+        self.iteration = 0  # completed iterations
+        self.total_samples = 0  # env steps used for training
+        self.wall_time = 0.0  # seconds spent in learn(), summed over resumes
         self.actor_step_count = 0
         self.critic_step_count = 0
 
@@ -166,16 +176,26 @@ class AWR:
             o_mean, o_std, fixed = hint
         else:
             (o_mean, o_std), fixed = box_mean_std(self.observation_space.low, self.observation_space.high), None
-        self.obs_norm = Normalizer(self.obs_dim, o_mean, o_std, fixed, min_std=cfg.obs_norm_min_std,
-                                   clip=cfg.obs_clip)
+        self.obs_norm = Normalizer(self.obs_dim, o_mean, o_std, fixed, min_std=cfg.obs_norm_min_std, clip=cfg.obs_clip)
 
         # ---- networks and optimisers --------------------------------------------------
         if self.discrete:
-            self.actor = CategoricalActor(self.obs_dim, int(self.action_space.n), cfg.actor_net_layers,
-                                          cfg.activation, cfg.actor_init_output_scale)
+            self.actor = CategoricalActor(
+                self.obs_dim,
+                int(self.action_space.n),
+                cfg.actor_net_layers,
+                cfg.activation,
+                cfg.actor_init_output_scale,
+            )
         else:
-            self.actor = GaussianActor(self.obs_dim, self.act_dim, cfg.actor_net_layers, cfg.activation,
-                                       cfg.actor_init_output_scale, cfg.action_std)
+            self.actor = GaussianActor(
+                self.obs_dim,
+                self.act_dim,
+                cfg.actor_net_layers,
+                cfg.activation,
+                cfg.actor_init_output_scale,
+                cfg.action_std,
+            )
         self.critic = Critic(self.obs_dim, cfg.critic_net_layers, cfg.activation)
         self.value_scale = 1.0 / (1.0 - cfg.discount) if cfg.discount < 1.0 else 1.0  # sigma_v
         # the policy that collects: a CPU copy, refreshed when a collect starts (see schedule.py)
@@ -192,8 +212,8 @@ class AWR:
     def _init_data(self, env, sampler, dataset: Optional[Dataset], seed: int) -> None:
         """The buffer (a static dataset's, or filled by the sampler) and the schedule's state."""
         cfg = self.config
-        self.normalizer_count = 0   # states recorded into the obs normaliser so far
-        if dataset is not None:                      # fully off-policy: a static buffer
+        self.normalizer_count = 0  # states recorded into the obs normaliser so far
+        if dataset is not None:  # fully off-policy: a static buffer
             self.buffer = ReplayBuffer(max(cfg.buffer_size, dataset.num_samples))
             self.buffer.add(dataset.episodes)
             self.sampler = None
@@ -203,10 +223,11 @@ class AWR:
             self.sampler = sampler if sampler is not None else SerialSampler(env, seed=seed)
 
         self.value_cache = ValueCache()
-        self.threads = ThreadBudget(cfg.num_threads, cfg.idle_threads,
-                                    sampler_procs=self.sampler.num_workers if self.sampler else 0)
+        self.threads = ThreadBudget(
+            cfg.num_threads, cfg.idle_threads, sampler_procs=self.sampler.num_workers if self.sampler else 0
+        )
         self.threads.use(self.threads.idle)
-        self.pending: Optional[BackgroundCollect] = None   # overlap: the collect of the next iteration
+        self.pending: Optional[BackgroundCollect] = None  # overlap: the collect of the next iteration
         self.pending_start: Optional[dict[str, Any]] = None  # ... and what it started from (checkpoints)
         self._resume_collect: Optional[dict[str, Any]] = None  # a checkpoint's unfinished collect
 
@@ -219,8 +240,10 @@ class AWR:
         """Set lr (and SGD momentum) of both optimisers from the config, e.g. after loading
         optimiser state saved with other values: what runs is what the checkpoint records."""
         cfg = self.config
-        for opt, lr, momentum in ((self.actor_optimizer, cfg.actor_lr, cfg.actor_momentum),
-                                  (self.critic_optimizer, cfg.critic_lr, cfg.critic_momentum)):
+        for opt, lr, momentum in (
+            (self.actor_optimizer, cfg.actor_lr, cfg.actor_momentum),
+            (self.critic_optimizer, cfg.critic_lr, cfg.critic_momentum),
+        ):
             for group in opt.param_groups:
                 group["lr"] = lr
                 if "momentum" in group:
@@ -301,7 +324,7 @@ class AWR:
             self._record_normalizer(episodes)
             if cfg.schedule == "overlap" and more is not None and more():
                 self._start_collect()
-        else:                                            # static dataset: no env interaction
+        else:  # static dataset: no env interaction
             episodes, new_samples = [], cfg.samples_per_iter
         t1 = time.perf_counter()
 
@@ -315,29 +338,36 @@ class AWR:
             Samples=self.total_samples if self.sampler is not None else self.buffer.num_samples,
             Train_Return=float(np.mean([e.ret for e in episodes])) if episodes else None,
             Train_Episode_Length=float(np.mean([len(e) for e in episodes])) if episodes else None,
-            Episodes=len(episodes), Buffer_Samples=self.buffer.num_samples,
-            Sample_Time=t1 - t0, Update_Time=t2 - t1, **collect_stats)
+            Episodes=len(episodes),
+            Buffer_Samples=self.buffer.num_samples,
+            Sample_Time=t1 - t0,
+            Update_Time=t2 - t1,
+            **collect_stats,
+        )
         return stats
 
     # ---- the collect: in the caller's thread (sync) or beside the update (overlap) -------------
     def _collect_start_state(self) -> dict[str, Any]:
         """Everything a collect starts from; a checkpoint taken while one runs stores this, so
         a resumed run repeats that collect exactly."""
-        return {"actor": to_cpu(self.collect_actor.state_dict()),
-                "obs_normalizer": to_cpu(self.collect_obs_norm.state_dict()),
-                "action_generator": self.action_generator.get_state(),
-                "sampler": self.sampler.state_dict(),
-                "total_samples": self.total_samples}
+        return {
+            "actor": to_cpu(self.collect_actor.state_dict()),
+            "obs_normalizer": to_cpu(self.collect_obs_norm.state_dict()),
+            "action_generator": self.action_generator.get_state(),
+            "sampler": self.sampler.state_dict(),
+            "total_samples": self.total_samples,
+        }
 
     def _run_collect(self, total_samples: int) -> tuple[list[Episode], dict[str, Any]]:
         """Episodes, and the collect's own row entries (its wall time, the sampler's fault counts)."""
         t = time.perf_counter()
         if threading.current_thread() is threading.main_thread():
-            self.threads.use(1)          # batches of a few states: more threads only spin between calls
+            self.threads.use(1)  # batches of a few states: more threads only spin between calls
         else:
-            torch.set_num_threads(1)     # (per thread: the update's count on the main thread stays)
-        episodes = self.sampler.collect(self.collect_act, min_samples=self.config.samples_per_iter,
-                                        total_samples=total_samples)
+            torch.set_num_threads(1)  # (per thread: the update's count on the main thread stays)
+        episodes = self.sampler.collect(
+            self.collect_act, min_samples=self.config.samples_per_iter, total_samples=total_samples
+        )
         # with worker processes: worker restarts, dropped episodes, ...
         stats = {"Collect_Time": time.perf_counter() - t, **self.sampler.log_stats()}
         return episodes, stats
@@ -384,8 +414,9 @@ class AWR:
             self.normalizer_count += len(states)
         self.obs_norm.update()
 
-    def compute_returns(self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor,
-                        episodes: Optional[Sequence[Episode]] = None) -> tuple[np.ndarray, np.ndarray]:
+    def compute_returns(
+        self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor, episodes: Optional[Sequence[Episode]] = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(R, V(s)) over ``data`` with the CURRENT value function (``episodes``: the episodes
         ``data`` flattens, whose values may then come from the value cache)."""
         cfg = self.config
@@ -398,8 +429,9 @@ class AWR:
         returns = td_lambda_returns(data.rewards, next_values, data.episode_end, cfg.discount, lam)
         return returns, values
 
-    def state_values(self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor,
-                     episodes: Optional[Sequence[Episode]] = None) -> tuple[np.ndarray, np.ndarray]:
+    def state_values(
+        self, data: FlatBatch, z: torch.Tensor, z_final: torch.Tensor, episodes: Optional[Sequence[Episode]] = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """V(s) and V(s_T); episodes whose values the same critic and normaliser already gave
         (the previous iteration's second pass) are not evaluated again."""
         if episodes is None or not self.config.reuse_values:
@@ -407,8 +439,11 @@ class AWR:
         key = (self.critic_step_count, float(self.obs_norm.count))
 
         def evaluate(rows: np.ndarray, eps: np.ndarray):
-            return (self._critic_values(z[torch.as_tensor(rows, device=z.device)]),
-                    self._critic_values(z_final[torch.as_tensor(eps, device=z.device)]))
+            return (
+                self._critic_values(z[torch.as_tensor(rows, device=z.device)]),
+                self._critic_values(z_final[torch.as_tensor(eps, device=z.device)]),
+            )
+
         return self.value_cache.values(episodes, data.end_index, key, evaluate)
 
     def update(self, new_samples: int) -> dict[str, Any]:
@@ -416,7 +451,7 @@ class AWR:
         data = self.buffer.flat()
         n = len(data)
         dev = self.device
-        z = self.obs_norm(torch.as_tensor(data.obs).to(dev))          # normalised states
+        z = self.obs_norm(torch.as_tensor(data.obs).to(dev))  # normalised states
         z_final = self.obs_norm(torch.as_tensor(data.final_obs).to(dev))
         if self.discrete:
             actions = torch.as_tensor(data.actions - int(self.action_space.start)).to(dev)
@@ -449,14 +484,14 @@ class AWR:
             clip_frac = 0.0
         else:
             returns, values = self.compute_returns(data, z, z_final, self.buffer.episodes)
-            adv = returns - values if cfg.weighting == "awr" else returns      # rwr: no baseline
+            adv = returns - values if cfg.weighting == "awr" else returns  # rwr: no baseline
             weights, clip_frac = self.compute_weights(adv)
         w = torch.as_tensor(weights, dtype=torch.float32).to(dev)
 
         # ---- 3. policy: weighted maximum likelihood ------------------------------------------
         losses = []
         for idx in self._minibatches(n, cfg.actor_batch_size, actor_steps):
-            out = self.actor(z[idx])                                    # mean or logits
+            out = self.actor(z[idx])  # mean or logits
             logp = self.actor.log_prob_from_output(out, actions[idx])
             loss = -(w[idx] * logp).mean() + self._policy_regularisers(out)
             self.actor_optimizer.zero_grad(set_to_none=True)
@@ -465,10 +500,15 @@ class AWR:
             losses.append(loss.detach())
         self.actor_step_count += actor_steps
 
-        return dict(Value_Loss=value_loss, Policy_Loss=_mean(losses),
-                    Adv_Mean=float(np.mean(adv)), Adv_Std=float(np.std(adv)),
-                    Weight_Mean=float(np.mean(weights)), Weight_Max=float(np.max(weights)),
-                    Clip_Frac=float(clip_frac))
+        return dict(
+            Value_Loss=value_loss,
+            Policy_Loss=_mean(losses),
+            Adv_Mean=float(np.mean(adv)),
+            Adv_Std=float(np.std(adv)),
+            Weight_Mean=float(np.mean(weights)),
+            Weight_Max=float(np.max(weights)),
+            Clip_Frac=float(clip_frac),
+        )
 
     def compute_weights(self, adv: np.ndarray) -> tuple[np.ndarray, float]:
         """w = min(exp(A_hat / beta), w_max); A_hat = standardised A if normalize_adv."""
@@ -514,24 +554,41 @@ class AWR:
         """Deterministic (mean / argmax) policy on the eval env, fixed seeds every call."""
         t0 = time.perf_counter()
         if isinstance(self.sampler, SerialSampler) and any(e is self.eval_env for e in self.sampler.envs):
-            self.wait_for_collect()            # the collect steps this very env
+            self.wait_for_collect()  # the collect steps this very env
         self.threads.use(1)
-        eps = evaluate(self.eval_env, lambda o: self.act(o, deterministic=True), num_episodes,
-                       seed=self.seed + EVAL_SEED_OFFSET, total_samples=self.total_samples)
+        eps = evaluate(
+            self.eval_env,
+            lambda o: self.act(o, deterministic=True),
+            num_episodes,
+            seed=self.seed + EVAL_SEED_OFFSET,
+            total_samples=self.total_samples,
+        )
         ret = float(np.mean([e.ret for e in eps]))
         max_ret = env_attr(self.eval_env, "max_episode_return")
-        return dict(Test_Return=ret, Test_Episode_Length=float(np.mean([len(e) for e in eps])),
-                    Normalized_Test_Return=ret / float(max_ret) if max_ret else None,
-                    Test_Time=time.perf_counter() - t0)
+        return dict(
+            Test_Return=ret,
+            Test_Episode_Length=float(np.mean([len(e) for e in eps])),
+            Normalized_Test_Return=ret / float(max_ret) if max_ret else None,
+            Test_Time=time.perf_counter() - t0,
+        )
 
     # =====================================================================================
     # the training loop
     # =====================================================================================
-    def learn(self, total_samples: Optional[int] = None, *, max_iters: Optional[int] = None,
-              test_every: int = 10, test_episodes: int = 10, output_dir: Optional[str] = None,
-              iters_per_checkpoint: int = 50, save_buffer: bool = False, tensorboard: bool = False,
-              checkpoint_extra: Optional[dict[str, Any]] = None,
-              callback: Optional[Callable[["AWR", dict], Optional[bool]]] = None) -> "AWR":
+    def learn(
+        self,
+        total_samples: Optional[int] = None,
+        *,
+        max_iters: Optional[int] = None,
+        test_every: int = 10,
+        test_episodes: int = 10,
+        output_dir: Optional[str] = None,
+        iters_per_checkpoint: int = 50,
+        save_buffer: bool = False,
+        tensorboard: bool = False,
+        checkpoint_extra: Optional[dict[str, Any]] = None,
+        callback: Optional[Callable[["AWR", dict], Optional[bool]]] = None,
+    ) -> "AWR":
         """Iterate until ``total_samples`` env steps (online) and/or ``max_iters`` iterations.
 
         Every iteration: one log row (log.csv + console), ``model.pt`` rewritten atomically,
@@ -543,22 +600,31 @@ class AWR:
             raise ValueError("learn() needs total_samples or max_iters")
         if self.sampler is None and max_iters is None:
             raise ValueError("training from a static dataset needs max_iters")
-        logger = Logger(output_dir, resume_iteration=self.iteration if self.iteration > 0 else None,
-                        tensorboard=tensorboard, verbose=self.verbose,
-                        target_samples=total_samples if self.sampler is not None else None)
+        logger = Logger(
+            output_dir,
+            resume_iteration=self.iteration if self.iteration > 0 else None,
+            tensorboard=tensorboard,
+            verbose=self.verbose,
+            target_samples=total_samples if self.sampler is not None else None,
+        )
 
         def finished(extra_iters: int = 0) -> bool:
-            return ((max_iters is not None and self.iteration + extra_iters >= max_iters) or
-                    (total_samples is not None and self.sampler is not None and self.total_samples >= total_samples))
+            return (max_iters is not None and self.iteration + extra_iters >= max_iters) or (
+                total_samples is not None and self.sampler is not None and self.total_samples >= total_samples
+            )
 
         try:
             while not finished():
                 t_start = time.perf_counter()
                 row = self.train_iteration(more=lambda: not finished(extra_iters=1))
-                finite.check_update(self, row)          # before the row and model.pt are written
+                finite.check_update(self, row)  # before the row and model.pt are written
                 it = row["Iteration"]
-                if (self.eval_env is not None and test_episodes > 0 and test_every > 0
-                        and (it % test_every == 0 or finished())):
+                if (
+                    self.eval_env is not None
+                    and test_episodes > 0
+                    and test_every > 0
+                    and (it % test_every == 0 or finished())
+                ):
                     row.update(self.test(test_episodes))
                 self.wall_time += time.perf_counter() - t_start
                 row["Wall_Time"] = self.wall_time
@@ -580,32 +646,44 @@ class AWR:
     # =====================================================================================
     def state_dict(self, save_buffer: bool = False) -> dict[str, Any]:
         s = {
-            "format": CHECKPOINT_FORMAT, "algo": "AWR",
-            "config": self.config.to_dict(), "seed": self.seed,
+            "format": CHECKPOINT_FORMAT,
+            "algo": "AWR",
+            "config": self.config.to_dict(),
+            "seed": self.seed,
             "observation_space": space_to_dict(self.observation_space),
             "action_space": space_to_dict(self.action_space),
-            "action_mean": torch.as_tensor(self.action_mean), "action_std": torch.as_tensor(self.action_std),
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "action_mean": torch.as_tensor(self.action_mean),
+            "action_std": torch.as_tensor(self.action_std),
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
             "obs_normalizer": self.obs_norm.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "critic_optimizer": self.critic_optimizer.state_dict(),
-            "counters": {"iteration": self.iteration, "total_samples": self.total_samples,
-                         "wall_time": self.wall_time, "actor_steps": self.actor_step_count,
-                         "critic_steps": self.critic_step_count, "normalizer_samples": self.normalizer_count},
-            "rng": {"global": ckpt.get_global_rng_state(),
-                    "action_generator": self.action_generator.get_state(),
-                    "update_rng": ckpt.generator_state(self.update_rng)},
+            "counters": {
+                "iteration": self.iteration,
+                "total_samples": self.total_samples,
+                "wall_time": self.wall_time,
+                "actor_steps": self.actor_step_count,
+                "critic_steps": self.critic_step_count,
+                "normalizer_samples": self.normalizer_count,
+            },
+            "rng": {
+                "global": ckpt.get_global_rng_state(),
+                "action_generator": self.action_generator.get_state(),
+                "update_rng": ckpt.generator_state(self.update_rng),
+            },
             "sampler": self.sampler.state_dict() if self.sampler is not None else None,
             "buffer": self.buffer.state_dict() if save_buffer else None,
             "value_cache": self.value_cache.state_dict(self.buffer.episodes) if save_buffer else None,
             "pending_collect": None,
         }
         start = self.pending_start or self._resume_collect
-        if start is not None:          # a collect is running: save what it started from
+        if start is not None:  # a collect is running: save what it started from
             s["rng"]["action_generator"] = start["action_generator"]
             s["sampler"] = start["sampler"]
-            s["pending_collect"] = {k: start[k] for k in ("actor", "obs_normalizer", "total_samples",
-                                                          "action_generator", "sampler")}
+            s["pending_collect"] = {
+                k: start[k] for k in ("actor", "obs_normalizer", "total_samples", "action_generator", "sampler")
+            }
         return to_cpu(s)
 
     def load_state_dict(self, s: dict[str, Any], load_buffer: bool = True) -> None:
@@ -617,7 +695,7 @@ class AWR:
         if "actor_optimizer" in s:
             self.actor_optimizer.load_state_dict(s["actor_optimizer"])
             self.critic_optimizer.load_state_dict(s["critic_optimizer"])
-            self._apply_optimizer_settings()         # the config's lr / momentum, not the saved ones
+            self._apply_optimizer_settings()  # the config's lr / momentum, not the saved ones
         c = s.get("counters", {})
         self.iteration = int(c.get("iteration", 0))
         self.total_samples = int(c.get("total_samples", 0))
@@ -642,23 +720,29 @@ class AWR:
         ckpt.atomic_save(s, path)
 
     @classmethod
-    def from_checkpoint(cls, source: Union[str, dict[str, Any]], env: Optional[gym.Env] = None, *,
-                        eval_env: Optional[gym.Env] = None, config_overrides: Optional[dict] = None,
-                        sampler: Optional[Sampler] = None, dataset: Optional[Dataset] = None,
-                        verbose: int = 1) -> "AWR":
+    def from_checkpoint(
+        cls,
+        source: Union[str, dict[str, Any]],
+        env: Optional[gym.Env] = None,
+        *,
+        eval_env: Optional[gym.Env] = None,
+        config_overrides: Optional[dict] = None,
+        sampler: Optional[Sampler] = None,
+        dataset: Optional[Dataset] = None,
+        verbose: int = 1,
+    ) -> "AWR":
         """The agent a checkpoint (a path, or its contents from ``checkpoint.read_checkpoint``)
         holds.  With ``env`` (or ``dataset``): everything, to train on (``--resume``); without:
         nets and normaliser only, to act with (spaces from the checkpoint)."""
         s = ckpt.read_checkpoint(source) if isinstance(source, str) else source
         where = source if isinstance(source, str) else "checkpoint"
         cfg = AWRConfig.from_dict({**s["config"], **(config_overrides or {})}, source=where)
-        if env is None and dataset is None:        # acting only: spaces come from the checkpoint
+        if env is None and dataset is None:  # acting only: spaces come from the checkpoint
             empty = Dataset(episodes=[], observation_space=s["observation_space"], action_space=s["action_space"])
             agent = cls(None, cfg, seed=int(s["seed"]), dataset=empty, verbose=verbose)
             agent.load_state_dict(s, load_buffer=False)
             return agent
-        agent = cls(env, cfg, eval_env=eval_env, seed=int(s["seed"]), sampler=sampler, dataset=dataset,
-                    verbose=verbose)
+        agent = cls(env, cfg, eval_env=eval_env, seed=int(s["seed"]), sampler=sampler, dataset=dataset, verbose=verbose)
         agent.load_state_dict(s)
         return agent
 

@@ -1,4 +1,5 @@
 """The FIFO replay buffer of whole episodes (:class:`mimic.sampling.Episode`), and their flat concatenation."""
+
 from __future__ import annotations
 
 from collections import deque
@@ -14,14 +15,15 @@ from mimic.sampling.episode import Episode
 @dataclass
 class FlatBatch:
     """The buffer's episodes concatenated: N steps, E episodes."""
-    obs: np.ndarray            # [N, obs_dim]
-    actions: np.ndarray        # [N, act_dim] or [N]
-    rewards: np.ndarray        # [N]
-    episode_end: np.ndarray    # [N] bool, True on the last step of each episode
-    final_obs: np.ndarray      # [E, obs_dim]
-    terminated: np.ndarray     # [E] bool
-    truncated: np.ndarray      # [E] bool
-    end_index: np.ndarray      # [E] int, flat index of each episode's last step
+
+    obs: np.ndarray  # [N, obs_dim]
+    actions: np.ndarray  # [N, act_dim] or [N]
+    rewards: np.ndarray  # [N]
+    episode_end: np.ndarray  # [N] bool, True on the last step of each episode
+    final_obs: np.ndarray  # [E, obs_dim]
+    terminated: np.ndarray  # [E] bool
+    truncated: np.ndarray  # [E] bool
+    end_index: np.ndarray  # [E] int, flat index of each episode's last step
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -42,7 +44,8 @@ def flatten_episodes(episodes: Iterable[Episode]) -> FlatBatch:
         final_obs=np.stack([e.final_obs for e in episodes]),
         terminated=np.array([e.terminated for e in episodes], dtype=bool),
         truncated=np.array([e.truncated for e in episodes], dtype=bool),
-        end_index=end_index)
+        end_index=end_index,
+    )
 
 
 class ReplayBuffer:
@@ -56,8 +59,8 @@ class ReplayBuffer:
         assert capacity > 0
         self.capacity = int(capacity)
         self.episodes: deque[Episode] = deque()
-        self.num_samples = 0           # samples currently stored
-        self.total_added = 0           # samples ever added
+        self.num_samples = 0  # samples currently stored
+        self.total_added = 0  # samples ever added
 
     def __len__(self) -> int:
         return self.num_samples
@@ -79,8 +82,11 @@ class ReplayBuffer:
         return flatten_episodes(self.episodes)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"capacity": self.capacity, "total_added": self.total_added,
-                "episodes": [episode_state(e) for e in self.episodes]}
+        return {
+            "capacity": self.capacity,
+            "total_added": self.total_added,
+            "episodes": [episode_state(e) for e in self.episodes],
+        }
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
         self.clear()

@@ -8,6 +8,7 @@ until the write is complete (:mod:`mimic.learning.stopping`).  Tmp files left by
 removed by :func:`remove_stale_tmp`.  Checkpoints hold only tensors and plain Python containers,
 so they load with ``torch.load(weights_only=True)``.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,9 @@ def _durable_replace(write, path: str, iteration: Optional[int] = None) -> None:
         except OSError as e:
             if os.path.exists(tmp):
                 os.remove(tmp)
-            raise CheckpointWriteError(f"checkpoint '{path}': cannot be written "
-                                       f"({e.strerror or e}); the previous one is kept") from None
+            raise CheckpointWriteError(
+                f"checkpoint '{path}': cannot be written ({e.strerror or e}); the previous one is kept"
+            ) from None
 
 
 def atomic_save(obj: Any, path: str) -> None:
@@ -68,6 +70,7 @@ def atomic_copy(src: str, dst: str) -> None:
     def copy(f) -> None:
         with open(src, "rb") as s:
             shutil.copyfileobj(s, f, 1 << 20)
+
     _durable_replace(copy, dst)
 
 
@@ -93,7 +96,7 @@ def remove_stale_tmp(folder: str) -> list[str]:
 
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
-        return False            # ours, from a write that was interrupted: stale too
+        return False  # ours, from a write that was interrupted: stale too
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -105,9 +108,24 @@ def _alive(pid: int) -> bool:
 
 # what a policy needs to act, be viewed and evaluated, and to seed a new run (no optimiser
 # state, RNG streams, sampler state or replay buffer)
-POLICY_KEYS = ("format", "algo", "config", "seed", "observation_space", "action_space",
-               "action_mean", "action_std", "actor", "critic", "obs_normalizer", "counters",
-               "env_id", "env_kwargs", "eval_env_kwargs", "settings")
+POLICY_KEYS = (
+    "format",
+    "algo",
+    "config",
+    "seed",
+    "observation_space",
+    "action_space",
+    "action_mean",
+    "action_std",
+    "actor",
+    "critic",
+    "obs_normalizer",
+    "counters",
+    "env_id",
+    "env_kwargs",
+    "eval_env_kwargs",
+    "settings",
+)
 
 
 def policy_only(state: dict[str, Any]) -> dict[str, Any]:
@@ -130,37 +148,56 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 # ---- episodes (replay buffers saved with --save_buffer) ------------------------------------
 def episode_state(ep: Episode) -> dict[str, Any]:
     """An episode as tensors and plain values (so that torch.load(weights_only=True) works)."""
-    return {"obs": torch.from_numpy(np.ascontiguousarray(ep.obs)),
-            "actions": torch.from_numpy(np.ascontiguousarray(ep.actions)),
-            "rewards": torch.from_numpy(np.ascontiguousarray(ep.rewards)),
-            "final_obs": torch.from_numpy(np.ascontiguousarray(ep.final_obs)),
-            "terminated": bool(ep.terminated), "truncated": bool(ep.truncated),
-            "info": {k: float(v) for k, v in ep.info.items()}}
+    return {
+        "obs": torch.from_numpy(np.ascontiguousarray(ep.obs)),
+        "actions": torch.from_numpy(np.ascontiguousarray(ep.actions)),
+        "rewards": torch.from_numpy(np.ascontiguousarray(ep.rewards)),
+        "final_obs": torch.from_numpy(np.ascontiguousarray(ep.final_obs)),
+        "terminated": bool(ep.terminated),
+        "truncated": bool(ep.truncated),
+        "info": {k: float(v) for k, v in ep.info.items()},
+    }
 
 
 def episode_from_state(s: dict[str, Any]) -> Episode:
-    return Episode(obs=s["obs"].numpy(), actions=s["actions"].numpy(), rewards=s["rewards"].numpy(),
-                   final_obs=s["final_obs"].numpy(), terminated=bool(s["terminated"]),
-                   truncated=bool(s["truncated"]), info=dict(s.get("info", {})))
+    return Episode(
+        obs=s["obs"].numpy(),
+        actions=s["actions"].numpy(),
+        rewards=s["rewards"].numpy(),
+        final_obs=s["final_obs"].numpy(),
+        terminated=bool(s["terminated"]),
+        truncated=bool(s["truncated"]),
+        info=dict(s.get("info", {})),
+    )
 
 
 # ---- RNG state helpers (plain containers only) ------------------------------------------
 def get_global_rng_state() -> dict[str, Any]:
     np_state = np.random.get_state(legacy=False)
-    return {"torch": torch.get_rng_state(),
-            "numpy": {"bit_generator": np_state["bit_generator"],
-                      "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
-                      "pos": int(np_state["state"]["pos"]),
-                      "has_gauss": int(np_state["has_gauss"]), "gauss": float(np_state["gauss"])},
-            "python": random.getstate()}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "bit_generator": np_state["bit_generator"],
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "python": random.getstate(),
+    }
 
 
 def set_global_rng_state(s: dict[str, Any]) -> None:
     torch.set_rng_state(s["torch"])
     n = s["numpy"]
-    np.random.set_state({"bit_generator": n["bit_generator"],
-                         "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
-                         "has_gauss": n["has_gauss"], "gauss": n["gauss"]})
+    np.random.set_state(
+        {
+            "bit_generator": n["bit_generator"],
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+            "has_gauss": n["has_gauss"],
+            "gauss": n["gauss"],
+        }
+    )
     random.setstate(_to_tuple(s["python"]))
 
 

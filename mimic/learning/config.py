@@ -8,6 +8,7 @@ Defaults follow the AWR paper (Peng et al. 2019, App. C).  Where
 the official implementation (github.com/xbpeng/awr, ``awr_configs.py``) differs
 the field comment says so; the gym args files use the official values.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,53 +30,53 @@ class AWRConfig:
     # ---- networks -----------------------------------------------------------------
     actor_net_layers: list[int] = field(default_factory=lambda: [128, 64])
     critic_net_layers: list[int] = field(default_factory=lambda: [128, 64])
-    activation: str = "relu"                # relu | tanh | elu
-    actor_init_output_scale: float = 0.01   # U(-s, s) init of the actor output layer
-    action_std: float = 0.2                 # FIXED Gaussian std, in normalised action units
+    activation: str = "relu"  # relu | tanh | elu
+    actor_init_output_scale: float = 0.01  # U(-s, s) init of the actor output layer
+    action_std: float = 0.2  # FIXED Gaussian std, in normalised action units
 
     # ---- optimisation -------------------------------------------------------------
-    optimizer: str = "sgd"                  # sgd (momentum, as the paper) | adam
+    optimizer: str = "sgd"  # sgd (momentum, as the paper) | adam
     actor_lr: float = 5e-5
-    critic_lr: float = 1e-4                 # issue default; official code uses 0.01 (gym args files do)
-    actor_momentum: float = 0.9             # SGD momentum (ignored by adam)
+    critic_lr: float = 1e-4  # issue default; official code uses 0.01 (gym args files do)
+    actor_momentum: float = 0.9  # SGD momentum (ignored by adam)
     critic_momentum: float = 0.9
     actor_batch_size: int = 256
     critic_batch_size: int = 256
-    actor_steps: int = 1000                 # gradient steps per iteration ...
+    actor_steps: int = 1000  # gradient steps per iteration ...
     critic_steps: int = 200
-    scale_steps: bool = True                # ... times new_samples / samples_per_iter (official code)
+    scale_steps: bool = True  # ... times new_samples / samples_per_iter (official code)
 
     # ---- returns ------------------------------------------------------------------
     discount: float = 0.99
     td_lambda: float = 0.95
-    return_type: str = "td_lambda"          # td_lambda | mc (Monte-Carlo, = TD(1))
+    return_type: str = "td_lambda"  # td_lambda | mc (Monte-Carlo, = TD(1))
 
     # ---- data ---------------------------------------------------------------------
-    samples_per_iter: int = 2048            # new env steps per iteration (whole episodes)
-    buffer_size: int = 50000                # FIFO replay buffer, in samples
-    on_policy: bool = False                 # ablation: the buffer keeps only the last batch
-    normalizer_samples: int = 300000        # obs normaliser is estimated from the first N states
-    obs_norm_min_std: float = 0.02          # std floor (DeepMimic/AWR Normalizer eps)
-    obs_clip: Optional[float] = None        # clip normalised obs to +-obs_clip (None: no clip)
+    samples_per_iter: int = 2048  # new env steps per iteration (whole episodes)
+    buffer_size: int = 50000  # FIFO replay buffer, in samples
+    on_policy: bool = False  # ablation: the buffer keeps only the last batch
+    normalizer_samples: int = 300000  # obs normaliser is estimated from the first N states
+    obs_norm_min_std: float = 0.02  # std floor (DeepMimic/AWR Normalizer eps)
+    obs_clip: Optional[float] = None  # clip normalised obs to +-obs_clip (None: no clip)
 
     # ---- sample weights -----------------------------------------------------------
-    weighting: str = "awr"                  # awr: exp(A/beta) | rwr: exp(R/beta) | bc: 1
-    normalize_adv: bool = False             # standardise A (official code) before exp(.)
-    temperature: Optional[float] = None     # beta; None -> 1.0 if normalize_adv else 0.05 (paper)
-    weight_clip: float = 20.0               # omega_max
-    adv_eps: float = 1e-5                   # A_hat = (A - mean) / (std + adv_eps)
+    weighting: str = "awr"  # awr: exp(A/beta) | rwr: exp(R/beta) | bc: 1
+    normalize_adv: bool = False  # standardise A (official code) before exp(.)
+    temperature: Optional[float] = None  # beta; None -> 1.0 if normalize_adv else 0.05 (paper)
+    weight_clip: float = 20.0  # omega_max
+    adv_eps: float = 1e-5  # A_hat = (A - mean) / (std + adv_eps)
 
     # ---- policy regularisers ------------------------------------------------------
-    action_bound_weight: float = 10.0       # 0.5 * sum violation^2 of normalised bounds by the mean
-    action_l2_weight: float = 0.0           # 0.5 * |mean|^2 (|logits|^2 for discrete), official LunarLander 1e-3
-    action_entropy_weight: float = 0.0      # discrete only (fixed-std Gaussian has constant entropy)
+    action_bound_weight: float = 10.0  # 0.5 * sum violation^2 of normalised bounds by the mean
+    action_l2_weight: float = 0.0  # 0.5 * |mean|^2 (|logits|^2 for discrete), official LunarLander 1e-3
+    action_entropy_weight: float = 0.0  # discrete only (fixed-std Gaussian has constant entropy)
 
     # ---- runtime ------------------------------------------------------------------
-    reuse_values: bool = True               # V of unchanged episodes kept between passes (values.py)
-    schedule: str = "overlap"               # overlap: collect k+1 while update k runs | sync (the paper's)
-    device: str = "auto"                    # auto (cuda if available) | cpu | cuda | cuda:N: where the update runs
-    num_threads: int = 0                    # torch threads for the update while sampling runs beside it (0: auto)
-    idle_threads: int = 0                   # torch threads when no sampling runs (0: every core)
+    reuse_values: bool = True  # V of unchanged episodes kept between passes (values.py)
+    schedule: str = "overlap"  # overlap: collect k+1 while update k runs | sync (the paper's)
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N: where the update runs
+    num_threads: int = 0  # torch threads for the update while sampling runs beside it (0: auto)
+    idle_threads: int = 0  # torch threads when no sampling runs (0: every core)
 
     # -------------------------------------------------------------------------------
     @property
@@ -85,14 +86,26 @@ class AWRConfig:
         return 1.0 if self.normalize_adv else 0.05
 
     def validate(self) -> "AWRConfig":
-        choices = {"activation": ("relu", "tanh", "elu"), "optimizer": ("sgd", "adam"),
-                   "return_type": ("td_lambda", "mc"), "weighting": ("awr", "rwr", "bc"),
-                   "schedule": ("overlap", "sync")}
+        choices = {
+            "activation": ("relu", "tanh", "elu"),
+            "optimizer": ("sgd", "adam"),
+            "return_type": ("td_lambda", "mc"),
+            "weighting": ("awr", "rwr", "bc"),
+            "schedule": ("overlap", "sync"),
+        }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"agent config key '{key}': {getattr(self, key)!r} is not one of {allowed}")
-        positive = ["action_std", "actor_lr", "critic_lr", "actor_batch_size", "critic_batch_size",
-                    "samples_per_iter", "buffer_size", "weight_clip"]
+        positive = [
+            "action_std",
+            "actor_lr",
+            "critic_lr",
+            "actor_batch_size",
+            "critic_batch_size",
+            "samples_per_iter",
+            "buffer_size",
+            "weight_clip",
+        ]
         for key in positive:
             if not getattr(self, key) > 0:
                 raise ConfigError(f"agent config key '{key}' must be > 0, got {getattr(self, key)!r}")
@@ -123,8 +136,9 @@ class AWRConfig:
         kwargs = {}
         for key, value in d.items():
             if key not in fields:
-                raise ConfigError(f"unknown agent config key '{key}' (in {source}); "
-                                  f"known keys: {', '.join(sorted(fields))}")
+                raise ConfigError(
+                    f"unknown agent config key '{key}' (in {source}); known keys: {', '.join(sorted(fields))}"
+                )
             kwargs[key] = coerce(value, hints[key], key, source)
         return cls(**kwargs).validate()
 
@@ -156,12 +170,13 @@ def _type_name(tp) -> str:
 
 def coerce(value: Any, tp: Any, key: str, source: str = "config") -> Any:
     """Check / convert ``value`` to the annotated type ``tp``; raise ConfigError naming ``key``."""
+
     def fail():
         raise ConfigError(f"key '{key}' (in {source}) expects {_type_name(tp)}, got {value!r}")
 
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin is typing.Union:                      # Optional[X]
+    if origin is typing.Union:  # Optional[X]
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
             return None
         inner = [a for a in args if a is not type(None)]
@@ -172,7 +187,7 @@ def coerce(value: Any, tp: Any, key: str, source: str = "config") -> Any:
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):
-            value = [value]                         # "--actor_net_layers 64" -> [64]
+            value = [value]  # "--actor_net_layers 64" -> [64]
         elem = args[0] if args else Any
         return [coerce(v, elem, key, source) for v in value]
     if origin is dict or tp is dict:
@@ -195,7 +210,7 @@ def coerce(value: Any, tp: Any, key: str, source: str = "config") -> Any:
         if isinstance(value, int):
             return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)                       # 5e7 in YAML is a float
+            return int(value)  # 5e7 in YAML is a float
         if isinstance(value, str):
             try:
                 f = float(value)

@@ -7,6 +7,7 @@ A dataset is a ``.npz`` file of whole episodes:
 Record one with any batched policy (a checkpoint, a scripted controller, random):
     record_dataset(env, act_fn, num_samples, seed).save("data.npz")
 """
+
 from __future__ import annotations
 
 import json
@@ -49,7 +50,8 @@ class Dataset:
             terminated=np.array([e.terminated for e in eps], dtype=bool),
             truncated=np.array([e.truncated for e in eps], dtype=bool),
             final_obs=np.stack([e.final_obs for e in eps]),
-            meta=np.array(json.dumps(meta)))
+            meta=np.array(json.dumps(meta)),
+        )
         d = os.path.dirname(os.path.abspath(path))
         os.makedirs(d, exist_ok=True)
         tmp = os.path.join(d, f".tmp{os.getpid()}_{os.path.basename(path)}")
@@ -69,24 +71,39 @@ class Dataset:
             with np.load(path, allow_pickle=False) as z:
                 missing = [k for k in ARRAYS if k not in z.files]
                 if missing:
-                    raise DatasetError(f"dataset '{path}': no array {', '.join(missing)} (incomplete; "
-                                       f"record one with --record_dataset)")
+                    raise DatasetError(
+                        f"dataset '{path}': no array {', '.join(missing)} (incomplete; "
+                        f"record one with --record_dataset)"
+                    )
                 a = {k: z[k] for k in ARRAYS}
         except DatasetError:
             raise
-        except Exception as e:     # zip / npy / pickle errors: not a dataset
-            raise DatasetError(f"dataset '{path}': not a readable .npz dataset ({type(e).__name__}: "
-                               f"{(str(e).splitlines() or [''])[0][:120]})") from None
+        except Exception as e:  # zip / npy / pickle errors: not a dataset
+            raise DatasetError(
+                f"dataset '{path}': not a readable .npz dataset ({type(e).__name__}: "
+                f"{(str(e).splitlines() or [''])[0][:120]})"
+            ) from None
         meta = _check_arrays(path, a)
         lengths = a["episode_lengths"]
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
         obs, actions, rewards = a["obs"], a["actions"], a["rewards"]
-        episodes = [Episode(obs=obs[s:s + n], actions=actions[s:s + n], rewards=rewards[s:s + n],
-                            final_obs=a["final_obs"][i], terminated=bool(a["terminated"][i]),
-                            truncated=bool(a["truncated"][i]))
-                    for i, (s, n) in enumerate(zip(starts, lengths))]
-        return cls(episodes=episodes, observation_space=meta.pop("observation_space"),
-                   action_space=meta.pop("action_space"), meta=meta)
+        episodes = [
+            Episode(
+                obs=obs[s : s + n],
+                actions=actions[s : s + n],
+                rewards=rewards[s : s + n],
+                final_obs=a["final_obs"][i],
+                terminated=bool(a["terminated"][i]),
+                truncated=bool(a["truncated"][i]),
+            )
+            for i, (s, n) in enumerate(zip(starts, lengths))
+        ]
+        return cls(
+            episodes=episodes,
+            observation_space=meta.pop("observation_space"),
+            action_space=meta.pop("action_space"),
+            meta=meta,
+        )
 
 
 ARRAYS = ("obs", "actions", "rewards", "episode_lengths", "terminated", "truncated", "final_obs", "meta")
@@ -98,12 +115,14 @@ class DatasetError(ConfigError):
 
 def _check_arrays(path: str, a: dict[str, np.ndarray]) -> dict[str, Any]:
     """Shapes, lengths, finiteness and meta of a dataset's arrays; returns the parsed meta."""
+
     def bad(msg: str):
         raise DatasetError(f"dataset '{path}': {msg}")
+
     try:
         meta = json.loads(str(a["meta"]))
         obs_space = space_from_dict(meta["observation_space"])
-        space_from_dict(meta["action_space"])                 # it must parse too
+        space_from_dict(meta["action_space"])  # it must parse too
     except Exception as e:
         bad(f"'meta' is not the JSON of a mimic dataset ({type(e).__name__}: {e})")
     lengths, obs = a["episode_lengths"], a["obs"]
@@ -142,12 +161,22 @@ def random_act_fn(action_space: gym.Space, seed: int = 0) -> Callable[[np.ndarra
         low = np.where(np.isfinite(action_space.low), action_space.low, -1.0).reshape(-1)
         high = np.where(np.isfinite(action_space.high), action_space.high, 1.0).reshape(-1)
         return rng.uniform(low, high, size=(n, low.size)).astype(np.float32)
+
     return act
 
 
-def record_dataset(env: gym.Env, act_fn: Callable[[np.ndarray], np.ndarray], num_samples: int, seed: int = 0,
-                   meta: Optional[dict[str, Any]] = None) -> Dataset:
+def record_dataset(
+    env: gym.Env,
+    act_fn: Callable[[np.ndarray], np.ndarray],
+    num_samples: int,
+    seed: int = 0,
+    meta: Optional[dict[str, Any]] = None,
+) -> Dataset:
     """Whole episodes from ``act_fn`` until >= num_samples steps."""
     episodes = SerialSampler(env, seed=seed).collect(act_fn, min_samples=num_samples)
-    return Dataset(episodes=episodes, observation_space=space_to_dict(env.observation_space),
-                   action_space=space_to_dict(env.action_space), meta=dict(meta or {}, seed=seed))
+    return Dataset(
+        episodes=episodes,
+        observation_space=space_to_dict(env.observation_space),
+        action_space=space_to_dict(env.action_space),
+        meta=dict(meta or {}, seed=seed),
+    )

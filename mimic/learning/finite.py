@@ -15,6 +15,7 @@ The environment guards its own side (mimic.envs.imitation: non-finite physics st
 episode as ``sim_unstable``; a reset or a reference table that is not finite raises), and static
 datasets are checked when loaded (mimic.learning.dataset).
 """
+
 from __future__ import annotations
 
 import math
@@ -34,9 +35,12 @@ class NonFiniteError(StopRun):
 
 
 def episode_is_finite(ep) -> bool:
-    return bool(np.isfinite(ep.obs).all() and np.isfinite(ep.final_obs).all()
-                and np.isfinite(ep.rewards).all()
-                and (ep.actions.dtype.kind in "iub" or np.isfinite(ep.actions).all()))
+    return bool(
+        np.isfinite(ep.obs).all()
+        and np.isfinite(ep.final_obs).all()
+        and np.isfinite(ep.rewards).all()
+        and (ep.actions.dtype.kind in "iub" or np.isfinite(ep.actions).all())
+    )
 
 
 def screen_episodes(episodes: list, iteration: int, stream=sys.stderr) -> list:
@@ -46,11 +50,16 @@ def screen_episodes(episodes: list, iteration: int, stream=sys.stderr) -> list:
     if dropped:
         steps = sum(len(e) for e in episodes) - sum(len(e) for e in kept)
         if not kept:
-            raise NonFiniteError(f"iteration {iteration}: every episode of the new batch "
-                                 f"({dropped}) holds non-finite observations, actions or rewards; "
-                                 f"the environment diverges")
-        print(f"[mimic] iteration {iteration}: dropped {dropped} of {len(episodes)} new episodes "
-              f"({steps} steps) with non-finite observations, actions or rewards", file=stream)
+            raise NonFiniteError(
+                f"iteration {iteration}: every episode of the new batch "
+                f"({dropped}) holds non-finite observations, actions or rewards; "
+                f"the environment diverges"
+            )
+        print(
+            f"[mimic] iteration {iteration}: dropped {dropped} of {len(episodes)} new episodes "
+            f"({steps} steps) with non-finite observations, actions or rewards",
+            file=stream,
+        )
     return kept
 
 
@@ -67,7 +76,7 @@ def check_update(agent: Any, row: dict) -> None:
     for key in STATS:
         v = row.get(key)
         if key == "Value_Loss" and agent.config.weighting == "bc":
-            continue                                   # bc fits no value function (NaN by design)
+            continue  # bc fits no value function (NaN by design)
         if isinstance(v, float) and not math.isfinite(v):
             _stop(it, f"{key} is {v}", agent)
     for net in ("actor", "critic"):
@@ -81,6 +90,8 @@ def check_update(agent: Any, row: dict) -> None:
 
 def _stop(iteration: int, what: str, agent: Any) -> None:
     cfg = agent.config
-    raise NonFiniteError(f"iteration {iteration}: {what} (actor_lr {cfg.actor_lr:g}, critic_lr "
-                         f"{cfg.critic_lr:g}: a learning rate too high?); stopped before writing it, "
-                         f"model.pt keeps the last finite iteration")
+    raise NonFiniteError(
+        f"iteration {iteration}: {what} (actor_lr {cfg.actor_lr:g}, critic_lr "
+        f"{cfg.critic_lr:g}: a learning rate too high?); stopped before writing it, "
+        f"model.pt keeps the last finite iteration"
+    )

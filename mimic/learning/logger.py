@@ -1,4 +1,5 @@
 """Per-iteration log: ``log.csv`` (fixed columns), one console line, optional TensorBoard."""
+
 from __future__ import annotations
 
 import csv
@@ -7,12 +8,33 @@ import os
 import sys
 from typing import Any, Optional
 
-COLUMNS = ["Iteration", "Wall_Time", "Samples", "Train_Return", "Test_Return", "Train_Episode_Length",
-           "Test_Episode_Length", "Normalized_Test_Return", "Value_Loss", "Policy_Loss", "Adv_Mean",
-           "Adv_Std", "Weight_Mean", "Weight_Max", "Clip_Frac", "Sample_Time", "Update_Time",
-           # extra columns (after the contract ones)
-           "Test_Time", "Episodes", "Buffer_Samples", "Collect_Time", "Samples_Per_Second",
-           "Worker_Restarts", "Dropped_Episodes"]     # sampler faults of the iteration (blank in-process)
+COLUMNS = [
+    "Iteration",
+    "Wall_Time",
+    "Samples",
+    "Train_Return",
+    "Test_Return",
+    "Train_Episode_Length",
+    "Test_Episode_Length",
+    "Normalized_Test_Return",
+    "Value_Loss",
+    "Policy_Loss",
+    "Adv_Mean",
+    "Adv_Std",
+    "Weight_Mean",
+    "Weight_Max",
+    "Clip_Frac",
+    "Sample_Time",
+    "Update_Time",
+    # extra columns (after the contract ones)
+    "Test_Time",
+    "Episodes",
+    "Buffer_Samples",
+    "Collect_Time",
+    "Samples_Per_Second",
+    "Worker_Restarts",
+    "Dropped_Episodes",
+]  # sampler faults of the iteration (blank in-process)
 
 
 def _fmt(v: Any) -> str:
@@ -21,7 +43,7 @@ def _fmt(v: Any) -> str:
     if isinstance(v, float):
         if math.isnan(v):
             return ""
-        return repr(v)        # full precision (resume test compares rows)
+        return repr(v)  # full precision (resume test compares rows)
     return str(v)
 
 
@@ -29,9 +51,15 @@ class Logger:
     """Appends rows to ``<output_dir>/log.csv``.  On resume, rows of iterations >= the
     resumed iteration (written after the last checkpoint) are dropped first."""
 
-    def __init__(self, output_dir: Optional[str], resume_iteration: Optional[int] = None,
-                 tensorboard: bool = False, stream=sys.stdout, verbose: int = 1,
-                 target_samples: Optional[int] = None):
+    def __init__(
+        self,
+        output_dir: Optional[str],
+        resume_iteration: Optional[int] = None,
+        tensorboard: bool = False,
+        stream=sys.stdout,
+        verbose: int = 1,
+        target_samples: Optional[int] = None,
+    ):
         self.path = os.path.join(output_dir, "log.csv") if output_dir else None
         self.rate = SampleRate(target_samples)
         self.stream, self.verbose = stream, verbose
@@ -46,6 +74,7 @@ class Logger:
         if tensorboard and output_dir:
             try:
                 from torch.utils.tensorboard import SummaryWriter
+
                 self.tb = SummaryWriter(os.path.join(output_dir, "tb"))
             except Exception as e:  # tensorboard not installed
                 print(f"[mimic] TensorBoard disabled ({e.__class__.__name__}: {e})", file=sys.stderr)
@@ -90,7 +119,7 @@ class SampleRate:
         wall, samples = row.get("Wall_Time"), row.get("Samples")
         if wall is None or samples is None:
             return
-        self.history = (self.history + [(float(wall), int(samples))])[-(self.window + 1):]
+        self.history = (self.history + [(float(wall), int(samples))])[-(self.window + 1) :]
         (w0, s0), (w1, s1) = self.history[0], self.history[-1]
         if len(self.history) < 2 or w1 <= w0:
             return
@@ -111,13 +140,16 @@ def console_line(row: dict[str, Any]) -> str:
     def g(k, fmt):
         v = row.get(k)
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
-    return (f"it {row['Iteration']:5d} | samples {row['Samples']:>10,d} | train {g('Train_Return', '9.2f')}"
-            f" ({g('Train_Episode_Length', '.0f')} st) | test {g('Test_Return', '9.2f')}"
-            f" ({g('Test_Episode_Length', '.0f')} st) | vloss {g('Value_Loss', '.3g')} ploss {g('Policy_Loss', '.3g')}"
-            f" | adv {g('Adv_Mean', '.3g')}±{g('Adv_Std', '.3g')} w {g('Weight_Mean', '.2f')}/{g('Weight_Max', '.1f')}"
-            f" clip {g('Clip_Frac', '.3f')} | t_samp {g('Sample_Time', '.2f')}s t_upd {g('Update_Time', '.2f')}s"
-            f" t_test {g('Test_Time', '.2f')}s | wall {g('Wall_Time', '.0f')}s | {g('Samples_Per_Second', '.0f')}"
-            f" samples/s, left {_duration(row.get('Time_Left'))}")
+
+    return (
+        f"it {row['Iteration']:5d} | samples {row['Samples']:>10,d} | train {g('Train_Return', '9.2f')}"
+        f" ({g('Train_Episode_Length', '.0f')} st) | test {g('Test_Return', '9.2f')}"
+        f" ({g('Test_Episode_Length', '.0f')} st) | vloss {g('Value_Loss', '.3g')} ploss {g('Policy_Loss', '.3g')}"
+        f" | adv {g('Adv_Mean', '.3g')}±{g('Adv_Std', '.3g')} w {g('Weight_Mean', '.2f')}/{g('Weight_Max', '.1f')}"
+        f" clip {g('Clip_Frac', '.3f')} | t_samp {g('Sample_Time', '.2f')}s t_upd {g('Update_Time', '.2f')}s"
+        f" t_test {g('Test_Time', '.2f')}s | wall {g('Wall_Time', '.0f')}s | {g('Samples_Per_Second', '.0f')}"
+        f" samples/s, left {_duration(row.get('Time_Left'))}"
+    )
 
 
 def fault_note(row: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 Initialisation follows xbpeng/awr: Xavier-uniform hidden layers with zero bias,
 actor output layer U(-0.01, 0.01) with zero bias, Xavier critic output.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,16 +36,24 @@ def _uniform_head(in_dim: int, out_dim: int, scale: float) -> nn.Linear:
 
 class GaussianActor(nn.Module):
     """pi(a|s) = N(mu(s), diag(action_std^2)), everything in NORMALISED action units; std is fixed."""
+
     discrete = False
 
-    def __init__(self, obs_dim: int, act_dim: int, layers: Sequence[int], activation: str = "relu",
-                 init_output_scale: float = 0.01, action_std: float = 0.2):
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        layers: Sequence[int],
+        activation: str = "relu",
+        init_output_scale: float = 0.01,
+        action_std: float = 0.2,
+    ):
         super().__init__()
         self.trunk, h = mlp(obs_dim, layers, activation)
         self.head = _uniform_head(h, act_dim, init_output_scale)
         self.register_buffer("log_std", torch.full((act_dim,), math.log(action_std)))
 
-    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:       # -> mean [n, act_dim]
+    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:  # -> mean [n, act_dim]
         return self.head(self.trunk(norm_obs))
 
     def log_prob_from_output(self, mean: torch.Tensor, norm_actions: torch.Tensor) -> torch.Tensor:
@@ -53,7 +62,7 @@ class GaussianActor(nn.Module):
 
     def sample(self, norm_obs: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         mean = self.forward(norm_obs)
-        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)   # a CPU generator
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype)  # a CPU generator
         return mean + torch.exp(self.log_std) * noise.to(mean.device)
 
     def mode(self, norm_obs: torch.Tensor) -> torch.Tensor:
@@ -62,15 +71,22 @@ class GaussianActor(nn.Module):
 
 class CategoricalActor(nn.Module):
     """pi(a|s) = Categorical(softmax(logits(s)))."""
+
     discrete = True
 
-    def __init__(self, obs_dim: int, num_actions: int, layers: Sequence[int], activation: str = "relu",
-                 init_output_scale: float = 0.01):
+    def __init__(
+        self,
+        obs_dim: int,
+        num_actions: int,
+        layers: Sequence[int],
+        activation: str = "relu",
+        init_output_scale: float = 0.01,
+    ):
         super().__init__()
         self.trunk, h = mlp(obs_dim, layers, activation)
         self.head = _uniform_head(h, num_actions, init_output_scale)
 
-    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:       # -> logits [n, num_actions]
+    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:  # -> logits [n, num_actions]
         return self.head(self.trunk(norm_obs))
 
     def log_prob_from_output(self, logits: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
@@ -96,5 +112,5 @@ class Critic(nn.Module):
         nn.init.xavier_uniform_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:       # -> [n]
+    def forward(self, norm_obs: torch.Tensor) -> torch.Tensor:  # -> [n]
         return self.head(self.trunk(norm_obs)).squeeze(-1)

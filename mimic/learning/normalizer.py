@@ -11,6 +11,7 @@
   features do not explode; optional symmetric clip of the normalised value.
 All state lives in torch buffers, so ``state_dict()`` is a complete checkpoint.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -33,8 +34,15 @@ def box_mean_std(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 class Normalizer(nn.Module):
-    def __init__(self, size: int, init_mean: Optional[np.ndarray] = None, init_std: Optional[np.ndarray] = None,
-                 fixed_mask: Optional[np.ndarray] = None, min_std: float = 0.02, clip: Optional[float] = None):
+    def __init__(
+        self,
+        size: int,
+        init_mean: Optional[np.ndarray] = None,
+        init_std: Optional[np.ndarray] = None,
+        fixed_mask: Optional[np.ndarray] = None,
+        min_std: float = 0.02,
+        clip: Optional[float] = None,
+    ):
         super().__init__()
         mean = np.zeros(size) if init_mean is None else np.asarray(init_mean, dtype=np.float64).reshape(size)
         std = np.ones(size) if init_std is None else np.asarray(init_std, dtype=np.float64).reshape(size)
@@ -47,7 +55,7 @@ class Normalizer(nn.Module):
         # float64 statistics
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("stat_mean", torch.tensor(mean, dtype=torch.float64))
-        self.register_buffer("stat_mean_sq", torch.tensor(mean ** 2 + std ** 2, dtype=torch.float64))
+        self.register_buffer("stat_mean_sq", torch.tensor(mean**2 + std**2, dtype=torch.float64))
         self.register_buffer("new_count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("new_sum", torch.zeros(size, dtype=torch.float64))
         self.register_buffer("new_sum_sq", torch.zeros(size, dtype=torch.float64))
@@ -69,7 +77,7 @@ class Normalizer(nn.Module):
         for t in (self.new_count, self.new_sum, self.new_sum_sq):
             t.zero_()
 
-        var = torch.clamp(self.stat_mean_sq - self.stat_mean ** 2, min=0.0)
+        var = torch.clamp(self.stat_mean_sq - self.stat_mean**2, min=0.0)
         std = torch.clamp(torch.sqrt(var), min=self.min_std)
         keep = self.fixed_mask
         self.mean.copy_(torch.where(keep, self.mean, self.stat_mean.float()))

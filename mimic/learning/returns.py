@@ -13,13 +13,15 @@ TD(lambda) (Sutton & Barto 12.1, as xbpeng/awr ``_compute_return``):
 so the last step gets R_{T-1} = r_{T-1} + gamma * V_T.  Monte-Carlo is lambda = 1
 (still bootstrapping from V(s_T) at a time limit, which is the unbiased choice).
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def td_lambda_returns(rewards: np.ndarray, next_values: np.ndarray, episode_end: np.ndarray,
-                      discount: float, td_lambda: float) -> np.ndarray:
+def td_lambda_returns(
+    rewards: np.ndarray, next_values: np.ndarray, episode_end: np.ndarray, discount: float, td_lambda: float
+) -> np.ndarray:
     rewards = np.asarray(rewards, dtype=np.float64)
     next_values = np.asarray(next_values, dtype=np.float64)
     episode_end = np.asarray(episode_end, dtype=bool)
@@ -35,14 +37,15 @@ def td_lambda_returns(rewards: np.ndarray, next_values: np.ndarray, episode_end:
     next_return = 0.0
     for t in range(n - 1, -1, -1):
         if end[t]:
-            next_return = v[t]          # R_T := V_T (0 after a fall, V(s_T) after a time limit)
+            next_return = v[t]  # R_T := V_T (0 after a fall, V(s_T) after a time limit)
         next_return = r[t] + g * ((1.0 - lam) * v[t] + lam * next_return)
         out[t] = next_return
     return np.asarray(out, dtype=np.float64)
 
 
-def monte_carlo_returns(rewards: np.ndarray, next_values: np.ndarray, episode_end: np.ndarray,
-                        discount: float) -> np.ndarray:
+def monte_carlo_returns(
+    rewards: np.ndarray, next_values: np.ndarray, episode_end: np.ndarray, discount: float
+) -> np.ndarray:
     return td_lambda_returns(rewards, next_values, episode_end, discount, 1.0)
 
 

@@ -12,6 +12,7 @@ does what ``--on_existing`` says:
 Before a run starts, tmp files left by killed writers (``.model.pt.tmp<pid>``, ``log.csv.tmp``)
 are deleted.
 """
+
 from __future__ import annotations
 
 import csv
@@ -74,6 +75,8 @@ def prepare(folder: str, policy: str) -> list[str]:
         os.remove(stale_log)
         removed.append(LOG + ".tmp")
     if removed:
-        done.append(f"removed {len(removed)} stale tmp file{'s' if len(removed) > 1 else ''} "
-                    f"in {folder}: {', '.join(sorted(removed))}")
+        done.append(
+            f"removed {len(removed)} stale tmp file{'s' if len(removed) > 1 else ''} "
+            f"in {folder}: {', '.join(sorted(removed))}"
+        )
     return done

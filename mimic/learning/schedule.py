@@ -18,6 +18,7 @@ Thread counts do not change the update's numbers (MKL's GEMMs split rows and col
 reduction; tests/test_schedule.py checks 1 vs 2 threads bit for bit), so switching them in the
 middle of an update keeps deterministic runs reproducible.
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ class ThreadBudget:
     """Torch intra-op threads for the update: ``busy`` while a collect runs beside it, ``idle``
     when none does.  ``sampler_procs`` is how many sampler processes share this machine."""
 
-    def __init__(self, num_threads: int = 0, idle_threads: int = 0, sampler_procs: int = 0,
-                 cores: Optional[int] = None):
+    def __init__(
+        self, num_threads: int = 0, idle_threads: int = 0, sampler_procs: int = 0, cores: Optional[int] = None
+    ):
         cores = cores or available_cores()
         self.idle = idle_threads or cores
         self.busy = num_threads or max(1, cores - sampler_procs)

@@ -1,4 +1,5 @@
 """Gymnasium spaces <-> plain dicts (checkpoints and datasets must not pickle objects)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,9 +10,13 @@ import numpy as np
 
 def space_to_dict(space: gym.Space) -> dict[str, Any]:
     if isinstance(space, gym.spaces.Box):
-        return {"type": "Box", "shape": list(space.shape), "dtype": str(space.dtype),
-                "low": np.asarray(space.low, dtype=np.float64).reshape(-1).tolist(),
-                "high": np.asarray(space.high, dtype=np.float64).reshape(-1).tolist()}
+        return {
+            "type": "Box",
+            "shape": list(space.shape),
+            "dtype": str(space.dtype),
+            "low": np.asarray(space.low, dtype=np.float64).reshape(-1).tolist(),
+            "high": np.asarray(space.high, dtype=np.float64).reshape(-1).tolist(),
+        }
     if isinstance(space, gym.spaces.Discrete):
         return {"type": "Discrete", "n": int(space.n), "start": int(space.start)}
     raise TypeError(f"unsupported space {space!r}: AWR supports Box observations and Box/Discrete actions")
@@ -20,8 +25,12 @@ def space_to_dict(space: gym.Space) -> dict[str, Any]:
 def space_from_dict(d: dict[str, Any]) -> gym.Space:
     if d["type"] == "Box":
         shape, dtype = tuple(d["shape"]), np.dtype(d["dtype"])
-        return gym.spaces.Box(low=np.asarray(d["low"], dtype=dtype).reshape(shape),
-                              high=np.asarray(d["high"], dtype=dtype).reshape(shape), shape=shape, dtype=dtype)
+        return gym.spaces.Box(
+            low=np.asarray(d["low"], dtype=dtype).reshape(shape),
+            high=np.asarray(d["high"], dtype=dtype).reshape(shape),
+            shape=shape,
+            dtype=dtype,
+        )
     if d["type"] == "Discrete":
         return gym.spaces.Discrete(int(d["n"]), start=int(d.get("start", 0)))
     raise TypeError(f"unsupported space dict {d!r}")

@@ -14,6 +14,7 @@ In every case ``model.pt`` still holds the last completed iteration: nothing non
 saved, and a signal that arrives while a checkpoint is written is held until the write (file,
 fsync, rename) is complete (:func:`checkpoint_write`).
 """
+
 from __future__ import annotations
 
 import signal
@@ -24,6 +25,7 @@ from typing import Iterator, Optional
 
 class StopRun(Exception):
     """A run that ends early; ``exit_code`` is what the command returns."""
+
     exit_code = 1
 
 
@@ -32,8 +34,7 @@ class Interrupted(StopRun):
         self.signame = signame
         self.exit_code = 128 + int(getattr(signal, signame))
         saved = _state["saved"]
-        where = (f"{saved[0]} holds iteration {saved[1]}" if saved is not None
-                 else "no checkpoint was written yet")
+        where = f"{saved[0]} holds iteration {saved[1]}" if saved is not None else "no checkpoint was written yet"
         super().__init__(f"interrupted by {signame}: {where}; continue with --resume")
 
 
@@ -43,7 +44,7 @@ _state: dict = {"writing": 0, "pending": None, "saved": None, "armed": False}
 def _handler(signum, frame) -> None:
     name = signal.Signals(signum).name
     if _state["writing"]:
-        _state["pending"] = name          # raised when the checkpoint write completes
+        _state["pending"] = name  # raised when the checkpoint write completes
         return
     raise Interrupted(name)
 

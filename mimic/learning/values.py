@@ -12,6 +12,7 @@ Recomputed values can differ from cached ones in the last bit (a GEMM's kernel d
 batch size), so the cache is part of a checkpoint that saves the buffer: a resumed run then
 reproduces an uninterrupted one bit for bit.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable, Hashable, Optional, Sequence
@@ -25,10 +26,11 @@ Evaluate = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 class ValueCache:
     def __init__(self) -> None:
         self.key: Optional[Hashable] = None
-        self._entries: dict[int, tuple[Any, np.ndarray, float]] = {}   # id(episode) -> (episode, V, V(s_T))
+        self._entries: dict[int, tuple[Any, np.ndarray, float]] = {}  # id(episode) -> (episode, V, V(s_T))
 
-    def values(self, episodes: Sequence[Any], end_index: np.ndarray, key: Hashable,
-               evaluate: Evaluate) -> tuple[np.ndarray, np.ndarray]:
+    def values(
+        self, episodes: Sequence[Any], end_index: np.ndarray, key: Hashable, evaluate: Evaluate
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(V [N], V(s_T) [E]) for ``episodes`` laid out flat (episode e ends at row end_index[e]).
 
         ``evaluate(rows, eps)`` returns V of the flat ``rows`` and V(s_T) of episodes ``eps``.
@@ -44,7 +46,7 @@ class ValueCache:
             values[rows], finals[miss] = evaluate(rows, miss)
         for e in np.flatnonzero(hit):
             _, v, f = self._entries[id(episodes[e])]
-            values[starts[e]:end_index[e] + 1] = v
+            values[starts[e] : end_index[e] + 1] = v
             finals[e] = f
         self._store(episodes, starts, end_index, key, values, finals)
         return values, finals
@@ -57,17 +59,20 @@ class ValueCache:
 
     def _store(self, episodes, starts, end_index, key, values, finals) -> None:
         self.key = key
-        self._entries = {id(ep): (ep, values[s:t + 1], float(f))
-                         for ep, s, t, f in zip(episodes, starts, end_index, finals)}
+        self._entries = {
+            id(ep): (ep, values[s : t + 1], float(f)) for ep, s, t, f in zip(episodes, starts, end_index, finals)
+        }
 
     # ---- checkpoints (with the buffer: the same episodes, in the same order) -------------------
     def state_dict(self, episodes: Sequence[Any]) -> Optional[dict[str, Any]]:
         if self.key is None or not all(id(e) in self._entries for e in episodes):
             return None
         rows = [self._entries[id(e)] for e in episodes]
-        return {"key": list(self.key),
-                "values": torch.from_numpy(np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)),
-                "finals": torch.tensor([r[2] for r in rows], dtype=torch.float64)}
+        return {
+            "key": list(self.key),
+            "values": torch.from_numpy(np.concatenate([r[1] for r in rows]) if rows else np.zeros(0)),
+            "finals": torch.tensor([r[2] for r in rows], dtype=torch.float64),
+        }
 
     def load_state_dict(self, s: Optional[dict[str, Any]], episodes: Sequence[Any]) -> None:
         self.key, self._entries = None, {}
@@ -77,7 +82,7 @@ class ValueCache:
         end_index = np.cumsum(lengths) - 1
         values = s["values"].numpy().copy()
         if len(values) != lengths.sum() or len(s["finals"]) != len(episodes):
-            return                                  # another buffer: recompute
+            return  # another buffer: recompute
         self._store(episodes, end_index - lengths + 1, end_index, tuple(s["key"]), values, s["finals"].numpy())
 
 

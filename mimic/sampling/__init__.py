@@ -10,6 +10,7 @@ schedules), ``protocol`` (the wire format), ``transport`` (the learner's end of 
 ``mp_backend`` / ``ray_backend``, and the worker side: ``worker`` (the loop), ``env_group``,
 ``recorder``.  Nothing here imports torch, so worker processes never load it.
 """
+
 from mimic.sampling.base import ActFn, Sampler
 from mimic.sampling.collection import CollectStats
 from mimic.sampling.episode import Episode, episode_seed
@@ -17,5 +18,14 @@ from mimic.sampling.errors import SamplerError
 from mimic.sampling.parallel import ParallelSampler
 from mimic.sampling.serial import SerialSampler, evaluate
 
-__all__ = ["ActFn", "CollectStats", "Episode", "ParallelSampler", "Sampler", "SamplerError", "SerialSampler",
-           "episode_seed", "evaluate"]
+__all__ = [
+    "ActFn",
+    "CollectStats",
+    "Episode",
+    "ParallelSampler",
+    "Sampler",
+    "SamplerError",
+    "SerialSampler",
+    "episode_seed",
+    "evaluate",
+]

@@ -15,6 +15,7 @@
 * Box actions are clipped to finite bounds before ``env.step``; the unclipped
   action is what is stored (it is what the policy sampled).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -31,12 +32,13 @@ class Sampler(ABC):
     """Collects whole episodes for a learner; its state is (seed, episode_count)."""
 
     seed: int
-    episode_count: int           # episode indices used so far (the next reset's seed comes from it)
-    num_workers: int = 1         # processes that simulate (1: this one)
+    episode_count: int  # episode indices used so far (the next reset's seed comes from it)
+    num_workers: int = 1  # processes that simulate (1: this one)
 
     @abstractmethod
-    def collect(self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0,
-                num_episodes: Optional[int] = None) -> list[Episode]:
+    def collect(
+        self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0, num_episodes: Optional[int] = None
+    ) -> list[Episode]:
         """Whole episodes until >= ``min_samples`` steps (or exactly ``num_episodes`` episodes)."""
 
     @abstractmethod

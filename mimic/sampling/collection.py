@@ -14,6 +14,7 @@ schedule takes: ``absorb`` a reply, ``dispatch`` a batched policy call and the s
 
 Slots: slot = w * K + (offset of group g) + k, worker-major, a worker's groups contiguous.
 """
+
 from __future__ import annotations
 
 import time
@@ -35,45 +36,56 @@ if TYPE_CHECKING:
 @dataclass
 class CollectStats:
     """What happened in one collect (``ParallelSampler.last_stats``); times in seconds."""
+
     worker_restarts: int = 0
-    dropped_episodes: int = 0          # partial episodes of failed workers
+    dropped_episodes: int = 0  # partial episodes of failed workers
     dropped_samples: int = 0
-    sim_unstable_episodes: int = 0     # episodes the env ended for non-finite physics
-    rounds: int = 0                    # act_fn calls
-    held: int = 0                      # loops a lone reply was held back to batch (asynchronous)
-    act_time: float = 0.0              # in act_fn
-    wait_time: float = 0.0             # blocked on workers
-    env_time: float = 0.0              # the workers' wall time in their envs, summed
-    env_cpu: float = 0.0               # ... and their CPU time
+    sim_unstable_episodes: int = 0  # episodes the env ended for non-finite physics
+    rounds: int = 0  # act_fn calls
+    held: int = 0  # loops a lone reply was held back to batch (asynchronous)
+    act_time: float = 0.0  # in act_fn
+    wait_time: float = 0.0  # blocked on workers
+    env_time: float = 0.0  # the workers' wall time in their envs, summed
+    env_cpu: float = 0.0  # ... and their CPU time
     samples: int = 0
     episodes: int = 0
-    time: float = 0.0                  # the whole collect
-    coord_time: float = 0.0            # learner wall time neither blocked nor in act_fn (pipes, bookkeeping)
-    learner_cpu: float = 0.0           # learner CPU time of the collect
-    coord_cpu: float = 0.0             # ... less act_fn's
-    events: list = field(default_factory=list)     # one line per worker failure
-    total_worker_restarts: int = 0     # over the sampler's life
+    time: float = 0.0  # the whole collect
+    coord_time: float = 0.0  # learner wall time neither blocked nor in act_fn (pipes, bookkeeping)
+    learner_cpu: float = 0.0  # learner CPU time of the collect
+    coord_cpu: float = 0.0  # ... less act_fn's
+    events: list = field(default_factory=list)  # one line per worker failure
+    total_worker_restarts: int = 0  # over the sampler's life
     total_dropped_episodes: int = 0
 
     def log_row(self) -> dict[str, Any]:
         """The entries of the learner's iteration row (log.csv and the console)."""
-        return {"Worker_Restarts": self.worker_restarts, "Dropped_Episodes": self.dropped_episodes,
-                "Sim_Unstable_Episodes": self.sim_unstable_episodes,
-                "Sampler_Events": "; ".join(self.events) or None}
+        return {
+            "Worker_Restarts": self.worker_restarts,
+            "Dropped_Episodes": self.dropped_episodes,
+            "Sim_Unstable_Episodes": self.sim_unstable_episodes,
+            "Sampler_Events": "; ".join(self.events) or None,
+        }
 
 
 class Collection:
     """The slots, requests and counters of one collect (see the module docstring)."""
 
-    def __init__(self, sampler: "ParallelSampler", act_fn: ActFn, min_samples: int, total_samples: int,
-                 num_episodes: Optional[int]):
+    def __init__(
+        self,
+        sampler: "ParallelSampler",
+        act_fn: ActFn,
+        min_samples: int,
+        total_samples: int,
+        num_episodes: Optional[int],
+    ):
         self.ps, self.act_fn = sampler, act_fn
         self.min_samples, self.total_samples, self.num_episodes = min_samples, total_samples, num_episodes
         N, K, sizes = sampler.num_workers, sampler.K, sampler.group_sizes
         self.N, self.K, self.sizes, self.G = N, K, sizes, len(sizes)
         offs = [sum(sizes[:g]) for g in range(self.G)]
-        self.group_slots = [[range(w * K + offs[g], w * K + offs[g] + sizes[g]) for w in range(N)]
-                            for g in range(self.G)]
+        self.group_slots = [
+            [range(w * K + offs[g], w * K + offs[g] + sizes[g]) for w in range(N)] for g in range(self.G)
+        ]
         self.stats = CollectStats()
         self._t_start, self._cpu_start = time.perf_counter(), time.process_time()
         # the episode running in each slot: its start rank (None: idle) and its steps so far; the
@@ -84,11 +96,11 @@ class Collection:
         self.obs_now = np.zeros((S, sampler.obs_dim), np.float32)
         self.done: list[tuple[int, Episode]] = []
         self.ready = [False] * N
-        self.inflight: list[dict] = [{} for _ in range(self.G)]   # group -> {w: slots} stepping
-        self.resets: list[dict] = [{} for _ in range(self.G)]     # group -> {w: slots} being reset
-        self.steps = self.live = self.rank = 0   # steps of kept episodes, kept + running episodes, start order
-        self.stepping = 0                        # steps in flight (requests sent, replies not processed)
-        self.group_time = sampler.group_time     # running mean of a group step's duration
+        self.inflight: list[dict] = [{} for _ in range(self.G)]  # group -> {w: slots} stepping
+        self.resets: list[dict] = [{} for _ in range(self.G)]  # group -> {w: slots} being reset
+        self.steps = self.live = self.rank = 0  # steps of kept episodes, kept + running episodes, start order
+        self.stepping = 0  # steps in flight (requests sent, replies not processed)
+        self.group_time = sampler.group_time  # running mean of a group step's duration
         self._ones, self._zeros = [b"\1" * k for k in sizes], [b"\0" * k for k in sizes]
         self._zero_idx = [bytes(8 * k) for k in sizes]
 
@@ -115,8 +127,10 @@ class Collection:
         st.worker_restarts += 1
         st.dropped_episodes += len(dropped)
         st.dropped_samples += n_steps
-        ev = (f"worker {w} (pid {self.ps.workers[w].pid}) {first_line(reason, brief=True)} -> restarted, "
-              f"dropped {len(dropped)} partial episodes ({n_steps} steps)")
+        ev = (
+            f"worker {w} (pid {self.ps.workers[w].pid}) {first_line(reason, brief=True)} -> restarted, "
+            f"dropped {len(dropped)} partial episodes ({n_steps} steps)"
+        )
         st.events.append(ev)
         self.ps.log(ev)
         if "\n" in reason.strip():
@@ -125,8 +139,10 @@ class Collection:
         streak = self.ps.failure_streak
         streak[w] += 1
         if streak[w] >= self.ps.max_failures_in_a_row:
-            raise SamplerError(f"sampler: worker {w} failed {streak[w]} times in a row without completing an "
-                               f"episode; last: {first_line(reason)}")
+            raise SamplerError(
+                f"sampler: worker {w} failed {streak[w]} times in a row without completing an "
+                f"episode; last: {first_line(reason)}"
+            )
         self.ps.restart(w)
 
     def poll(self, block: bool) -> None:
@@ -176,16 +192,18 @@ class Collection:
     def gather(self, pending, g: int) -> dict:
         """Group g's replies of the workers in ``pending`` -> {w: Reply} (failed workers are failed)."""
         workers = {w: self.ps.workers[w] for w in pending}
-        replies, failures, blocked = self.ps.backend.gather(workers, g, self._timeout(workers), self.ps.obs_dim,
-                                                            self.ps.names)
+        replies, failures, blocked = self.ps.backend.gather(
+            workers, g, self._timeout(workers), self.ps.obs_dim, self.ps.names
+        )
         self._account(failures, blocked, replies.values())
         return replies
 
     def gather_any(self, busy: set, wait_limit: Optional[float] = None) -> list:
         """The replies here from the ``busy`` workers, waiting for a first one -> [(w, Reply)]."""
         workers = {w: self.ps.workers[w] for w in busy}
-        replies, failures, blocked = self.ps.backend.gather_any(workers, self._timeout(workers), self.ps.obs_dim,
-                                                                self.ps.names, wait_limit)
+        replies, failures, blocked = self.ps.backend.gather_any(
+            workers, self._timeout(workers), self.ps.obs_dim, self.ps.names, wait_limit
+        )
         self._account(failures, blocked, [r for _, r in replies])
         for _, r in replies:
             self.group_time = 0.9 * self.group_time + 0.1 * r.env_time if self.group_time else r.env_time
@@ -199,8 +217,8 @@ class Collection:
         self.steps += n
         base = self.group_slots[g][w].start
         if n == self.sizes[g]:
-            self.length[base:base + n] += 1
-            self.obs_now[base:base + n] = r.obs
+            self.length[base : base + n] += 1
+            self.obs_now[base : base + n] = r.obs
         else:
             self.length[ss] += 1
             self.obs_now[ss] = r.obs[[s - base for s in ss]]
@@ -215,10 +233,21 @@ class Collection:
             self.stats.sim_unstable_episodes += 1
         terminated = bool(f & P.F_TERMINATED)
         info = {f"reward_terms/{name}": v for name, v in zip(r.names, sums.tolist())}
-        self.done.append((self.running[s], Episode(
-            obs=obs[:-1], actions=actions, rewards=rewards, final_obs=obs[-1], terminated=terminated,
-            truncated=bool(f & P.F_TRUNCATED) and not terminated, info=info)))
-        if f & P.F_RESTARTED:              # obs[k] is the next episode's first obs
+        self.done.append(
+            (
+                self.running[s],
+                Episode(
+                    obs=obs[:-1],
+                    actions=actions,
+                    rewards=rewards,
+                    final_obs=obs[-1],
+                    terminated=terminated,
+                    truncated=bool(f & P.F_TRUNCATED) and not terminated,
+                    info=info,
+                ),
+            )
+        )
+        if f & P.F_RESTARTED:  # obs[k] is the next episode's first obs
             self._begin(s)
         else:
             self.running[s] = None
@@ -250,8 +279,9 @@ class Collection:
                     idx[s - base] = ps.episode_count
                     ps.episode_count += 1
                 self.resets[g][w] = new
-                ps.workers[w].send(P.encode_reset(g, self.total_samples + self.steps + self.stepping, ps.seed,
-                                                  idx, mask))
+                ps.workers[w].send(
+                    P.encode_reset(g, self.total_samples + self.steps + self.stepping, ps.seed, idx, mask)
+                )
 
     def refill(self, g: int) -> None:
         """Explicit resets of group g's free slots (rare, see start_resets), waited for."""
@@ -266,7 +296,7 @@ class Collection:
     def dispatch(self, units: list) -> None:
         """One batched policy call over the active slots of the (worker, group) units given
         (idle, ready ones), then a step request to each."""
-        work = []                                      # (w, g, active slots of the unit)
+        work = []  # (w, g, active slots of the unit)
         for w, g in units:
             ss = [s for s in self.group_slots[g][w] if self.running[s] is not None]
             if ss:
@@ -275,11 +305,11 @@ class Collection:
             return
         if len(work) == 1 and len(work[0][2]) == self.sizes[work[0][1]]:
             rng = self.group_slots[work[0][1]][work[0][0]]
-            batch = self.obs_now[rng.start:rng.stop]       # one whole group: a view, no gather
+            batch = self.obs_now[rng.start : rng.stop]  # one whole group: a view, no gather
         else:
             batch = self.obs_now[[s for _, _, ss in work for s in ss]]
         n = len(batch)
-        t0 = time.perf_counter()        # (no process_time here: a ~3 us system call per round)
+        t0 = time.perf_counter()  # (no process_time here: a ~3 us system call per round)
         actions = np.asarray(self.act_fn(batch))
         self.stats.act_time += time.perf_counter() - t0
         self.stats.rounds += 1
@@ -295,19 +325,17 @@ class Collection:
             self.ps.episode_count += n
         j = 0
         for w, g, ss in work:
-            self._send_step(w, g, ss, actions[j:j + len(ss)], first_index + j if restart else None, total)
+            self._send_step(w, g, ss, actions[j : j + len(ss)], first_index + j if restart else None, total)
             j += len(ss)
 
-    def _send_step(self, w: int, g: int, ss: list, actions: np.ndarray, first_index: Optional[int],
-                   total: int) -> None:
+    def _send_step(self, w: int, g: int, ss: list, actions: np.ndarray, first_index: Optional[int], total: int) -> None:
         """The step request of unit (w, g) for its active slots ``ss``; ``first_index``: the episode
         index reserved for the first of them should its episode end (None: no restarts)."""
         Kg, base = self.sizes[g], self.group_slots[g][w].start
         n = len(ss)
-        if n == Kg:                                        # the whole group active: no scatter
+        if n == Kg:  # the whole group active: no scatter
             a, m = actions, self._ones[g]
-            idx = self._zero_idx[g] if first_index is None else \
-                np.arange(first_index, first_index + n, dtype=np.uint64)
+            idx = self._zero_idx[g] if first_index is None else np.arange(first_index, first_index + n, dtype=np.uint64)
         else:
             ks = [s - base for s in ss]
             a = np.zeros((Kg,) + self.ps.act_shape, self.ps.act_dtype)
@@ -326,8 +354,13 @@ class Collection:
     # ------------------------------------------------------------------ schedule helpers
     def idle_units(self) -> list:
         """(w, g) of ready workers with nothing in flight for group g."""
-        return [(w, g) for w in range(self.N) if self.ready[w] for g in range(self.G)
-                if w not in self.inflight[g] and w not in self.resets[g]]
+        return [
+            (w, g)
+            for w in range(self.N)
+            if self.ready[w]
+            for g in range(self.G)
+            if w not in self.inflight[g] and w not in self.resets[g]
+        ]
 
     def busy_workers(self) -> set:
         return {w for g in range(self.G) for w in self.inflight[g]}
@@ -338,8 +371,10 @@ class Collection:
         if len(units) != 1 or self.G < 2 or self.group_time <= 0:
             return None
         w, g = units[0]
-        if not (all(w in self.inflight[h] for h in range(self.G) if h != g) and
-                any(w2 != w for g2 in range(self.G) for w2 in self.inflight[g2])):
+        if not (
+            all(w in self.inflight[h] for h in range(self.G) if h != g)
+            and any(w2 != w for g2 in range(self.G) for w2 in self.inflight[g2])
+        ):
             return None
         now = time.monotonic()
         deadline = now + 0.5 * self.group_time if hold_until is None else hold_until
@@ -370,7 +405,7 @@ class Collection:
         # wall clock (includes being descheduled on a busy machine) and CPU time (does not)
         st.coord_time = max(0.0, st.time - st.wait_time - st.act_time)
         st.learner_cpu = time.process_time() - self._cpu_start
-        st.coord_cpu = max(0.0, st.learner_cpu - st.act_time)     # (act_fn's wall time ~ its CPU)
+        st.coord_cpu = max(0.0, st.learner_cpu - st.act_time)  # (act_fn's wall time ~ its CPU)
         return episodes
 
 
@@ -383,7 +418,7 @@ def run_deterministic(c: Collection) -> None:
         g = (g + 1) % c.G
         c.poll_new()
         if c.inflight[g]:
-            for w, r in c.gather(c.inflight[g], g).items():     # (fail() drops dead workers' entries)
+            for w, r in c.gather(c.inflight[g], g).items():  # (fail() drops dead workers' entries)
                 c.absorb(g, w, r)
         c.refill(g)
         c.dispatch([(w, g) for w in range(c.N) if c.ready[w] and w not in c.inflight[g]])

@@ -6,6 +6,7 @@ spec has a vector entry point that supports caller-driven resets (``reset(seed=[
 options={"reset_mask": m})``), else K ``gym.make`` envs stepped in a loop (CartPole, ...).
 A worker's envs form one or two groups that the learner steps alternately (``build_groups``).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,8 @@ from mimic.sampling.episode import episode_seed
 from mimic.sampling.protocol import F_RESTARTED, F_TERMINATED, F_TRUNCATED, F_UNSTABLE, ActionLayout, WorkerInfo
 from mimic.sampling.recorder import EpisodeRecorder
 
-AUTO_VECTOR_ENVS = 16     # envs per worker when not given: vectorised env (2 pipelined groups of 8) ...
-AUTO_PLAIN_ENVS = 1       # ... or a plain gym.make env (no shared work to amortise; keeps batches small)
+AUTO_VECTOR_ENVS = 16  # envs per worker when not given: vectorised env (2 pipelined groups of 8) ...
+AUTO_PLAIN_ENVS = 1  # ... or a plain gym.make env (no shared work to amortise; keeps batches small)
 
 
 def _term_values(terms, names: list):
@@ -40,7 +41,7 @@ def _spec(env_id):
         return env_id
     try:
         return gym.spec(env_id)
-    except Exception:            # "module:Id" and friends: let gym.make resolve it
+    except Exception:  # "module:Id" and friends: let gym.make resolve it
         return None
 
 
@@ -49,9 +50,10 @@ def _vector_env(spec, num_envs: int, env_kwargs: dict):
     if spec is None or getattr(spec, "vector_entry_point", None) is None:
         return None
     try:
-        venv = gym.make_vec(spec, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                            autoreset_mode="Disabled", **env_kwargs)
-    except TypeError as e:             # no autoreset_mode option (e.g. CartPoleVectorEnv)
+        venv = gym.make_vec(
+            spec, num_envs=num_envs, vectorization_mode="vector_entry_point", autoreset_mode="Disabled", **env_kwargs
+        )
+    except TypeError as e:  # no autoreset_mode option (e.g. CartPoleVectorEnv)
         if "autoreset_mode" not in str(e):
             raise
         return None
@@ -67,7 +69,7 @@ class EnvGroup:
 
     def __init__(self, env_id, env_kwargs: dict, num_envs: int, worker_seed: int = 0):
         random.seed(worker_seed)
-        np.random.seed(worker_seed % 2**32)        # for envs that use the global RNG
+        np.random.seed(worker_seed % 2**32)  # for envs that use the global RNG
         self.K = int(num_envs)
         env_kwargs = dict(env_kwargs or {})
         spec = _spec(env_id)
@@ -94,12 +96,21 @@ class EnvGroup:
         self.flags = np.zeros(self.K, np.uint8)
         self.terms = np.zeros((self.K, len(self.term_names)), np.float64)
         self.recorder = EpisodeRecorder(self.K, self.obs_dim, self.act_shape, self.act_dtype)
-        self.episodes: list = []         # episodes (packed) that ended in the last step
+        self.episodes: list = []  # episodes (packed) that ended in the last step
 
     def info(self, group_sizes: list) -> WorkerInfo:
         """The READY message of a worker whose first group this is."""
-        return WorkerInfo(sum(group_sizes), self.obs_dim, list(group_sizes), self.venv is not None, os.getpid(),
-                          os.uname().nodename, "torch" in sys.modules, self.observation_space, self.action_space)
+        return WorkerInfo(
+            sum(group_sizes),
+            self.obs_dim,
+            list(group_sizes),
+            self.venv is not None,
+            os.getpid(),
+            os.uname().nodename,
+            "torch" in sys.modules,
+            self.observation_space,
+            self.action_space,
+        )
 
     def reset(self, mask, seeds, total_samples: int) -> np.ndarray:
         """Resets the envs in ``mask`` (their episodes start being recorded)."""
@@ -177,8 +188,11 @@ class EnvGroup:
             o, r, te, tr, info = self.envs[i].step(a)
             self.obs[i] = np.asarray(o, dtype=np.float32).reshape(-1)
             self.reward[i] = float(r)
-            self.flags[i] = (F_TERMINATED if te else 0) | (F_TRUNCATED if tr else 0) | \
-                (F_UNSTABLE if isinstance(info, dict) and info.get("sim_unstable") else 0)
+            self.flags[i] = (
+                (F_TERMINATED if te else 0)
+                | (F_TRUNCATED if tr else 0)
+                | (F_UNSTABLE if isinstance(info, dict) and info.get("sim_unstable") else 0)
+            )
             terms = info.get("reward_terms") if isinstance(info, dict) else None
             if terms is not None:
                 v = _term_values(terms, self.term_names)
@@ -187,7 +201,7 @@ class EnvGroup:
                 self.terms[i] = v
 
     def close(self) -> None:
-        for e in ([self.venv] if self.venv is not None else self.envs):
+        for e in [self.venv] if self.venv is not None else self.envs:
             try:
                 e.close()
             except Exception:

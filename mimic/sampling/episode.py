@@ -1,4 +1,5 @@
 """One complete episode as numpy arrays, and the seed of every episode's reset."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ class Episode:
     truncated  True if it was cut by a time limit: bootstrap from V(s_T)
     info       optional per-episode sums, e.g. {"reward_terms/pose": 12.3}
     """
+
     obs: np.ndarray
     actions: np.ndarray
     rewards: np.ndarray

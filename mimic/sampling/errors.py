@@ -1,10 +1,12 @@
 """The error that stops sampling for good, and the gist of a worker's failure."""
+
 from __future__ import annotations
 
 
 class SamplerError(RuntimeError):
     """The workers cannot go on (a failed start, a worker that keeps failing); one line.
     ``exit_code`` is what a command returns for it (``mimic-train`` catches it with its StopRuns)."""
+
     exit_code = 1
 
 

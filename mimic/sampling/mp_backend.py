@@ -4,6 +4,7 @@ A worker is ``ctx.Process(target=worker.serve_process, ...)``: the child imports
 :mod:`mimic.sampling.worker` (numpy, gymnasium, the env; never torch) and runs with one
 BLAS / OpenMP thread.  It is a daemon process, so it ends with the learner.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -37,16 +38,17 @@ class MPWorker(StreamWorker):
 
     def __init__(self, index: int, args: tuple):
         super().__init__(index)
-        self.args = args              # (env_id, env_kwargs, num_envs, worker_seed, groups)
+        self.args = args  # (env_id, env_kwargs, num_envs, worker_seed, groups)
         self.proc = None
 
     def start(self) -> None:
         parent, child = self.ctx.Pipe(duplex=True)
-        self.proc = self.ctx.Process(target=worker.serve_process, args=(child, *self.args),
-                                     name=f"mimic-sampler-{self.index}", daemon=True)
+        self.proc = self.ctx.Process(
+            target=worker.serve_process, args=(child, *self.args), name=f"mimic-sampler-{self.index}", daemon=True
+        )
         with worker_environment():
             self.proc.start()
-        child.close()                 # only the child holds that end: its death reads as EOF here
+        child.close()  # only the child holds that end: its death reads as EOF here
         self.attach(parent)
         self.started_at = time.monotonic()
 

@@ -63,6 +63,7 @@ Reproducibility
   fell is timing).  ``state_dict()`` is (seed, episode_count) as SerialSampler's, so checkpoints
   move between serial and parallel runs (a resumed run continues with fresh, unused seeds).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -85,11 +86,12 @@ from mimic.sampling.transport import StreamBackend, WorkerFailure
 WORKER_SEED_STREAM = 0x5EED_0F_5A
 
 
-def make_backend(backend: str, spec, env_kwargs: dict, num_envs: Optional[int], groups: int,
-                 ray_address: Optional[str]) -> StreamBackend:
+def make_backend(
+    backend: str, spec, env_kwargs: dict, num_envs: Optional[int], groups: int, ray_address: Optional[str]
+) -> StreamBackend:
     if backend == "mp":
         return MPBackend(spec, env_kwargs, num_envs, groups)
-    if backend == "ray":                 # (imports ray only now)
+    if backend == "ray":  # (imports ray only now)
         return RayBackend(spec, env_kwargs, num_envs, groups, ray_address=ray_address)
     raise ValueError(f"backend must be 'mp' or 'ray', got {backend!r}")
 
@@ -98,7 +100,7 @@ def resolve_spec(env_id):
     """An EnvSpec the workers can build from (entry points are imported there), or the id."""
     if isinstance(env_id, gym.envs.registration.EnvSpec):
         return env_id
-    if ":" in env_id:                                  # "module:Id": gym.make's own syntax
+    if ":" in env_id:  # "module:Id": gym.make's own syntax
         module, env_id = env_id.split(":", 1)
         importlib.import_module(module)
     return gym.spec(env_id)
@@ -107,24 +109,36 @@ def resolve_spec(env_id):
 class ParallelSampler(Sampler):
     """SerialSampler's interface over ``num_workers`` processes x ``envs_per_worker`` envs."""
 
-    def __init__(self, env_id, env_kwargs: Optional[dict] = None, num_workers: Optional[int] = None,
-                 envs_per_worker: Optional[int] = None, seed: int = 0, backend: str = "mp",
-                 ray_address: Optional[str] = None, worker_timeout: float = 60.0,
-                 startup_timeout: float = 180.0, episode_count: int = 0, pipeline: bool = True,
-                 max_failures_in_a_row: int = 3, verbose: bool = True,
-                 deterministic: bool = False, batch_hold: bool = True):
+    def __init__(
+        self,
+        env_id,
+        env_kwargs: Optional[dict] = None,
+        num_workers: Optional[int] = None,
+        envs_per_worker: Optional[int] = None,
+        seed: int = 0,
+        backend: str = "mp",
+        ray_address: Optional[str] = None,
+        worker_timeout: float = 60.0,
+        startup_timeout: float = 180.0,
+        episode_count: int = 0,
+        pipeline: bool = True,
+        max_failures_in_a_row: int = 3,
+        verbose: bool = True,
+        deterministic: bool = False,
+        batch_hold: bool = True,
+    ):
         self.num_workers = int(num_workers or os.cpu_count() or 1)
         # envs_per_worker None: the workers choose (16 for a vectorised env, 1 for plain envs)
         self.K = None if envs_per_worker is None else int(envs_per_worker)
         if self.num_workers < 1 or (self.K is not None and self.K < 1):
             raise ValueError("num_workers and envs_per_worker must be >= 1")
-        self.pipeline_groups = 2 if pipeline else 1     # a worker's envs in 2 alternating groups
+        self.pipeline_groups = 2 if pipeline else 1  # a worker's envs in 2 alternating groups
         self.deterministic, self.batch_hold = bool(deterministic), bool(batch_hold)
-        self.group_time = 0.0            # running mean of a group step's duration (s), for batch_hold
+        self.group_time = 0.0  # running mean of a group step's duration (s), for batch_hold
         self.seed, self.episode_count = int(seed), int(episode_count)
         self.worker_timeout, self.startup_timeout = float(worker_timeout), float(startup_timeout)
         self.max_failures_in_a_row = int(max_failures_in_a_row)
-        self.failure_streak = [0] * self.num_workers    # failures of each slot since its last episode
+        self.failure_streak = [0] * self.num_workers  # failures of each slot since its last episode
         self.verbose = verbose
         self.env_kwargs = dict(env_kwargs or {})
         self.spec = resolve_spec(env_id)
@@ -134,7 +148,7 @@ class ParallelSampler(Sampler):
         self._closed = False
         self.workers = [self.backend.make(w, self._worker_seed(w, 0)) for w in range(self.num_workers)]
         self.generation = [0] * self.num_workers
-        self.names: dict[int, list] = {w: [] for w in range(self.num_workers)}   # reward-term names
+        self.names: dict[int, list] = {w: [] for w in range(self.num_workers)}  # reward-term names
         self._start_workers()
         self._take_layout()
 
@@ -169,9 +183,10 @@ class ParallelSampler(Sampler):
         for h in self.workers:
             if h.info.group_sizes != self.group_sizes:
                 self.close()
-                raise RuntimeError(f"ParallelSampler: workers disagree on their envs: {h.info.group_sizes} "
-                                   f"vs {self.group_sizes}")
-        self.backend.num_envs = self.K        # restarted workers build exactly this layout
+                raise RuntimeError(
+                    f"ParallelSampler: workers disagree on their envs: {h.info.group_sizes} vs {self.group_sizes}"
+                )
+        self.backend.num_envs = self.K  # restarted workers build exactly this layout
 
     def _worker_seed(self, w: int, generation: int) -> int:
         return episode_seed(self.seed ^ WORKER_SEED_STREAM, w * 1_000_003 + generation)
@@ -195,8 +210,9 @@ class ParallelSampler(Sampler):
         self.names[w] = []
         h.start()
 
-    def collect(self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0,
-                num_episodes: Optional[int] = None) -> list[Episode]:
+    def collect(
+        self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0, num_episodes: Optional[int] = None
+    ) -> list[Episode]:
         """Whole episodes until >= ``min_samples`` steps (or exactly ``num_episodes`` episodes)."""
         if self._closed:
             raise RuntimeError("ParallelSampler is closed")

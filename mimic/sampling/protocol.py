@@ -29,6 +29,7 @@ REPLY flags: bit 0 terminated, bit 1 truncated, bit 2 info["sim_unstable"], bit 
 then the new episode's first observation).  Decoded arrays are views of the message, except an
 episode's, which are copied out (writable, owned by the Episode).
 """
+
 from __future__ import annotations
 
 import pickle
@@ -42,12 +43,12 @@ STEP, RESET, QUIT = b"S", b"R", b"Q"
 READY, START_FAILED, REPLY, REPLY_NAMES, RAISED, HELLO = b"Y", b"F", b"O", b"N", b"E", b"C"
 F_TERMINATED, F_TRUNCATED, F_UNSTABLE, F_RESTARTED = 1, 2, 4, 8
 
-REQUEST_HEAD = struct.Struct("<cBqQ")          # kind, group, total_samples, seed
+REQUEST_HEAD = struct.Struct("<cBqQ")  # kind, group, total_samples, seed
 READY_HEAD = struct.Struct("<ciiiBBii")
 REPLY_HEAD = struct.Struct("<cddiiiii")
 EPISODE_HEAD = struct.Struct("<ii")
 U64 = 0xFFFFFFFFFFFFFFFF
-Bytes = Union[bytes, np.ndarray]                # a field given as bytes, or as an array of its dtype
+Bytes = Union[bytes, np.ndarray]  # a field given as bytes, or as an array of its dtype
 
 
 class WorkerError(Exception):
@@ -57,6 +58,7 @@ class WorkerError(Exception):
 class ActionLayout(NamedTuple):
     """How actions of one action space cross the wire (``dtype``, ``shape``) and are stored in an
     Episode (``episode_dtype``: float32, int64 if Discrete, as SerialSampler stores them)."""
+
     shape: tuple
     dtype: np.dtype
     episode_dtype: np.dtype
@@ -74,6 +76,7 @@ class ActionLayout(NamedTuple):
 
 class WorkerInfo(NamedTuple):
     """READY: what a worker built."""
+
     num_envs: int
     obs_dim: int
     group_sizes: list
@@ -105,6 +108,7 @@ class ResetRequest(NamedTuple):
 
 class Reply(NamedTuple):
     """REPLY: obs [K, D] and flags [K] of one group; episodes: [(k, obs, actions, rewards, term sums)]."""
+
     env_time: float
     env_cpu: float
     group: int
@@ -119,16 +123,28 @@ def _field(x: Bytes, dtype) -> Bytes:
     return x if isinstance(x, bytes) else np.ascontiguousarray(x, dtype=dtype)
 
 
-def encode_step(group: int, total_samples: int, seed: int, indices: Bytes, active: Bytes, restart: Bytes,
-                actions: np.ndarray) -> bytes:
-    return b"".join((REQUEST_HEAD.pack(STEP, group, int(total_samples), int(seed) & U64),
-                     _field(indices, np.uint64), _field(active, np.uint8), _field(restart, np.uint8),
-                     np.ascontiguousarray(actions)))
+def encode_step(
+    group: int, total_samples: int, seed: int, indices: Bytes, active: Bytes, restart: Bytes, actions: np.ndarray
+) -> bytes:
+    return b"".join(
+        (
+            REQUEST_HEAD.pack(STEP, group, int(total_samples), int(seed) & U64),
+            _field(indices, np.uint64),
+            _field(active, np.uint8),
+            _field(restart, np.uint8),
+            np.ascontiguousarray(actions),
+        )
+    )
 
 
 def encode_reset(group: int, total_samples: int, seed: int, indices: Bytes, mask: Bytes) -> bytes:
-    return b"".join((REQUEST_HEAD.pack(RESET, group, int(total_samples), int(seed) & U64),
-                     _field(indices, np.uint64), _field(mask, np.uint8)))
+    return b"".join(
+        (
+            REQUEST_HEAD.pack(RESET, group, int(total_samples), int(seed) & U64),
+            _field(indices, np.uint64),
+            _field(mask, np.uint8),
+        )
+    )
 
 
 def encode_quit() -> bytes:
@@ -159,9 +175,23 @@ def decode_request(msg: bytes, group_sizes: Sequence[int], act_dtype) -> Optiona
 def encode_ready(info: WorkerInfo) -> bytes:
     host = info.host.encode()
     sizes = np.asarray(info.group_sizes, np.int32)
-    return b"".join((READY_HEAD.pack(READY, info.num_envs, info.obs_dim, info.pid, bool(info.vectorized),
-                                     bool(info.torch_loaded), sizes.size, len(host)),
-                     sizes.tobytes(), host, pickle.dumps((info.observation_space, info.action_space))))
+    return b"".join(
+        (
+            READY_HEAD.pack(
+                READY,
+                info.num_envs,
+                info.obs_dim,
+                info.pid,
+                bool(info.vectorized),
+                bool(info.torch_loaded),
+                sizes.size,
+                len(host),
+            ),
+            sizes.tobytes(),
+            host,
+            pickle.dumps((info.observation_space, info.action_space)),
+        )
+    )
 
 
 def encode_start_failed(traceback: str) -> bytes:
@@ -178,23 +208,40 @@ def decode_ready(msg: bytes) -> WorkerInfo:
     off = READY_HEAD.size
     sizes = np.frombuffer(msg, np.int32, groups, off).tolist()
     off += 4 * groups
-    host = bytes(msg[off:off + host_len]).decode()
-    obs_space, act_space = pickle.loads(msg[off + host_len:])
+    host = bytes(msg[off : off + host_len]).decode()
+    obs_space, act_space = pickle.loads(msg[off + host_len :])
     return WorkerInfo(num_envs, obs_dim, sizes, bool(vectorized), pid, host, bool(torch_loaded), obs_space, act_space)
 
 
 def encode_episode(k: int, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, sums: np.ndarray) -> bytes:
     """EPISODE: slot k's whole episode (obs [L + 1, D] f32, actions [L, *A], rewards [L] f32, sums [T] f64)."""
-    return b"".join((EPISODE_HEAD.pack(k, len(rewards)), obs.tobytes(), actions.tobytes(), rewards.tobytes(),
-                     sums.tobytes()))
+    return b"".join(
+        (EPISODE_HEAD.pack(k, len(rewards)), obs.tobytes(), actions.tobytes(), rewards.tobytes(), sums.tobytes())
+    )
 
 
-def encode_reply(env_time: float, env_cpu: float, group: int, obs: np.ndarray, flags: np.ndarray, num_terms: int,
-                 episodes: Sequence[bytes] = (), names: Optional[Sequence[str]] = None) -> bytes:
+def encode_reply(
+    env_time: float,
+    env_cpu: float,
+    group: int,
+    obs: np.ndarray,
+    flags: np.ndarray,
+    num_terms: int,
+    episodes: Sequence[bytes] = (),
+    names: Optional[Sequence[str]] = None,
+) -> bytes:
     """REPLY (REPLY_NAMES when ``names`` are given: the reward-term names, sent when they change)."""
     name_bytes = "\0".join(names).encode() if names else b""
-    head = REPLY_HEAD.pack(REPLY_NAMES if name_bytes else REPLY, env_time, env_cpu, group, len(flags), num_terms,
-                           len(name_bytes), len(episodes))
+    head = REPLY_HEAD.pack(
+        REPLY_NAMES if name_bytes else REPLY,
+        env_time,
+        env_cpu,
+        group,
+        len(flags),
+        num_terms,
+        len(name_bytes),
+        len(episodes),
+    )
     return b"".join((head, name_bytes, obs.tobytes(), flags.tobytes(), *episodes))
 
 
@@ -211,7 +258,7 @@ def decode_reply(msg: bytes, obs_dim: int, layout: ActionLayout, names: list) ->
     _, env_time, env_cpu, group, K, T, nlen, E = REPLY_HEAD.unpack_from(msg)
     off = REPLY_HEAD.size
     if kind == REPLY_NAMES:
-        names[:] = bytes(msg[off:off + nlen]).decode().split("\0")
+        names[:] = bytes(msg[off : off + nlen]).decode().split("\0")
         off += nlen
     obs = np.frombuffer(msg, np.float32, K * obs_dim, off).reshape(K, obs_dim)
     off += 4 * K * obs_dim

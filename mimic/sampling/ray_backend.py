@@ -18,6 +18,7 @@ Optional (``pip install -e .[distributed]``); only imported for ``backend="ray"`
 * Faults: an actor process that dies closes its socket (EOF here -> restart); a node that
   vanishes or an actor that hangs hits the worker timeout; both are ``ray.kill``-ed and replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ def _import_ray():
 class EnvActor:
     """The Ray actor (wrapped with ``ray.remote`` by :class:`RayBackend`)."""
 
-    def serve_socket(self, address, authkey: bytes, token: str, env_id, env_kwargs, num_envs, worker_seed,
-                     groups=1) -> str:
+    def serve_socket(
+        self, address, authkey: bytes, token: str, env_id, env_kwargs, num_envs, worker_seed, groups=1
+    ) -> str:
         os.environ.update(worker.THREAD_ENV)
         conn = Client(tuple(address), family="AF_INET", authkey=authkey)
         set_nodelay(conn)
@@ -65,8 +67,9 @@ class RayWorker(StreamWorker):
         b = self.b
         self.token = uuid.uuid4().hex
         self.actor = b.actor_cls.options(num_cpus=1, max_restarts=0, max_task_retries=0).remote()
-        self.run_ref = self.actor.serve_socket.remote(b.address, b.authkey, self.token, b.spec, b.env_kwargs,
-                                                      b.num_envs, self.worker_seed, b.groups)
+        self.run_ref = self.actor.serve_socket.remote(
+            b.address, b.authkey, self.token, b.spec, b.env_kwargs, b.num_envs, self.worker_seed, b.groups
+        )
         self.conn, self.info, self.fresh, self.started_at = None, None, True, time.monotonic()
 
     def exit_info(self) -> str:
@@ -85,13 +88,13 @@ class RayWorker(StreamWorker):
         if self.info is not None:
             return True
         t_end = time.monotonic() + timeout
-        while self.conn is None:                       # the actor has not connected back yet
+        while self.conn is None:  # the actor has not connected back yet
             conn = self.b.take(self.token)
             if conn is not None:
                 self.attach(conn)
                 break
             done, _ = self.b.ray.wait([self.run_ref], timeout=0)
-            if done:                                   # the call ended before connecting
+            if done:  # the call ended before connecting
                 raise WorkerFailure(f"failed to start: {self.exit_info()}")
             if time.monotonic() >= t_end:
                 return False
@@ -120,8 +123,9 @@ class RayWorker(StreamWorker):
 class RayBackend(StreamBackend):
     name = "ray"
 
-    def __init__(self, spec, env_kwargs: dict, num_envs: Optional[int], groups: int = 1,
-                 ray_address: Optional[str] = None):
+    def __init__(
+        self, spec, env_kwargs: dict, num_envs: Optional[int], groups: int = 1, ray_address: Optional[str] = None
+    ):
         super().__init__()
         ray = self.ray = _import_ray()
         self.spec, self.env_kwargs, self.num_envs, self.groups = spec, env_kwargs, num_envs, groups
@@ -133,7 +137,7 @@ class RayBackend(StreamBackend):
             else:
                 ray.init(include_dashboard=False, **kw)
                 self.started_ray = True
-        self.actor_cls = ray.remote(EnvActor)        # pickled by reference: actors import mimic.sampling
+        self.actor_cls = ray.remote(EnvActor)  # pickled by reference: actors import mimic.sampling
         # actors connect back here; one accept thread files connections under their token
         self.authkey = os.urandom(32)
         self.listener = Listener(("0.0.0.0", 0), family="AF_INET", authkey=self.authkey)
@@ -147,7 +151,7 @@ class RayBackend(StreamBackend):
     def _accept_loop(self) -> None:
         while not self._closing:
             try:
-                conn = self.listener.accept()           # authenticates (HMAC challenge)
+                conn = self.listener.accept()  # authenticates (HMAC challenge)
             except Exception:
                 if self._closing:
                     return
@@ -172,7 +176,7 @@ class RayBackend(StreamBackend):
 
     def shutdown(self) -> None:
         self._closing = True
-        try:                                  # wake the accept thread (close alone does not)
+        try:  # wake the accept thread (close alone does not)
             socket.create_connection(("127.0.0.1", self.address[1]), timeout=1.0).close()
         except OSError:
             pass

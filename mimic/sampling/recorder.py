@@ -6,6 +6,7 @@ pipe once, when it ends.  That keeps the learner's per-sample work off the cores
 simulate on, for about a microsecond per sample in the worker (figures: bench/results/).  A worker
 that dies takes its partial episodes with it -- the learner drops them anyway.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,7 +35,7 @@ class EpisodeRecorder:
         rewards = np.zeros((self.K, cap), np.float32)
         if self.obs is not None:
             n = self.rewards.shape[1]
-            obs[:, :n + 1], actions[:, :n], rewards[:, :n] = self.obs, self.actions, self.rewards
+            obs[:, : n + 1], actions[:, :n], rewards[:, :n] = self.obs, self.actions, self.rewards
         self.obs, self.actions, self.rewards = obs, actions, rewards
 
     def begin(self, slots: np.ndarray, first_obs: np.ndarray) -> None:
@@ -51,7 +52,7 @@ class EpisodeRecorder:
             self._alloc(2 * self.cap)
         self.actions[slots, t] = actions
         self.rewards[slots, t] = rewards
-        if terms.shape[1] != self.sums.shape[1]:          # names learnt at the first step
+        if terms.shape[1] != self.sums.shape[1]:  # names learnt at the first step
             self.sums = np.zeros((self.K, terms.shape[1]), np.float64)
         if terms.shape[1]:
             self.sums[slots] += terms
@@ -61,4 +62,4 @@ class EpisodeRecorder:
     def pack(self, k: int) -> bytes:
         """Slot ``k``'s episode as a protocol EPISODE."""
         L = int(self.length[k])
-        return encode_episode(k, self.obs[k, :L + 1], self.actions[k, :L], self.rewards[k, :L], self.sums[k])
+        return encode_episode(k, self.obs[k, : L + 1], self.actions[k, :L], self.rewards[k, :L], self.sums[k])

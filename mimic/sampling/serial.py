@@ -1,5 +1,6 @@
 """In-process sampling: :class:`SerialSampler` steps one or several envs together, and
 :func:`evaluate` runs test episodes with fixed seeds."""
+
 from __future__ import annotations
 
 from typing import Optional, Sequence, Union
@@ -37,9 +38,15 @@ class _EpisodeBuilder:
     def finish(self, terminated: bool, truncated: bool, discrete: bool) -> Episode:
         obs = np.asarray(self.obs, dtype=np.float32)
         actions = np.asarray(self.actions, dtype=np.int64 if discrete else np.float32)
-        return Episode(obs=obs[:-1], actions=actions, rewards=np.asarray(self.rewards, dtype=np.float32),
-                       final_obs=obs[-1], terminated=bool(terminated), truncated=bool(truncated and not terminated),
-                       info=self.info)
+        return Episode(
+            obs=obs[:-1],
+            actions=actions,
+            rewards=np.asarray(self.rewards, dtype=np.float32),
+            final_obs=obs[-1],
+            terminated=bool(terminated),
+            truncated=bool(truncated and not terminated),
+            info=self.info,
+        )
 
 
 def _flat_obs(obs) -> np.ndarray:
@@ -52,27 +59,30 @@ class SerialSampler(Sampler):
     def __init__(self, envs: Union[gym.Env, Sequence[gym.Env]], seed: int = 0, episode_count: int = 0):
         self.envs = list(envs) if isinstance(envs, (list, tuple)) else [envs]
         self.seed = int(seed)
-        self.episode_count = int(episode_count)     # episodes started so far (seeds the next reset)
+        self.episode_count = int(episode_count)  # episodes started so far (seeds the next reset)
         self.discrete = isinstance(self.envs[0].action_space, gym.spaces.Discrete)
 
     def _reset(self, env: gym.Env, total_samples: int) -> np.ndarray:
-        obs, _ = env.reset(seed=episode_seed(self.seed, self.episode_count),
-                           options={"total_samples": int(total_samples)})
+        obs, _ = env.reset(
+            seed=episode_seed(self.seed, self.episode_count), options={"total_samples": int(total_samples)}
+        )
         self.episode_count += 1
         return _flat_obs(obs)
 
-    def collect(self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0,
-                num_episodes: Optional[int] = None) -> list[Episode]:
+    def collect(
+        self, act_fn: ActFn, min_samples: int = 0, total_samples: int = 0, num_episodes: Optional[int] = None
+    ) -> list[Episode]:
         """Whole episodes until >= ``min_samples`` steps (or exactly ``num_episodes`` episodes)."""
         n = len(self.envs)
         builders: list[Optional[_EpisodeBuilder]] = [None] * n
-        order: list[Optional[int]] = [None] * n   # start rank of the running episode
+        order: list[Optional[int]] = [None] * n  # start rank of the running episode
         done_eps: list[tuple[int, Episode]] = []
         steps = started = 0
 
         def want_more() -> bool:
-            return (num_episodes is None and steps < min_samples) or \
-                   (num_episodes is not None and started < num_episodes)
+            return (num_episodes is None and steps < min_samples) or (
+                num_episodes is not None and started < num_episodes
+            )
 
         while True:
             for i, env in enumerate(self.envs):
@@ -88,7 +98,8 @@ class SerialSampler(Sampler):
             for j, i in enumerate(active):
                 a = actions[j]
                 next_obs, r, terminated, truncated, info = self.envs[i].step(
-                    _to_env_action(self.envs[i].action_space, a))
+                    _to_env_action(self.envs[i].action_space, a)
+                )
                 builders[i].step(a, _flat_obs(next_obs), float(r), info)
                 steps += 1
                 if terminated or truncated:
@@ -102,7 +113,6 @@ class SerialSampler(Sampler):
             env.close()
 
 
-def evaluate(env: gym.Env, act_fn: ActFn, num_episodes: int, seed: int,
-             total_samples: int = 0) -> list[Episode]:
+def evaluate(env: gym.Env, act_fn: ActFn, num_episodes: int, seed: int, total_samples: int = 0) -> list[Episode]:
     """``num_episodes`` episodes with FIXED seeds (the same every call -> comparable test returns)."""
     return SerialSampler(env, seed=seed).collect(act_fn, total_samples=total_samples, num_episodes=num_episodes)

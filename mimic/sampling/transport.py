@@ -9,6 +9,7 @@ waiting on many workers at once, and the failures that end a worker.
   given worker: the deterministic schedule) and ``gather_any`` (whatever replies are here: asynchronous).
 * :class:`WorkerFailure`: a worker died, hung, raised or failed to start; the sampler restarts it.
 """
+
 from __future__ import annotations
 
 import math
@@ -43,12 +44,12 @@ class StreamWorker:
     def __init__(self, index: int):
         self.index = index
         self.conn = None
-        self.info: Optional[P.WorkerInfo] = None     # its READY message, once it arrived
+        self.info: Optional[P.WorkerInfo] = None  # its READY message, once it arrived
         self.layout: Optional[P.ActionLayout] = None
-        self.fresh = True             # no reply yet since (re)start: the first one builds worlds
+        self.fresh = True  # no reply yet since (re)start: the first one builds worlds
         self.started_at = self.sent_at = 0.0
-        self.awaiting = 0             # requests out (replies come back in request order)
-        self.buffered: dict = {}      # group -> reply read while waiting for another group's
+        self.awaiting = 0  # requests out (replies come back in request order)
+        self.buffered: dict = {}  # group -> reply read while waiting for another group's
         self._rbuf, self._rlen = bytearray(0), 0
         self.poller = None
         self.fd = -1
@@ -62,7 +63,7 @@ class StreamWorker:
 
     def attach(self, conn) -> None:
         self.conn, self.info, self.fresh, self.awaiting, self.buffered = conn, None, True, 0, {}
-        self._rbuf, self._rlen = bytearray(1 << 16), 0      # bytes read, not yet returned
+        self._rbuf, self._rlen = bytearray(1 << 16), 0  # bytes read, not yet returned
         self.fd = conn.fileno()
         self.poller = None
         if hasattr(select, "poll") and sys.platform != "win32":
@@ -104,7 +105,7 @@ class StreamWorker:
         except P.WorkerError as e:
             raise WorkerFailure(f"raised:\n{e}") from None
         self.fresh = False
-        self.sent_at = time.monotonic()       # the next reply's clock starts now
+        self.sent_at = time.monotonic()  # the next reply's clock starts now
         return reply
 
     def reply_for(self, group: int, t_end: float, obs_dim: int, names: list) -> tuple[P.Reply, float]:
@@ -117,8 +118,7 @@ class StreamWorker:
             self.buffered[r.group] = r
         return self.buffered.pop(group), blocked
 
-    def next_reply(self, obs_dim: int, names: list, read: bool = True, readable: bool = False
-                   ) -> Optional[P.Reply]:
+    def next_reply(self, obs_dim: int, names: list, read: bool = True, readable: bool = False) -> Optional[P.Reply]:
         """The next reply of any group if one is already here (buffered, or with ``read`` readable
         from the connection without waiting), else None.  ``readable``: a poll just said so."""
         if self.buffered:
@@ -141,18 +141,17 @@ class StreamWorker:
             (size,), hdr = P.FRAME_SIZE_LONG.unpack_from(buf, 4), 12
         if n >= hdr + size:
             self.awaiting -= 1
-            msg = bytes(memoryview(buf)[hdr:hdr + size])    # one copy (decoded arrays outlive the buffer)
+            msg = bytes(memoryview(buf)[hdr : hdr + size])  # one copy (decoded arrays outlive the buffer)
             rest = n - hdr - size
             if rest:
-                buf[:rest] = buf[hdr + size:n]
+                buf[:rest] = buf[hdr + size : n]
             self._rlen = rest
             return msg
-        if hdr + size > len(buf):                     # grow for a big message
+        if hdr + size > len(buf):  # grow for a big message
             self._rbuf = buf + bytearray(hdr + size - len(buf))
         return None
 
-    def recv_reply(self, t_end: float, block: bool = True, readable: bool = False
-                   ) -> tuple[Optional[bytes], float]:
+    def recv_reply(self, t_end: float, block: bool = True, readable: bool = False) -> tuple[Optional[bytes], float]:
         """One reply, read with as few system calls as possible (usually one poll + one read;
         just the read when the caller's poll said ``readable``).  Returns (payload, seconds
         blocked); with ``block=False`` (None, 0) when no whole reply is here yet."""
@@ -160,10 +159,10 @@ class StreamWorker:
             return self._recv_portable(t_end, block)
         blocked = 0.0
         while True:
-            msg = self._take_whole()               # a whole message buffered? (replies can queue up)
+            msg = self._take_whole()  # a whole message buffered? (replies can queue up)
             if msg is not None:
                 return msg, blocked
-            if readable:                           # (the socket is blocking: read only when readable)
+            if readable:  # (the socket is blocking: read only when readable)
                 ok, readable = True, False
             else:
                 t0 = time.perf_counter()
@@ -214,7 +213,7 @@ class StreamBackend:
     name = "stream"
 
     def __init__(self):
-        self._pollers: dict = {}     # ((w, fd), ...) -> (select.poll over them, {fd: w})
+        self._pollers: dict = {}  # ((w, fd), ...) -> (select.poll over them, {fd: w})
 
     def make(self, index: int, worker_seed: int) -> StreamWorker:
         raise NotImplementedError
@@ -242,7 +241,7 @@ class StreamBackend:
         key = tuple((w, h.fd) for w, h in sorted(workers.items()))
         hit = self._pollers.get(key)
         if hit is None:
-            if len(self._pollers) > 256:               # fds of restarted workers: start over
+            if len(self._pollers) > 256:  # fds of restarted workers: start over
                 self._pollers.clear()
             poller, by_fd = select.poll(), {}
             for w, h in workers.items():
@@ -262,7 +261,7 @@ class StreamBackend:
         if hasattr(select, "poll") and all(h.poller is not None for h in workers.values()):
             poller, by_fd = self._poller_for(workers)
         candidates = sorted(workers)
-        read = poller is None                  # with a poller: buffered replies first, no system call
+        read = poller is None  # with a poller: buffered replies first, no system call
         give_up = None if wait_limit is None else time.monotonic() + wait_limit
         while True:
             for w in candidates:
@@ -295,5 +294,6 @@ class StreamBackend:
                 candidates, read = sorted(by_fd[fd] for fd, _ in events), True
             else:
                 from multiprocessing.connection import wait
+
                 wait([h.conn for h in workers.values()], timeout=wait_s)
             blocked += time.perf_counter() - t0

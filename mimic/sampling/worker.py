@@ -7,6 +7,7 @@ learner (no torch: ~1 s less start-up, ~150 MB less memory per worker).  The sam
 loop runs in a multiprocessing child (:mod:`mimic.sampling.mp_backend`, over a pipe) and in a Ray
 actor (:mod:`mimic.sampling.ray_backend`, over TCP); the messages are :mod:`mimic.sampling.protocol`'s.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,13 @@ from mimic.sampling.env_group import EnvGroup, build_groups
 from mimic.sampling.episode import episode_seed
 
 # one BLAS / OpenMP thread per worker (the parent also sets these at spawn: BLAS loads on import)
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "VECLIB_MAXIMUM_THREADS": "1"}
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+}
 
 
 def serve_process(conn, env_id, env_kwargs, num_envs, worker_seed, groups=1) -> None:
@@ -49,7 +55,7 @@ def serve(conn, env_id, env_kwargs, num_envs, worker_seed, groups=1) -> None:
         try:
             msg = conn.recv_bytes()
         except (EOFError, OSError, KeyboardInterrupt):
-            break                                   # the learner is gone
+            break  # the learner is gone
         try:
             request = P.decode_request(msg, sizes, envs[0].act_dtype)
             if request is None:
@@ -74,8 +80,9 @@ def _answer(group: EnvGroup, request, sent_names: list) -> bytes:
     t0, c0 = time.perf_counter(), time.process_time()
     episodes = ()
     if isinstance(request, P.StepRequest):
-        obs, _, flags, terms = group.step(request.actions, request.active, request.restart, request.seed,
-                                          request.indices, request.total_samples)
+        obs, _, flags, terms = group.step(
+            request.actions, request.active, request.restart, request.seed, request.indices, request.total_samples
+        )
         episodes = group.episodes
     else:
         seeds = [episode_seed(request.seed, int(i)) if m else 0 for i, m in zip(request.indices, request.mask)]

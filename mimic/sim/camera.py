@@ -20,6 +20,7 @@ translucent body in the same world (the OpenGL renderer blends alpha itself).
 
 The world is y-up (gravity -y): cameras use ``upAxisIndex=1``.
 """
+
 from __future__ import annotations
 
 import math
@@ -33,8 +34,8 @@ from mimic.sim.world import World, quiet_stdout
 SKY_TOP = np.array([150, 185, 225], np.float32)
 SKY_HORIZON = np.array([225, 235, 245], np.float32)
 FLOOR_COLORS = ((0.82, 0.82, 0.80, 1.0), (0.60, 0.62, 0.64, 1.0))
-FLOOR_HALF = 20          # floor half size (m), whole tiles
-FLOOR_SNAP = 2.0         # the floor moves in steps of two tiles: the checker pattern stays put
+FLOOR_HALF = 20  # floor half size (m), whole tiles
+FLOOR_SNAP = 2.0  # the floor moves in steps of two tiles: the checker pattern stays put
 LIGHT_DIRECTION = (0.4, 1.0, 0.6)
 
 
@@ -48,8 +49,15 @@ class FollowCamera:
     target height is ``height`` if given, else the smoothed root height.
     """
 
-    def __init__(self, distance: float = 4.0, yaw: float = 0.0, pitch: float = -12.0,
-                 fov: float = 45.0, height: float | None = None, smoothing: float = 0.15):
+    def __init__(
+        self,
+        distance: float = 4.0,
+        yaw: float = 0.0,
+        pitch: float = -12.0,
+        fov: float = 45.0,
+        height: float | None = None,
+        smoothing: float = 0.15,
+    ):
         self.distance = float(distance)
         self.yaw = float(yaw)
         self.pitch = float(pitch)
@@ -71,8 +79,7 @@ class FollowCamera:
 
     def view_matrix(self):
         target = [0.0, 1.0, 0.0] if self.target is None else self.target.tolist()
-        return pb.computeViewMatrixFromYawPitchRoll(target, self.distance, self.yaw, self.pitch,
-                                                    0.0, 1)
+        return pb.computeViewMatrixFromYawPitchRoll(target, self.distance, self.yaw, self.pitch, 0.0, 1)
 
     def projection_matrix(self, width: int, height: int):
         return pb.computeProjectionMatrixFOV(self.fov, width / height, 0.05, 100.0)
@@ -102,8 +109,7 @@ def mirror_pose(src, dst):
     pos, orn = pb.getBasePositionAndOrientation(src.body, physicsClientId=cs)
     pb.resetBasePositionAndOrientation(dst.body, pos, orn, physicsClientId=cd)
     states = pb.getJointStatesMultiDof(src.body, src.actuated, physicsClientId=cs)
-    pb.resetJointStatesMultiDof(dst.body, dst.actuated, [s[0] for s in states],
-                                physicsClientId=cd)
+    pb.resetJointStatesMultiDof(dst.body, dst.actuated, [s[0] for s in states], physicsClientId=cd)
 
 
 def set_body_color(world: World, body: int, rgba, num_links: int):
@@ -120,7 +126,7 @@ def _checker_mesh(half: int, parity: int):
                 continue
             k = len(verts)
             verts += [[i, 0.0, j], [i + 1, 0.0, j], [i + 1, 0.0, j + 1], [i, 0.0, j + 1]]
-            idx += [k, k + 2, k + 1, k, k + 3, k + 2]   # counter-clockwise seen from above (+y)
+            idx += [k, k + 2, k + 1, k, k + 3, k + 2]  # counter-clockwise seen from above (+y)
     return verts, idx
 
 
@@ -132,22 +138,31 @@ class SceneRenderer:
     """
 
     def __init__(self, world: World, floor: bool = True, shadows: bool = False):
-        self._world = weakref.ref(world)   # cached per world: must not keep it alive
+        self._world = weakref.ref(world)  # cached per world: must not keep it alive
         self.shadows = bool(shadows)
         cid = world.client
         self.floor = []
         if floor:
-            ground = getattr(world, 'ground', None)
+            ground = getattr(world, "ground", None)
             if ground is not None:
                 pb.changeVisualShape(ground, -1, rgbaColor=[1, 1, 1, 0], physicsClientId=cid)
             for parity, rgba in enumerate(FLOOR_COLORS):
                 verts, idx = _checker_mesh(FLOOR_HALF, parity)
-                vs = pb.createVisualShape(pb.GEOM_MESH, vertices=verts, indices=idx,
-                                          normals=[[0.0, 1.0, 0.0]] * len(verts),
-                                          rgbaColor=list(rgba), physicsClientId=cid)
-                body = pb.createMultiBody(baseMass=0, baseCollisionShapeIndex=-1,
-                                          baseVisualShapeIndex=vs, basePosition=[0, 0, 0],
-                                          physicsClientId=cid)
+                vs = pb.createVisualShape(
+                    pb.GEOM_MESH,
+                    vertices=verts,
+                    indices=idx,
+                    normals=[[0.0, 1.0, 0.0]] * len(verts),
+                    rgbaColor=list(rgba),
+                    physicsClientId=cid,
+                )
+                body = pb.createMultiBody(
+                    baseMass=0,
+                    baseCollisionShapeIndex=-1,
+                    baseVisualShapeIndex=vs,
+                    basePosition=[0, 0, 0],
+                    physicsClientId=cid,
+                )
                 pb.changeVisualShape(body, -1, rgbaColor=list(rgba), physicsClientId=cid)
                 self.floor.append(body)
         self._floor_at = None
@@ -162,8 +177,7 @@ class SceneRenderer:
         z = round(float(target[2]) / FLOOR_SNAP) * FLOOR_SNAP
         if self._floor_at != (x, z):
             for b in self.floor:
-                pb.resetBasePositionAndOrientation(b, [x, 0.0, z], [0, 0, 0, 1],
-                                                   physicsClientId=self.world.client)
+                pb.resetBasePositionAndOrientation(b, [x, 0.0, z], [0, 0, 0, 1], physicsClientId=self.world.client)
             self._floor_at = (x, z)
 
     def sky(self, width: int, height: int) -> np.ndarray:
@@ -174,30 +188,37 @@ class SceneRenderer:
             self._sky[key] = np.broadcast_to(col[:, None, :], (height, width, 3)).astype(np.uint8)
         return self._sky[key]
 
-    def capture(self, camera: FollowCamera, width: int, height: int, world: World | None = None,
-                shadows: bool | None = None):
+    def capture(
+        self, camera: FollowCamera, width: int, height: int, world: World | None = None, shadows: bool | None = None
+    ):
         """(rgb uint8 [H, W, 3], depth [H, W], segmentation [H, W]) of ``world`` (default: ours)."""
         world = world or self.world
         shadows = self.shadows if shadows is None else shadows
         _, _, rgba, depth, seg = pb.getCameraImage(
-            width, height, camera.view_matrix(), camera.projection_matrix(width, height),
-            shadow=int(shadows), lightDirection=list(LIGHT_DIRECTION),
-            renderer=pb.ER_TINY_RENDERER, physicsClientId=world.client)
+            width,
+            height,
+            camera.view_matrix(),
+            camera.projection_matrix(width, height),
+            shadow=int(shadows),
+            lightDirection=list(LIGHT_DIRECTION),
+            renderer=pb.ER_TINY_RENDERER,
+            physicsClientId=world.client,
+        )
         rgba = np.asarray(rgba, np.uint8).reshape(height, width, 4)
         depth = np.asarray(depth, np.float32).reshape(height, width)
         seg = np.asarray(seg, np.int32).reshape(height, width)
         return rgba[..., :3], depth, seg
 
-    def render(self, camera: FollowCamera, width: int, height: int, ghost=None,
-               ghost_alpha: float = 0.45) -> np.ndarray:
+    def render(
+        self, camera: FollowCamera, width: int, height: int, ghost=None, ghost_alpha: float = 0.45
+    ) -> np.ndarray:
         """An RGB frame [H, W, 3] uint8; ``ghost`` (a :class:`GhostWorld`) is blended in."""
         if camera.target is not None:
             self.place_floor(camera.target)
         rgb, depth, seg = self.capture(camera, width, height)
         out = np.where((seg < 0)[..., None], self.sky(width, height), rgb)
         if ghost is not None and ghost.visible:
-            g_rgb, g_depth, g_seg = self.capture(camera, width, height, world=ghost.world,
-                                                 shadows=False)
+            g_rgb, g_depth, g_seg = self.capture(camera, width, height, world=ghost.world, shadows=False)
             front = (g_seg >= 0) & ((g_depth < depth) | (seg < 0))
             if front.any():
                 a = float(ghost_alpha)
@@ -215,10 +236,10 @@ class GhostWorld:
 
     def __init__(self, character, rgba=(1.0, 0.55, 0.15, 1.0)):
         from mimic.sim.character import SimCharacter
+
         with quiet_stdout():
             self.world = World()
-        pb.changeVisualShape(self.world.ground, -1, rgbaColor=[1, 1, 1, 0],
-                             physicsClientId=self.world.client)
+        pb.changeVisualShape(self.world.ground, -1, rgbaColor=[1, 1, 1, 0], physicsClientId=self.world.client)
         self.character = SimCharacter(self.world, character, ghost=True, rgba=rgba)
         self.visible = True
 
@@ -240,8 +261,9 @@ def scene_renderer(world: World) -> SceneRenderer:
     return r
 
 
-def render_rgb(world: World, sim, width: int = 640, height: int = 480,
-               camera: FollowCamera | None = None) -> np.ndarray:
+def render_rgb(
+    world: World, sim, width: int = 640, height: int = 480, camera: FollowCamera | None = None
+) -> np.ndarray:
     """One RGB frame [height, width, 3] uint8 of ``world`` from a camera looking at the simulated
     character ``sim`` (a SimCharacter) from the side -- what ``ImitationEnv.render()`` returns."""
     if camera is None:
@@ -285,43 +307,59 @@ def gui_camera(world: World) -> dict:
     not seen)."""
     c = pb.getDebugVisualizerCamera(physicsClientId=world.client)
     if c[0] > 0:
-        return dict(width=c[0], height=c[1], view=c[2], projection=c[3], yaw=c[8], pitch=c[9],
-                    distance=c[10], target=np.array(c[11]))
-    last = _GUI_CAMERAS.get(world) or dict(yaw=50.0, pitch=-35.0, distance=5.0,
-                                           target=np.zeros(3))
-    view = pb.computeViewMatrixFromYawPitchRoll(list(last['target']), last['distance'],
-                                                last['yaw'], last['pitch'], 0.0, 1)
-    return dict(width=1024, height=768, view=view,
-                projection=pb.computeProjectionMatrixFOV(60.0, 1024 / 768, 0.05, 100.0),
-                **last)
+        return dict(
+            width=c[0],
+            height=c[1],
+            view=c[2],
+            projection=c[3],
+            yaw=c[8],
+            pitch=c[9],
+            distance=c[10],
+            target=np.array(c[11]),
+        )
+    last = _GUI_CAMERAS.get(world) or dict(yaw=50.0, pitch=-35.0, distance=5.0, target=np.zeros(3))
+    view = pb.computeViewMatrixFromYawPitchRoll(
+        list(last["target"]), last["distance"], last["yaw"], last["pitch"], 0.0, 1
+    )
+    return dict(
+        width=1024,
+        height=768,
+        view=view,
+        projection=pb.computeProjectionMatrixFOV(60.0, 1024 / 768, 0.05, 100.0),
+        **last,
+    )
 
 
 def gui_follow(world: World, target, yaw=None, pitch=None, distance=None):
     """Point the GUI camera at ``target``, keeping the user's yaw / pitch / zoom unless given."""
     c = gui_camera(world)
-    cam = dict(distance=float(c['distance'] if distance is None else distance),
-               yaw=float(c['yaw'] if yaw is None else yaw),
-               pitch=float(c['pitch'] if pitch is None else pitch),
-               target=np.array([float(v) for v in target]))
+    cam = dict(
+        distance=float(c["distance"] if distance is None else distance),
+        yaw=float(c["yaw"] if yaw is None else yaw),
+        pitch=float(c["pitch"] if pitch is None else pitch),
+        target=np.array([float(v) for v in target]),
+    )
     _GUI_CAMERAS[world] = cam
-    pb.resetDebugVisualizerCamera(cameraDistance=cam['distance'], cameraYaw=cam['yaw'],
-                                  cameraPitch=cam['pitch'],
-                                  cameraTargetPosition=cam['target'].tolist(),
-                                  physicsClientId=world.client)
+    pb.resetDebugVisualizerCamera(
+        cameraDistance=cam["distance"],
+        cameraYaw=cam["yaw"],
+        cameraPitch=cam["pitch"],
+        cameraTargetPosition=cam["target"].tolist(),
+        physicsClientId=world.client,
+    )
 
 
-def gui_screenshot(world: World, width: int | None = None, height: int | None = None,
-                   segmentation: bool = False):
+def gui_screenshot(world: World, width: int | None = None, height: int | None = None, segmentation: bool = False):
     """RGB [H, W, 3] uint8 of what the GUI camera sees (the GUI's OpenGL renderer); with
     ``segmentation`` also the body-id mask [H, W] (-1: background)."""
     c = gui_camera(world)
-    w, h = int(width or c['width']), int(height or c['height'])
-    proj = c['projection']
-    if w * c['height'] != h * c['width']:
+    w, h = int(width or c["width"]), int(height or c["height"])
+    proj = c["projection"]
+    if w * c["height"] != h * c["width"]:
         proj = pb.computeProjectionMatrixFOV(60.0, w / h, 0.05, 100.0)
-    _, _, rgba, _, seg = pb.getCameraImage(w, h, c['view'], proj,
-                                           renderer=pb.ER_BULLET_HARDWARE_OPENGL,
-                                           physicsClientId=world.client)
+    _, _, rgba, _, seg = pb.getCameraImage(
+        w, h, c["view"], proj, renderer=pb.ER_BULLET_HARDWARE_OPENGL, physicsClientId=world.client
+    )
     rgb = np.asarray(rgba, np.uint8).reshape(h, w, 4)[..., :3].copy()
     if segmentation:
         seg = np.asarray(seg, np.int64).reshape(h, w)
@@ -329,9 +367,15 @@ def gui_screenshot(world: World, width: int | None = None, height: int | None = 
     return rgb
 
 
-KEY_NAMES = {pb.B3G_SPACE: 'space', pb.B3G_RIGHT_ARROW: 'right', pb.B3G_LEFT_ARROW: 'left',
-             pb.B3G_UP_ARROW: 'up', pb.B3G_DOWN_ARROW: 'down', pb.B3G_RETURN: 'enter',
-             27: 'escape'}
+KEY_NAMES = {
+    pb.B3G_SPACE: "space",
+    pb.B3G_RIGHT_ARROW: "right",
+    pb.B3G_LEFT_ARROW: "left",
+    pb.B3G_UP_ARROW: "up",
+    pb.B3G_DOWN_ARROW: "down",
+    pb.B3G_RETURN: "enter",
+    27: "escape",
+}
 
 
 def gui_keys(world: World) -> list:
@@ -359,6 +403,5 @@ class GuiText:
     def show(self, text: str, position):
         kw = dict(textColorRGB=self.color, textSize=self.size, physicsClientId=self.world.client)
         if self.item >= 0:
-            kw['replaceItemUniqueId'] = self.item
+            kw["replaceItemUniqueId"] = self.item
         self.item = pb.addUserDebugText(text, [float(v) for v in position], **kw)
-

@@ -1,4 +1,5 @@
 """A character simulated in a World: URDF loading, stable PD, one batched state query, contacts."""
+
 from __future__ import annotations
 
 import itertools
@@ -13,7 +14,7 @@ from mimic.sim.world import World, quiet_stdout
 
 try:  # compiled copy of the nested link-state tuples into an array (mimic/sim/_linkstate.c)
     if not compiled.wanted():
-        raise ImportError(f'{compiled.SWITCH} is set')
+        raise ImportError(f"{compiled.SWITCH} is set")
     from mimic.sim._linkstate import flatten as _flatten
 except ImportError:  # not built: np.fromiter below does the same, slower (bench/env_speed.py)
     _flatten = None
@@ -28,8 +29,9 @@ class SimCharacter:
     reference for display); it never takes part in the dynamics.
     """
 
-    def __init__(self, world: World, character: Character, ghost: bool = False,
-                 rgba=(0.4706, 0.549, 0.6863, 1.0), state_ext=None):
+    def __init__(
+        self, world: World, character: Character, ghost: bool = False, rgba=(0.4706, 0.549, 0.6863, 1.0), state_ext=None
+    ):
         self.world = world
         self.character = character
         self.client = cid = world.client
@@ -37,12 +39,14 @@ class SimCharacter:
         if not ghost:
             flags |= pb.URDF_USE_SELF_COLLISION | pb.URDF_USE_SELF_COLLISION_EXCLUDE_ALL_PARENTS
         with quiet_stdout():
-            self.body = pb.loadURDF(str(character.urdf_path), [0, character.spawn_height, 0],
-                                    flags=flags, physicsClientId=cid)
+            self.body = pb.loadURDF(
+                str(character.urdf_path), [0, character.spawn_height, 0], flags=flags, physicsClientId=cid
+            )
         n = pb.getNumJoints(self.body, physicsClientId=cid)
         if n != character.num_joints:
-            raise ValueError(f'{character.urdf_path}: pybullet sees {n} links, the character '
-                             f'description has {character.num_joints}')
+            raise ValueError(
+                f"{character.urdf_path}: pybullet sees {n} links, the character description has {character.num_joints}"
+            )
         self.links = list(range(n))
         self.actuated = [int(j) for j in character.actuated]
         types = character.joint_types
@@ -50,32 +54,36 @@ class SimCharacter:
         # Stable-PD arguments that never change, built once.
         self.kp = [float(character.kp[j]) for j in self.actuated]
         self.kd = [float(character.kd[j]) for j in self.actuated]
-        self.max_forces = [[float(character.torque_limits[j])] * (3 if b else 1)
-                           for j, b in zip(self.actuated, self._is_ball)]
+        self.max_forces = [
+            [float(character.torque_limits[j])] * (3 if b else 1) for j, b in zip(self.actuated, self._is_ball)
+        ]
         self.zero_vel = [[0.0, 0.0, 0.0] if b else [0.0] for b in self._is_ball]
         self.ghost = ghost
         if ghost:
-            sleep = (pb.ACTIVATION_STATE_SLEEP + pb.ACTIVATION_STATE_ENABLE_SLEEPING
-                     + pb.ACTIVATION_STATE_DISABLE_WAKEUP)
+            sleep = pb.ACTIVATION_STATE_SLEEP + pb.ACTIVATION_STATE_ENABLE_SLEEPING + pb.ACTIVATION_STATE_DISABLE_WAKEUP
             for j in [-1] + self.links:
                 pb.setCollisionFilterGroupMask(self.body, j, 0, 0, physicsClientId=cid)
                 pb.changeDynamics(self.body, j, activationState=sleep, physicsClientId=cid)
         else:
-            pb.changeDynamics(self.body, -1, linearDamping=0, angularDamping=0,
-                              physicsClientId=cid)
+            pb.changeDynamics(self.body, -1, linearDamping=0, angularDamping=0, physicsClientId=cid)
             for j in self.links:
-                pb.changeDynamics(self.body, j, linearDamping=0, angularDamping=0,
-                                  physicsClientId=cid)
+                pb.changeDynamics(self.body, j, linearDamping=0, angularDamping=0, physicsClientId=cid)
             # pybullet's default velocity motors would fight the PD torques: switch them off
             for j, b in zip(self.actuated, self._is_ball):
                 if b:
                     pb.setJointMotorControlMultiDof(
-                        self.body, j, pb.POSITION_CONTROL, targetPosition=[0, 0, 0, 1],
-                        targetVelocity=[0, 0, 0], positionGain=0, velocityGain=1,
-                        force=[0, 0, 0], physicsClientId=cid)
+                        self.body,
+                        j,
+                        pb.POSITION_CONTROL,
+                        targetPosition=[0, 0, 0, 1],
+                        targetVelocity=[0, 0, 0],
+                        positionGain=0,
+                        velocityGain=1,
+                        force=[0, 0, 0],
+                        physicsClientId=cid,
+                    )
                 else:
-                    pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0,
-                                             physicsClientId=cid)
+                    pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=cid)
         if rgba is not None:
             for j in [-1] + self.links:
                 pb.changeVisualShape(self.body, j, rgbaColor=list(rgba), physicsClientId=cid)
@@ -102,38 +110,46 @@ class SimCharacter:
         body, joints, mode = self.body, self.actuated, pb.STABLE_PD_CONTROL
         vel, forces, kp, kd, cid = self.zero_vel, self.max_forces, self.kp, self.kd, self.client
         for _ in range(substeps):
-            set_pd(body, joints, mode, targetPositions=targets, targetVelocities=vel,
-                   forces=forces, positionGains=kp, velocityGains=kd, physicsClientId=cid)
+            set_pd(
+                body,
+                joints,
+                mode,
+                targetPositions=targets,
+                targetVelocities=vel,
+                forces=forces,
+                positionGains=kp,
+                velocityGains=kd,
+                physicsClientId=cid,
+            )
             step(physicsClientId=cid)
 
     # ----------------------------------------------------------------- state
     def query(self):
         """One batched query of every link's state into ``self.state`` [J, 27]; returns it.
         The columns are named in mimic.sim.link_state (``S[:, JOINT_POS]``, ...)."""
-        ls = self._link_states(self.body, self.links, computeLinkVelocity=1,
-                               computeForwardKinematics=1, physicsClientId=self.client)
+        ls = self._link_states(
+            self.body, self.links, computeLinkVelocity=1, computeForwardKinematics=1, physicsClientId=self.client
+        )
         if _flatten is not None and self.state.flags.c_contiguous:
             _flatten(ls, self.state)
         else:
-            self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64, len(self.links)
-                                        * link_state.SIZE).reshape(-1, link_state.SIZE)
+            self.state[:] = np.fromiter(_chain(_chain(ls)), np.float64, len(self.links) * link_state.SIZE).reshape(
+                -1, link_state.SIZE
+            )
         return self.state
 
     def shift_root(self, dy: float):
         """Move the whole character up by dy (state arrays updated in place, no re-query)."""
         pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
-        pb.resetBasePositionAndOrientation(self.body, [pos[0], pos[1] + dy, pos[2]], orn,
-                                           physicsClientId=self.client)
+        pb.resetBasePositionAndOrientation(self.body, [pos[0], pos[1] + dy, pos[2]], orn, physicsClientId=self.client)
         self.state[:, 1] += dy
         self.state[:, 15] += dy
 
-    def set_state(self, root_pos, root_rot, local_rot, hinge, root_lin_vel=None,
-                  root_ang_vel=None, local_ang_vel=None):
+    def set_state(self, root_pos, root_rot, local_rot, hinge, root_lin_vel=None, root_ang_vel=None, local_ang_vel=None):
         """Place the character: root pose (world), joint rotations (local, [J, 4] xyzw), hinge
         angles [J], and optionally velocities (root world; joints local, [J, 3])."""
         cid, body = self.client, self.body
-        pb.resetBasePositionAndOrientation(body, list(root_pos), list(root_rot),
-                                           physicsClientId=cid)
+        pb.resetBasePositionAndOrientation(body, list(root_pos), list(root_rot), physicsClientId=cid)
         lr = local_rot.tolist()
         hg = hinge.tolist()
         pos = [lr[j] if b else [hg[j]] for j, b in zip(self.actuated, self._is_ball)]
@@ -141,16 +157,14 @@ class SimCharacter:
             pb.resetBaseVelocity(body, [0, 0, 0], [0, 0, 0], physicsClientId=cid)
             vel = self.zero_vel
         else:
-            pb.resetBaseVelocity(body, list(root_lin_vel), list(root_ang_vel),
-                                 physicsClientId=cid)
+            pb.resetBaseVelocity(body, list(root_lin_vel), list(root_ang_vel), physicsClientId=cid)
             av = local_ang_vel.tolist()
             vel = [av[j] if b else [av[j][2]] for j, b in zip(self.actuated, self._is_ball)]
         pb.resetJointStatesMultiDof(body, self.actuated, pos, vel, physicsClientId=cid)
 
     def touches_ground(self, mask: np.ndarray) -> bool:
         """True if any link with ``mask[link]`` set touches the ground."""
-        for c in self._contacts(bodyA=self.body, bodyB=self.world.ground,
-                                physicsClientId=self.client):
+        for c in self._contacts(bodyA=self.body, bodyB=self.world.ground, physicsClientId=self.client):
             if c[3] >= 0 and mask[c[3]]:
                 return True
         return False

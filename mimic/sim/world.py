@@ -5,6 +5,7 @@ several worlds (one per sampler worker, or a GUI and a DIRECT one) coexist in a 
 ``physicsClientId`` explicitly instead of going through pybullet_utils' BulletClient, whose
 per-call wrapper costs a few microseconds on the hot path.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,9 @@ def quiet_stdout():
 class World:
     """One physics client: DIRECT (headless, default) or GUI."""
 
-    def __init__(self, timestep: float = 1.0 / 240.0, solver_iterations: int = 10,
-                 gui: bool = False, gui_options: str = ''):
+    def __init__(
+        self, timestep: float = 1.0 / 240.0, solver_iterations: int = 10, gui: bool = False, gui_options: str = ""
+    ):
         self.timestep = timestep
         self.gui = gui
         if gui:
@@ -52,8 +54,7 @@ class World:
             with quiet_stdout():  # pybullet prints "argv[0]=" on connect
                 self.client = pb.connect(pb.DIRECT)
         if self.client < 0:
-            raise RuntimeError('pybullet could not connect' + (' a GUI (is there a display?)'
-                                                               if gui else ''))
+            raise RuntimeError("pybullet could not connect" + (" a GUI (is there a display?)" if gui else ""))
         cid = self.client
         if gui:
             pb.configureDebugVisualizer(pb.COV_ENABLE_Y_AXIS_UP, 1, physicsClientId=cid)
@@ -64,14 +65,18 @@ class World:
         # the broadphase met them, so a step depends only on the state, never on what the world
         # simulated before (without it an episode replayed in a fresh world could diverge within
         # a few steps, and a resumed run was not bit-identical: bench/kill_resume.py)
-        pb.setPhysicsEngineParameter(numSolverIterations=solver_iterations, numSubSteps=1,
-                                     deterministicOverlappingPairs=1, physicsClientId=cid)
+        pb.setPhysicsEngineParameter(
+            numSolverIterations=solver_iterations, numSubSteps=1, deterministicOverlappingPairs=1, physicsClientId=cid
+        )
         z_to_y = pb.getQuaternionFromEuler([-math.pi / 2, 0, 0])
         with quiet_stdout():
-            self.ground = pb.loadURDF(os.path.join(pybullet_data.getDataPath(),
-                                                   'plane_implicit.urdf'),
-                                      [0, 0, 0], z_to_y, useMaximalCoordinates=True,
-                                      physicsClientId=cid)
+            self.ground = pb.loadURDF(
+                os.path.join(pybullet_data.getDataPath(), "plane_implicit.urdf"),
+                [0, 0, 0],
+                z_to_y,
+                useMaximalCoordinates=True,
+                physicsClientId=cid,
+            )
         pb.changeDynamics(self.ground, -1, lateralFriction=GROUND_FRICTION, physicsClientId=cid)
         self._step = pb.stepSimulation
 
