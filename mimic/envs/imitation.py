@@ -235,26 +235,14 @@ class ImitationTask:
         sims = self.sims
         moving = range(K) if active is None else np.flatnonzero(active).tolist()
         if not self.kinematic:
-            if self._ref_next is None:
-                targets = self._to_targets(actions)
-            else:
-                self._ref_next.sample(self.time + self.control_dt)
-                targets = self._to_targets(actions, self._ref_next)
-            substeps = self.substeps
-            for k in moving:
-                sims[k].step_stable_pd(targets[k], substeps)
+            self._actuate(actions, moving)
         if active is None:
             self.time += self.control_dt
         else:
             self.time[moving] += self.control_dt
         self.samples += len(moving)
         ref = self.ref
-        cycles = ref.sample(self.time)
-        wrapped = cycles != self.cycle
-        if wrapped.any():
-            self.cycle[:] = cycles
-            self._root_shift[:] = self.root_offset + cycles[:, None] * self.reference.cycle_delta
-        np.add(ref.root_pos, self._root_shift, out=self.ref_root)
+        wrapped = self._advance_reference()
         if self.kinematic:
             for k in moving:
                 sims[k].set_state(
@@ -285,16 +273,7 @@ class ImitationTask:
         unstable = ~np.isfinite(S_ext.sum(axis=(1, 2)))
         if unstable.any():
             S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
-        if self.early_termination and not self.kinematic:
-            mask = self.fall_mask
-            if active is None:
-                fallen = np.array([sim.touches_ground(mask) for sim in sims]) & ~unstable
-            else:
-                fallen = np.zeros(K, dtype=bool)
-                for k in moving:
-                    fallen[k] = sims[k].touches_ground(mask) and not unstable[k]
-        else:
-            fallen = np.zeros(K, dtype=bool)
+        fallen = self._falls(active, moving, unstable)
         obs, reward, terms = self._score(S_ext, ref, self.ref_root)
         dead = fallen | unstable
         if dead.any():
@@ -317,6 +296,42 @@ class ImitationTask:
             "sim_unstable": unstable,
         }
         return obs, reward, terminated, truncated, info
+
+    def _actuate(self, actions, moving):
+        """Run the physics of the ``moving`` characters through one control step."""
+        if self._ref_next is None:
+            targets = self._to_targets(actions)
+        else:  # relative targets: composed with the reference one control step ahead
+            self._ref_next.sample(self.time + self.control_dt)
+            targets = self._to_targets(actions, self._ref_next)
+        sims, substeps = self.sims, self.substeps
+        for k in moving:
+            sims[k].step_stable_pd(targets[k], substeps)
+
+    def _advance_reference(self):
+        """Sample the reference at the characters' clocks and place its root in the world;
+        returns which characters entered a new cycle."""
+        ref = self.ref
+        cycles = ref.sample(self.time)
+        wrapped = cycles != self.cycle
+        if wrapped.any():
+            self.cycle[:] = cycles
+            self._root_shift[:] = self.root_offset + cycles[:, None] * self.reference.cycle_delta
+        np.add(ref.root_pos, self._root_shift, out=self.ref_root)
+        return wrapped
+
+    def _falls(self, active, moving, unstable):
+        """Which characters touch the ground with a fall-contact body (never an unstable one)."""
+        K, sims = self.num, self.sims
+        if not self.early_termination or self.kinematic:
+            return np.zeros(K, dtype=bool)
+        mask = self.fall_mask
+        if active is None:
+            return np.array([sim.touches_ground(mask) for sim in sims]) & ~unstable
+        fallen = np.zeros(K, dtype=bool)
+        for k in moving:
+            fallen[k] = sims[k].touches_ground(mask) and not unstable[k]
+        return fallen
 
 
 def _check_positive(**values):
