@@ -3,6 +3,7 @@ sampler_scaling_{pre,post}[_b,_c].json (pre = c52de38, before the sampling restr
 
     python bench/results/paired_restructure/summarise.py > bench/results/paired_restructure/summary.txt
 """
+
 import glob
 import json
 import os
@@ -31,8 +32,10 @@ def main():
             rate = statistics.median(r["medians"][key]["rate"] for r in rs)
             eff = statistics.median(r["paired_efficiency"][key] for r in rs)
             floor = statistics.median(r["paired_efficiency"]["floor/2/"] for r in rs)
-            print(f"  {key:15s} {tree:4s} {len(rs)} runs: {rate:7.0f} samples/s, paired efficiency {eff:.3f}"
-                  f" (2 raw floors side by side: {floor:.3f})")
+            print(
+                f"  {key:15s} {tree:4s} {len(rs)} runs: {rate:7.0f} samples/s, paired efficiency {eff:.3f}"
+                f" (2 raw floors side by side: {floor:.3f})"
+            )
 
 
 if __name__ == "__main__":
