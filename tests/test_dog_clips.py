@@ -302,7 +302,9 @@ def test_dog_args_files_build_the_dog_with_the_humanoids_agent(name):
     s = parse_args(["--arg_file", str(REPO / "args" / f"{name}.txt")])
     walk = parse_args(["--arg_file", str(REPO / "args" / "humanoid_walk.txt")])
     assert s.env_id == "mimic/Dog-v0" and s.env_kwargs["motion"] == name
-    assert s.agent == walk.agent  # the same AWR settings as the humanoid
+    # the humanoid's AWR settings, plus the observation clip (args/dog_*.txt says why)
+    assert s.agent.obs_clip == 10.0 and walk.agent.obs_clip is None
+    assert s.agent.to_dict() | {"obs_clip": None} == walk.agent.to_dict()
     env = gym.make(s.env_id, **s.env_kwargs)
     assert env.unwrapped.clip.name == name and env.action_space.shape == (76,)
     env.close()

@@ -58,6 +58,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except (StopRun, SamplerError) as e:  # interrupted, non-finite, disk full, workers failing
         print(f"mimic-train: {'' if isinstance(e, Interrupted) else 'error: '}{e}", file=sys.stderr)
+        if isinstance(e, Interrupted):
+            # a signal ends the process: the checkpoint is written and the sampler, worlds and
+            # collect thread are closed (run's finally), so skip the interpreter's teardown, in
+            # which native thread pools could still abort the process (exit -6 instead of 130)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(e.exit_code)
         return e.exit_code
 
 
