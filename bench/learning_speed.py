@@ -54,7 +54,7 @@ MIMICKIT = {
     118e6: 0.80,
 }
 
-# name -> (env kwargs, agent keys, where the idea comes from)
+# name -> (env kwargs, agent or run keys, where the idea comes from)
 CONFIGS = {
     "deepmimic": ({}, {}, "DeepMimic / the AWR paper's settings: the baseline"),
     "relative": (
@@ -84,6 +84,12 @@ CONFIGS = {
         {"pd_targets": "relative", "action_rotation": "exp_map"},
         {},
         "relative targets + exp-map actions",
+    ),
+    "sync": (
+        {},
+        {"schedule": "sync", "reuse_values": "false"},
+        "the AWR paper's synchronous schedule with one learner thread, as mimic trained before the overlap "
+        "schedule (the throughput issue's per-sample check; schedule and reuse_values are run keys)",
     ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
