@@ -716,6 +716,24 @@ def test_signal_ends_the_run_cleanly(sig, code, workers, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("delay", [0.05, 0.2])
+def test_ctrl_c_while_workers_start_prints_no_traceback(delay, tmp_path):
+    """Ctrl-C in the workers' first moments (while they still import gymnasium and the env)
+    reaches the whole group; the workers ignore it from birth and the learner ends the run."""
+    out = tmp_path / "out"
+    p = _spawn(CARTPOLE + ["--max_iters", "100000", "--output_dir", str(out), "--num_workers", "2"], tmp_path)
+    t_end = time.monotonic() + 60
+    while len(_children(p.pid)) < 2:
+        assert p.poll() is None and time.monotonic() < t_end, p.communicate()
+        time.sleep(0.005)
+    time.sleep(delay)  # the children run Python and import (numpy, gymnasium, pybullet): ~0.5 s
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+
+
+@pytest.mark.slow
 def test_full_disk_keeps_the_previous_checkpoint(tmp_path):
     """A file-size limit (RLIMIT_FSIZE, SIGXFSZ ignored) makes writes fail as a full disk does."""
     out = tmp_path / "out"

@@ -1,4 +1,6 @@
-"""Write a checkpoint's policy alone, for sharing or shipping:  python mimic/export_policy.py output/walk/model.pt pretrained/humanoid_walk.pt
+"""Write a checkpoint's policy alone, for sharing or shipping:  python mimic/export_policy.py IN.pt OUT.pt
+
+    python mimic/export_policy.py output/walk_relative/model.pt pretrained/humanoid_walk.pt
 
 Keeps what acting, viewing and evaluating need (the actor and critic, the observation normaliser,
 the spaces, the env and its settings, the counters) and drops the optimiser state, the RNG streams,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import threading
 import time
 from contextlib import contextmanager
 from typing import Optional
@@ -20,12 +22,23 @@ from mimic.sampling.transport import StreamBackend, StreamWorker, WorkerFailure
 
 @contextmanager
 def worker_environment():
-    """Children inherit the environment at spawn: 1 BLAS/OMP thread each."""
+    """Children inherit the environment at spawn: 1 BLAS/OMP thread each. They also start with
+    SIGINT ignored: Python keeps an inherited SIG_IGN instead of installing its KeyboardInterrupt
+    handler, so a Ctrl-C while a child still imports (its first ~0.5 s, before
+    worker.serve_process ignores SIGINT itself) prints no traceback there; the learner handles
+    the Ctrl-C and closes the workers. (A signal mask would not do: spawn clears it in the child.)
+    The cost: a Ctrl-C in the few milliseconds of a ``Process.start`` is ignored by the learner
+    too, and needs pressing again. signal.signal works in the main thread only; a worker
+    restarted from another thread relies on serve_process alone."""
     saved = {k: os.environ.get(k) for k in worker.THREAD_ENV}
     os.environ.update(worker.THREAD_ENV)
+    main = threading.current_thread() is threading.main_thread()
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         yield
     finally:
+        if main:
+            signal.signal(signal.SIGINT, handler if handler is not None else signal.SIG_DFL)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

@@ -2,14 +2,20 @@
 sampler_scaling_{pre,post}[_b,_c].json (pre = c52de38, before the sampling restructure; post = after).
 
     python bench/results/paired_restructure/summarise.py > bench/results/paired_restructure/summary.txt
+    python bench/results/paired_restructure/summarise.py quiet > bench/results/paired_restructure/quiet/summary.txt
+
+The optional argument is a subfolder holding another set of runs (quiet/: the rerun on a quiet host).
 """
 
 import glob
 import json
 import os
 import statistics
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+if len(sys.argv) > 1:
+    HERE = os.path.join(HERE, sys.argv[1])
 
 
 def runs(prefix, tree):
@@ -25,6 +31,7 @@ def main():
             floor = statistics.median(r["ratios"][key]["over_floor"] for r in rs)
             peer = statistics.median(r["ratios"][key]["over_peer"] for r in rs)
             print(f"  {key:9s} {tree:4s} {len(rs)} runs: {rate:7.0f} steps/s, /floor {floor:.2f}, /peer {peer:.2f}")
+            print("      per run:", " ".join(f"{r['median'][key]:.0f}" for r in rs))
     print("sampler_scaling (median over runs; 3 repeats per run)")
     for key in ("2/async/random", "2/det/random", "2/async/awr", "2/det/awr"):
         for tree in ("pre", "post"):
@@ -36,6 +43,7 @@ def main():
                 f"  {key:15s} {tree:4s} {len(rs)} runs: {rate:7.0f} samples/s, paired efficiency {eff:.3f}"
                 f" (2 raw floors side by side: {floor:.3f})"
             )
+            print("      per run:", " ".join(f"{r['medians'][key]['rate']:.0f}" for r in rs))
 
 
 if __name__ == "__main__":
