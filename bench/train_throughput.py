@@ -20,6 +20,8 @@ ones.  Reported per contender:
 * FLOPs per new sample of the update (matrix multiplies of the nets, forward 2 per
   multiply-add, backward twice the forward) and the GFLOP/s the update achieved.
 Targets (2-core machine, CPU only): default >= 1.6 x sync-1thread in the same run, CPU >= 90%.
+The ratio is given of the medians and, less sensitive to load that changes between repeats, as
+the median of the ratios within each repeat (the contenders of one repeat run back to back).
 
     python bench/train_throughput.py [--repeats 3] [--iters 5] [--workers 2] [--device cpu]
                                      [--json bench/results/train_throughput_2core.json]
@@ -130,6 +132,11 @@ def summarize(results: dict, flops: dict) -> list[str]:
         f"default / sync-1thread = {new / base:.2f}x (target >= 1.6); "
         f"default / samplers-alone = {new / ceiling:.2f}; "
         f"CPU busy (default) = {med['default']['cpu_busy']:.2f}"
+    )
+    paired = [d["samples_per_s"] / s["samples_per_s"] for d, s in zip(results["default"], results["sync-1thread"])]
+    lines.append(
+        f"paired (default / sync-1thread within each repeat): median {statistics.median(paired):.2f}x, "
+        f"range {min(paired):.2f}-{max(paired):.2f}"
     )
     for c, f in flops.items():
         gflops = f["flops_per_iter"] / 1e9 / med[c]["update_s_per_iter"] if med[c]["update_s_per_iter"] else 0
