@@ -97,6 +97,11 @@ def ours(steps, warmup, seed, profile=False, num_envs=0, character="humanoid"):
     return done / el, episodes, reward[0] / done
 
 
+def _harness(script: str, steps: int, warmup: int, seed: int) -> list:
+    """The command line of one run of a peer or floor harness (they share these flags)."""
+    return [sys.executable, script, "--steps", str(steps), "--warmup", str(warmup), "--reps", "1", "--seed", str(seed)]
+
+
 def run_child(kind, steps, warmup, seed, num_envs):
     """(control steps/s, mean reward per step or None) of one contender, in its own process."""
     if kind in ("ours", "ours_vec", "dog", "dog_vec"):
@@ -119,47 +124,13 @@ def run_child(kind, steps, warmup, seed, num_envs):
         rate, reward = re.findall(r"ours_steps_per_s=([\d.]+) .* mean_reward=([\d.]+)", out)[-1]
         return float(rate), float(reward)
     if kind == "dog_floor":
-        cmd = [
-            sys.executable,
-            os.path.join(HERE, "dog_floor.py"),
-            "--steps",
-            str(steps),
-            "--warmup",
-            str(warmup),
-            "--reps",
-            "1",
-            "--seed",
-            str(seed),
-        ]
-        pat = r"floor_steps_per_s=([\d.]+)"
+        cmd, pat = _harness(os.path.join(HERE, "dog_floor.py"), steps, warmup, seed), r"floor_steps_per_s=([\d.]+)"
     elif kind == "peer":
-        cmd = [
-            sys.executable,
-            os.path.join(SHARED_BENCH, "peer_deepmimic_pybullet.py"),
-            "--steps",
-            str(max(steps // 4, 300)),
-            "--warmup",
-            str(warmup // 2),
-            "--reps",
-            "1",
-            "--seed",
-            str(seed),
-        ]
-        pat = r"peer_steps_per_s=([\d.]+)"
+        script = os.path.join(SHARED_BENCH, "peer_deepmimic_pybullet.py")
+        cmd, pat = _harness(script, max(steps // 4, 300), warmup // 2, seed), r"peer_steps_per_s=([\d.]+)"
     else:
-        cmd = [
-            sys.executable,
-            os.path.join(SHARED_BENCH, "raw_pybullet_floor.py"),
-            "--steps",
-            str(steps),
-            "--warmup",
-            str(warmup),
-            "--reps",
-            "1",
-            "--seed",
-            str(seed),
-        ]
-        pat = r"floor_steps_per_s=([\d.]+)"
+        script = os.path.join(SHARED_BENCH, "raw_pybullet_floor.py")
+        cmd, pat = _harness(script, steps, warmup, seed), r"floor_steps_per_s=([\d.]+)"
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return float(re.findall(pat, out)[-1]), None
 

@@ -33,7 +33,9 @@ def serve_process(conn, env_id, env_kwargs, num_envs, worker_seed, groups=1) -> 
     """The entry point of a worker process: Ctrl-C reaches the whole process group, so the learner
     handles it and closes us (no tracebacks here)."""
     os.environ.update(THREAD_ENV)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (mp_backend already starts us so)
+    # mp_backend starts us with SIGINT ignored already, from the main thread; this covers workers
+    # restarted from another thread, and Ray actors
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     serve(conn, env_id, env_kwargs, num_envs, worker_seed, groups)
 
 
