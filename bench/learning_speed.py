@@ -103,6 +103,13 @@ CONFIGS = {
         "relative targets + twice the gradient steps per sample (the update-to-data ratio: "
         "Chen et al. 2021, REDQ; D'Oro et al. 2023, replay-ratio scaling)",
     ),
+    "relative_r0.25": (
+        {"pd_targets": "relative", "residual_scale": 0.25},
+        {},
+        "relative targets in a quarter of the range, so exploration noise and the initial output perturb "
+        "the clip a quarter as much (small corrections on a reference, as in residual RL: Johannink et "
+        "al. 2019; DReCon, Bergamin et al. 2019)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }

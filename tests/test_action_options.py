@@ -89,6 +89,45 @@ def test_relative_targets_compose_the_action_after_the_reference():
     env.close()
 
 
+@pytest.mark.parametrize("rotation", ["axis_angle", "exp_map"])
+def test_residual_scale_shrinks_the_angle_of_a_normalised_action(rotation):
+    """With residual_scale r, a normalised action moves the clip's targets by r times the angle it
+    does at r = 1, about the same axis; zero is still the reference pose."""
+    envs = {r: make(pd_targets="relative", action_rotation=rotation, residual_scale=r) for r in (1.0, 0.25)}
+    maps = {r: env.unwrapped.task.action_map for r, env in envs.items()}
+    ch = envs[1.0].unwrapped.character
+    ref = envs[1.0].unwrapped.reference.batch(1)
+    ref.sample(np.array([0.4]))
+    a_n = np.random.default_rng(4).uniform(-0.1, 0.1, maps[1.0].size)  # normalised; angles < pi
+    targets = {}
+    for r, am in maps.items():
+        targets[r] = am.to_targets((a_n / am.scale - am.offset)[None], ref)[0]
+    for n, j in enumerate(ch.actuated):
+        if ch.joint_types[j] == SPHERICAL:
+            base = Rotation.from_quat(ref.local_rot[0, j]).inv()
+            full, small = ((base * Rotation.from_quat(targets[r][n])).as_rotvec() for r in (1.0, 0.25))
+            assert np.allclose(small, 0.25 * full, atol=1e-9)
+        else:
+            assert targets[0.25][n][0] - ref.hinge[0, j] == pytest.approx(0.25 * (targets[1.0][n][0] - ref.hinge[0, j]))
+    std = {r: env.unwrapped.action_norm[1] for r, env in envs.items()}
+    axis = np.zeros(maps[1.0].size, bool)
+    axis[maps[1.0].ball_axis.ravel()] = True  # unit-axis entries keep their scale
+    assert np.allclose(std[0.25][~axis], 0.25 * std[1.0][~axis]) and np.allclose(std[0.25][axis], std[1.0][axis])
+    for env in envs.values():
+        env.close()
+
+
+@pytest.mark.parametrize("bad", [dict(residual_scale=0.0), dict(residual_scale=-1), dict(residual_scale="x")])
+def test_bad_residual_scale_is_refused(bad):
+    with pytest.raises(ValueError, match="residual_scale"):
+        make(pd_targets="relative", **bad)
+
+
+def test_residual_scale_needs_relative_targets():
+    with pytest.raises(ValueError, match="residual_scale.*relative"):
+        make(residual_scale=0.5)
+
+
 def test_relative_zero_action_tracks_the_clip_longer_than_absolute_targets():
     """Open loop, the reference as PD target keeps the humanoid up longer than DeepMimic's
     initial (mid-range) action, and earns more per step: the point of the option."""

@@ -18,7 +18,9 @@ offset 0, scale 1/pi, the vector's norm clamped to 2 pi; hinges as above.
 ``pd_targets='relative'``: the target is the reference pose at the next control step composed with
 the action (ball joints: q_ref * q_action; hinges: angle_ref + action). Action 0 then tracks the clip
 open loop, so the mean of every entry is 0 (hinges lose their mid-range offset); scales and
-bounds are as for absolute targets, and the target is not clipped to the joint limits. Callers pass
+bounds are as for absolute targets times ``residual_scale`` (default 1; e.g. 0.25 makes a normalised
+unit a quarter of the angle, so the policy's fixed exploration noise and its initial output perturb
+the clip by a quarter as much), and the target is not clipped to the joint limits. Callers pass
 the reference as ``to_targets(actions, reference)``: any object with ``local_rot`` [K, J, 4]
 (xyzw) and ``hinge`` [K, J] arrays, e.g. a ReferenceBatch.
 """
@@ -35,13 +37,24 @@ PD_TARGETS = ("absolute", "relative")
 
 
 class ActionMap:
-    def __init__(self, character: Character, rotation: str = "axis_angle", pd_targets: str = "absolute"):
+    def __init__(
+        self,
+        character: Character,
+        rotation: str = "axis_angle",
+        pd_targets: str = "absolute",
+        residual_scale: float = 1.0,
+    ):
         if rotation not in ROTATIONS:
             raise ValueError(f"rotation must be one of {ROTATIONS}, not {rotation!r}")
         if pd_targets not in PD_TARGETS:
             raise ValueError(f"pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}")
         self.rotation, self.pd_targets = rotation, pd_targets
         self.relative = pd_targets == "relative"
+        if not (isinstance(residual_scale, (int, float)) and residual_scale > 0):
+            raise ValueError(f"residual_scale must be a positive number, not {residual_scale!r}")
+        if residual_scale != 1.0 and not self.relative:
+            raise ValueError("residual_scale scales relative PD targets: it needs pd_targets='relative'")
+        self.residual_scale = r = float(residual_scale)
         low, high, offset, scale = [], [], [], []
         self.ball_angle, self.ball_axis, self.ball_exp, self.hinge = [], [], [], []
         self.ball_joint, self.hinge_joint = [], []  # joint ids, for the reference's rows
@@ -52,24 +65,24 @@ class ActionMap:
             m, span = 0.5 * (l + u), u - l
             i = len(low)
             if jt == SPHERICAL and rotation == "exp_map":
-                low += [-2 * np.pi] * 3
-                high += [2 * np.pi] * 3
+                low += [-2 * np.pi * r] * 3
+                high += [2 * np.pi * r] * 3
                 offset += [0.0] * 3
-                scale += [1 / np.pi] * 3
+                scale += [1 / (np.pi * r)] * 3
                 self.ball_exp.append([i, i + 1, i + 2])
             elif jt == SPHERICAL:
-                low += [m - 2 * span] + [-1.0] * 3
-                high += [m + 2 * span] + [1.0] * 3
+                low += [(m - 2 * span) * r] + [-1.0] * 3  # r = 1 unless relative: the range scaled about 0
+                high += [(m + 2 * span) * r] + [1.0] * 3
                 offset += [0.0, 0.0, 0.0, -0.2]
-                scale += [0.5 / span] + [1.0] * 3
+                scale += [0.5 / (span * r)] + [1.0] * 3
                 self.ball_angle.append(i)
                 self.ball_axis.append([i + 1, i + 2, i + 3])
             elif jt == REVOLUTE:
                 centre = 0.0 if self.relative else m
-                low.append(centre - 2 * span)
-                high.append(centre + 2 * span)
+                low.append(centre - 2 * span * r)
+                high.append(centre + 2 * span * r)
                 offset.append(-centre)
-                scale.append(0.5 / span)
+                scale.append(0.5 / (span * r))
                 self.hinge.append(i)
                 self.hinge_joint.append(j)
             if jt == SPHERICAL:

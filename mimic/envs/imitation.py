@@ -6,8 +6,8 @@ re-issued before every step). The reward is DeepMimic's five-term imitation rewa
 mimic.envs.reward); the observation its DM-2019 state (mimic.envs.observation); the action its
 axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``action_rotation=
 'exp_map'`` (DM-2021's ball-joint actions), ``obs_rotation='6d'`` (DM-2021's 6-D rotations in the
-observation) and ``pd_targets='relative'`` (targets relative to the
-reference pose of the next control step).
+observation) and ``pd_targets='relative'`` (targets relative to the reference pose of the next
+control step; ``residual_scale`` shrinks or widens their range).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
@@ -81,6 +81,7 @@ class ImitationTask:
         reward_scales=None,
         action_rotation="axis_angle",
         pd_targets="absolute",
+        residual_scale=1.0,
         obs_rotation="quat",
     ):
         if mode not in MODES:
@@ -116,7 +117,7 @@ class ImitationTask:
         self.sim_rate = float(sim_rate)
 
         self.reference = ReferenceMotion(self.clip)
-        self.action_map = ActionMap(self.character, action_rotation, pd_targets)
+        self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
         self.observer = ObservationBuilder(self.character, obs_rotation)
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
