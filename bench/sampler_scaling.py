@@ -36,6 +36,8 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -96,7 +98,7 @@ def loadavg() -> str:
         return "?"
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     cores = os.cpu_count() or 1
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workers", type=int, nargs="+", default=list(range(1, cores + 1)))
@@ -137,8 +139,38 @@ def main(argv=None) -> int:
         help="AWR training iterations to time with the largest worker count (needs policy awr)",
     )
     ap.add_argument("--json", default=None)
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
+
+@dataclass
+class Setup:
+    """What every phase shares: the env, the policies and the samplers built once up front."""
+
+    args: argparse.Namespace
+    kw: dict  # env kwargs, for gym.make and the workers
+    env: gym.Env
+    cfg: Any  # AWRConfig of args/agents/awr_imitation.yaml
+    agent: Any  # AWR whose act is the ``awr`` policy
+    random_act: Callable
+    policies: dict  # name -> act_fn
+    samplers: dict  # (workers, mode) -> ParallelSampler
+    serial: Any  # SerialSampler, or None with --no_serial
+
+
+def make_random_act(action_space) -> Callable:
+    """The ``random`` policy: action mean + N(0, 0.05 * half range), batched, seeded."""
+    low, high = action_space.low, action_space.high
+    mean, half = (low + high) / 2, (high - low) / 2
+    rng = np.random.default_rng(0)
+
+    def random_act(obs):
+        return (mean + 0.05 * half * rng.standard_normal((len(obs), mean.size))).astype(np.float32)
+
+    return random_act
+
+
+def build(args: argparse.Namespace) -> Setup:
+    """The env, both policies and a ParallelSampler per (workers, mode) (+ the serial one); prints the header."""
     import torch
 
     import mimic  # noqa: F401
@@ -150,13 +182,7 @@ def main(argv=None) -> int:
     if args.anneal_samples is not None:
         kw["anneal_samples"] = args.anneal_samples
     env = gym.make(ENV_ID, **kw)
-    low, high = env.action_space.low, env.action_space.high
-    mean, half = (low + high) / 2, (high - low) / 2
-    rng = np.random.default_rng(0)
-
-    def random_act(obs):
-        return (mean + 0.05 * half * rng.standard_normal((len(obs), mean.size))).astype(np.float32)
-
+    random_act = make_random_act(env.action_space)
     cfg = AWRConfig.from_yaml(os.path.join(os.path.dirname(__file__), "..", "args", "agents", "awr_imitation.yaml"))
     agent = AWR(env, cfg, seed=0, verbose=0)
     torch.set_num_threads(1)
@@ -164,7 +190,7 @@ def main(argv=None) -> int:
 
     print(
         f"# sampler_scaling: {ENV_ID} {kw}, K={args.envs_per_worker} envs/worker, "
-        f"{args.samples} samples/collect, {args.repeats} repeats, {cores} cores",
+        f"{args.samples} samples/collect, {args.repeats} repeats, {os.cpu_count() or 1} cores",
         flush=True,
     )
     print(f"# load average at start: {loadavg()}", flush=True)
@@ -184,55 +210,72 @@ def main(argv=None) -> int:
             )
     serial = None if args.no_serial else SerialSampler(gym.make(ENV_ID, **kw), seed=0)
     print(f"# started {sum(args.workers) * len(args.modes)} workers in {time.perf_counter() - t0:.1f} s", flush=True)
+    return Setup(args, kw, env, cfg, agent, random_act, policies, samplers, serial)
 
+
+def make_contenders(s: Setup) -> list:
+    """(workers, mode, policy) per ParallelSampler run, ("serial", "", policy), ("floor", N, "")."""
+    args = s.args
     contenders = [(n, mode, p) for n in args.workers for mode in args.modes for p in args.policies]
-    if serial is not None:
+    if s.serial is not None:
         contenders += [("serial", "", p) for p in args.policies]
     if args.floor_steps and os.path.exists(FLOOR):
         contenders += [("floor", n, "") for n in args.workers]
     elif args.floor_steps:
         print(f"# no floor contender: {FLOOR} not found", flush=True)
+    return contenders
+
+
+def run_contender(s: Setup, c: tuple, samples: int) -> dict:
+    """One collect of contender c (or one floor run): its rate and, for a ParallelSampler, its costs."""
+    n, mode, p = c
+    if n == "floor":
+        return {"rate": floor_rate(mode, s.args.floor_steps if samples == s.args.samples else 300)}
+    sampler = s.serial if n == "serial" else s.samplers[n, mode]
+    t = time.perf_counter()
+    eps = sampler.collect(s.policies[p], min_samples=samples, total_samples=0)
+    wall = time.perf_counter() - t
+    got = sum(len(e) for e in eps)
+    row = {"rate": got / wall, "samples": got, "wall": wall}
+    if n != "serial":
+        st = sampler.last_stats
+        busy = st.time - st.wait_time
+        row.update(
+            rounds=st.rounds,
+            act_us=1e6 * st.act_time / got,
+            coord_us=1e6 * st.coord_time / got,
+            busy_us=1e6 * busy / got,
+            cpu_us=1e6 * st.learner_cpu / got,
+            coord_cpu_us=1e6 * st.coord_cpu / got,
+            coord_cpu_round_us=1e6 * st.coord_cpu / max(1, st.rounds),
+            env_us=1e6 * st.env_time / got,
+            env_cpu_us=1e6 * st.env_cpu / got,
+            env_busy=st.env_time / (n * wall),
+            restarts=st.worker_restarts,
+        )
+    return row
+
+
+def run_interleaved(s: Setup, contenders: list) -> dict:
+    """A warm-up collect per contender, then --repeats rounds of all of them in a rotated order."""
     results = {c: [] for c in contenders}
-
-    def run(c, samples):
-        n, mode, p = c
-        if n == "floor":
-            return {"rate": floor_rate(mode, args.floor_steps if samples == args.samples else 300)}
-        s = serial if n == "serial" else samplers[n, mode]
-        t = time.perf_counter()
-        eps = s.collect(policies[p], min_samples=samples, total_samples=0)
-        wall = time.perf_counter() - t
-        got = sum(len(e) for e in eps)
-        row = {"rate": got / wall, "samples": got, "wall": wall}
-        if n != "serial":
-            st = s.last_stats
-            busy = st.time - st.wait_time
-            row.update(
-                rounds=st.rounds,
-                act_us=1e6 * st.act_time / got,
-                coord_us=1e6 * st.coord_time / got,
-                busy_us=1e6 * busy / got,
-                cpu_us=1e6 * st.learner_cpu / got,
-                coord_cpu_us=1e6 * st.coord_cpu / got,
-                coord_cpu_round_us=1e6 * st.coord_cpu / max(1, st.rounds),
-                env_us=1e6 * st.env_time / got,
-                env_cpu_us=1e6 * st.env_cpu / got,
-                env_busy=st.env_time / (n * wall),
-                restarts=st.worker_restarts,
-            )
-        return row
-
     for c in contenders:  # warm-up (worlds built, caches hot)
-        run(c, min(600, args.samples))
-    for rep in range(args.repeats):
+        run_contender(s, c, min(600, s.args.samples))
+    for rep in range(s.args.repeats):
         order = contenders[rep % len(contenders) :] + contenders[: rep % len(contenders)]
         for c in order:
-            results[c].append(run(c, args.samples))
-        print(f"# repeat {rep + 1}/{args.repeats} done, load {loadavg()}", flush=True)
+            results[c].append(run_contender(s, c, s.args.samples))
+        print(f"# repeat {rep + 1}/{s.args.repeats} done, load {loadavg()}", flush=True)
+    return results
 
-    med = {c: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for c, rows in results.items()}
-    # paired efficiency: each repeat's N-worker rate over the 1-worker rate of the SAME repeat (measured
-    # seconds apart), median over repeats -- slow spells of a shared machine then cancel out
+
+def medians(results: dict) -> dict:
+    return {c: {k: statistics.median(r[k] for r in rows) for k in rows[0]} for c, rows in results.items()}
+
+
+def paired_efficiency(results: dict) -> dict:
+    """Each repeat's N-worker rate over the 1-worker rate of the SAME repeat (measured seconds apart),
+    median over repeats -- slow spells of a shared machine then cancel out."""
     paired = {}
     for c, rows in results.items():
         n, mode, p = c
@@ -240,6 +283,29 @@ def main(argv=None) -> int:
             paired[c] = statistics.median(r["rate"] / (mode * b["rate"]) for r, b in zip(rows, results["floor", 1, ""]))
         elif n not in ("serial", "floor") and (1, mode, p) in results:
             paired[c] = statistics.median(r["rate"] / (n * b["rate"]) for r, b in zip(rows, results[1, mode, p]))
+    return paired
+
+
+def sampler_row(args: argparse.Namespace, c: tuple, med: dict, paired: dict) -> str:
+    """The table line of a ParallelSampler or serial contender."""
+    m = med[c]
+    n, mode, p = c
+    if n == "serial":
+        return f"{'serial/' + p:>20} {m['rate']:10.1f}"
+    base = med.get((1, mode, p), {}).get("rate")
+    eff = m["rate"] / (n * base) if base else float("nan")
+    return (
+        f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} "
+        f"{paired.get(c, float('nan')):6.3f}"
+        f" {m['env_busy']:5.2f} |"
+        f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
+        f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
+        f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}"
+    )
+
+
+def print_table(args: argparse.Namespace, contenders: list, med: dict, paired: dict) -> None:
+    """Floor rows, then each policy's sampler rows; then the largest N's efficiency relative to the floor's."""
     print(
         f"\n{'contender':>20} {'samples/s':>10} {'eff':>6} {'paired':>6} {'busy':>5} | "
         f"learner wall us/sample {'act':>6} {'coord':>6}"
@@ -255,23 +321,8 @@ def main(argv=None) -> int:
             )
     for p in args.policies:
         for c in contenders:
-            if c[2] != p or c[0] == "floor":
-                continue
-            m = med[c]
-            n, mode = c[0], c[1]
-            if n == "serial":
-                print(f"{'serial/' + p:>20} {m['rate']:10.1f}")
-                continue
-            base = med.get((1, mode, p), {}).get("rate")
-            eff = m["rate"] / (n * base) if base else float("nan")
-            print(
-                f"{f'{n}w x{args.envs_per_worker} {mode}/' + p:>20} {m['rate']:10.1f} {eff:6.3f} "
-                f"{paired.get(c, float('nan')):6.3f}"
-                f" {m['env_busy']:5.2f} |"
-                f" {m['busy_us']:22.1f} {m['act_us']:6.1f} {m['coord_us']:6.1f} |"
-                f" {m['cpu_us']:21.1f} {m['act_us']:6.1f} {m['coord_cpu_us']:6.1f} |"
-                f" {m['coord_cpu_round_us']:17.1f} | {m['env_us']:18.1f} {m['env_cpu_us']:6.1f}"
-            )
+            if c[2] == p and c[0] != "floor":
+                print(sampler_row(args, c, med, paired))
     print(
         "  (eff = median rate(N) / (N * median rate(1 worker, same mode)); paired = median over repeats of the same"
         " ratio within one repeat; busy = fraction of wall time the workers spent stepping/resetting)"
@@ -286,36 +337,58 @@ def main(argv=None) -> int:
             )
         )
 
-    # ---- learner capacity: many workers on the no-physics env (they barely use CPU) ---------------
-    cap_rows = {}
-    if args.capacity_workers:
-        gym.register(NULL_ID, entry_point=NullHumanoid)
-        print(
-            f"\n# learner capacity (no physics, K={args.envs_per_worker}, random act_fn, "
-            f"{args.capacity_samples} samples x 3, load {loadavg()}):"
-        )
-        print(
-            f"{'workers':>8} {'slots':>6} {'samples/s':>10} {'learner wall us/sample':>23} {'CPU us/sample':>14}"
-            f" {'CPU us/round':>13} {'per worker-round':>17}"
-        )
-        for n in args.capacity_workers:
-            with ParallelSampler(NULL_ID, {}, num_workers=n, envs_per_worker=args.envs_per_worker, seed=0) as ps:
-                ps.collect(random_act, min_samples=2000)
-                rows = []
-                for _ in range(3):
-                    ps.collect(random_act, min_samples=args.capacity_samples)
-                    st = ps.last_stats
-                    rows.append((st.samples / st.time, st.learner_cpu / st.samples, st.learner_cpu / st.rounds))
-            rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
-            cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
-            print(
-                f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
-                f" {1e6 * cpu_round:13.0f} {1e6 * cpu_round / n:17.1f}"
-            )
 
-    # ---- projection to big machines (CPU-time figures = what a dedicated core costs) -----------------
-    # lockstep round: workers step K envs in parallel (K * t_env), then the learner's serial part for
-    # all N*K slots: rate(N) = N*K / (K*t_env + N*K*(l_coord + l_act(N*K))); learner capacity 1/l
+def learner_capacity(args: argparse.Namespace, random_act: Callable) -> dict:
+    """Many workers on the no-physics env (they barely use CPU): the learner's own samples/s and CPU."""
+    from mimic.sampling import ParallelSampler
+
+    cap_rows = {}
+    if not args.capacity_workers:
+        return cap_rows
+    gym.register(NULL_ID, entry_point=NullHumanoid)
+    print(
+        f"\n# learner capacity (no physics, K={args.envs_per_worker}, random act_fn, "
+        f"{args.capacity_samples} samples x 3, load {loadavg()}):"
+    )
+    print(
+        f"{'workers':>8} {'slots':>6} {'samples/s':>10} {'learner wall us/sample':>23} {'CPU us/sample':>14}"
+        f" {'CPU us/round':>13} {'per worker-round':>17}"
+    )
+    for n in args.capacity_workers:
+        with ParallelSampler(NULL_ID, {}, num_workers=n, envs_per_worker=args.envs_per_worker, seed=0) as ps:
+            ps.collect(random_act, min_samples=2000)
+            rows = []
+            for _ in range(3):
+                ps.collect(random_act, min_samples=args.capacity_samples)
+                st = ps.last_stats
+                rows.append((st.samples / st.time, st.learner_cpu / st.samples, st.learner_cpu / st.rounds))
+        rate, cpu, cpu_round = (statistics.median(r[i] for r in rows) for i in range(3))
+        cap_rows[n] = {"rate": rate, "cpu_us": 1e6 * cpu, "cpu_round_us": 1e6 * cpu_round}
+        print(
+            f"{n:8d} {n * args.envs_per_worker:6d} {rate:10.0f} {1e6 / rate:23.1f} {1e6 * cpu:14.1f}"
+            f" {1e6 * cpu_round:13.0f} {1e6 * cpu_round / n:17.1f}"
+        )
+    return cap_rows
+
+
+def act_cpu_per_sample(agent, batch: int, obs_dim: int) -> float:
+    """Median process CPU time of agent.act on a batch of random observations, per sample (7 calls)."""
+    o = np.random.default_rng(0).standard_normal((batch, obs_dim)).astype(np.float32)
+    agent.act(o)
+    ts = []
+    for _ in range(7):
+        t = time.process_time()
+        agent.act(o)
+        ts.append(time.process_time() - t)
+    return statistics.median(ts) / batch
+
+
+def print_projection(s: Setup, med: dict, cap_rows: dict) -> None:
+    """Projection to big machines (CPU-time figures = what a dedicated core costs).
+
+    Lockstep round: workers step K envs in parallel (K * t_env), then the learner's serial part for
+    all N*K slots: rate(N) = N*K / (K*t_env + N*K*(l_coord + l_act(N*K))); learner capacity 1/l."""
+    args = s.args
     print(
         "\n# projection to N cores (CPU-time figures; l(N) = learner CPU per sample = coordination measured above at"
         " N workers + act_fn at batch N*K):\n#   lockstep  rate = N*K / (K*t_env + N*K*l)   (workers wait while the"
@@ -331,16 +404,7 @@ def main(argv=None) -> int:
             batch = n * K
             # learner-bound measurement at this N (random act_fn included), else the humanoid run's
             l_coord = cap_rows[n]["cpu_us"] * 1e-6 if n in cap_rows else m["cpu_us"] * 1e-6
-            l_act = 0.0
-            if p == "awr":
-                o = np.random.default_rng(0).standard_normal((batch, env.observation_space.shape[0])).astype(np.float32)
-                agent.act(o)
-                ts = []
-                for _ in range(7):
-                    t = time.process_time()
-                    agent.act(o)
-                    ts.append(time.process_time() - t)
-                l_act = statistics.median(ts) / batch
+            l_act = act_cpu_per_sample(s.agent, batch, s.env.observation_space.shape[0]) if p == "awr" else 0.0
             l = l_coord + l_act
             rate = n * K / (K * t_env + n * K * l)
             pipe = min(n / t_env, 1 / l)
@@ -350,60 +414,85 @@ def main(argv=None) -> int:
                 f" = capacity {1 / l:8,.0f}/s; lockstep {rate:8,.0f}/s (eff {rate * t_env / n:.2f}),"
                 f" pipelined {pipe:8,.0f}/s (eff {pipe * t_env / n:.2f})"
             )
-    iter_rows = []
-    if args.iterations and "awr" in args.policies:
-        nmax, mode = max(args.workers), args.modes[0]
-        rate = med[(nmax, mode, "awr")]["rate"]
-        trainer = AWR(env, cfg, seed=0, verbose=0, sampler=samplers[nmax, mode])
-        torch.set_num_threads(1)
-        print(
-            f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {cfg.samples_per_iter} samples"
-            f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time"
+
+
+def whole_iterations(s: Setup, med: dict) -> list:
+    """--iterations AWR.train_iteration calls on the largest sampler: wall time vs sampling + update time."""
+    import torch
+
+    from mimic.learning import AWR
+
+    args, iter_rows = s.args, []
+    if not (args.iterations and "awr" in args.policies):
+        return iter_rows
+    nmax, mode = max(args.workers), args.modes[0]
+    rate = med[(nmax, mode, "awr")]["rate"]
+    trainer = AWR(s.env, s.cfg, seed=0, verbose=0, sampler=s.samplers[nmax, mode])
+    torch.set_num_threads(1)
+    print(
+        f"\n# whole iterations: AWR.train_iteration, {nmax} workers ({mode}), {s.cfg.samples_per_iter} samples"
+        f"/iter; predicted = new samples / {rate:.0f} (the {nmax}-worker awr rate above) + update time"
+    )
+    print(f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} {'predicted s':>11} {'ratio':>6}")
+    before = 0
+    for i in range(args.iterations):
+        t = time.perf_counter()
+        row = trainer.train_iteration()
+        wall = time.perf_counter() - t
+        new = row["Samples"] - before
+        before = row["Samples"]
+        pred = new / rate + row["Update_Time"]
+        iter_rows.append(
+            {
+                "wall": wall,
+                "sample_time": row["Sample_Time"],
+                "update_time": row["Update_Time"],
+                "samples": new,
+                "predicted": pred,
+                "ratio": wall / pred,
+            }
         )
         print(
-            f"{'iter':>5} {'wall s':>7} {'sample s':>8} {'update s':>8} {'samples':>8} {'predicted s':>11} {'ratio':>6}"
+            f"{i:5d} {wall:7.2f} {row['Sample_Time']:8.2f} {row['Update_Time']:8.2f} {new:8d} {pred:11.2f}"
+            f" {wall / pred:6.3f}",
+            flush=True,
         )
-        before = 0
-        for i in range(args.iterations):
-            t = time.perf_counter()
-            row = trainer.train_iteration()
-            wall = time.perf_counter() - t
-            new = row["Samples"] - before
-            before = row["Samples"]
-            pred = new / rate + row["Update_Time"]
-            iter_rows.append(
-                {
-                    "wall": wall,
-                    "sample_time": row["Sample_Time"],
-                    "update_time": row["Update_Time"],
-                    "samples": new,
-                    "predicted": pred,
-                    "ratio": wall / pred,
-                }
-            )
-            print(
-                f"{i:5d} {wall:7.2f} {row['Sample_Time']:8.2f} {row['Update_Time']:8.2f} {new:8d} {pred:11.2f}"
-                f" {wall / pred:6.3f}",
-                flush=True,
-            )
+    return iter_rows
+
+
+def write_json(path: str, args, results: dict, med: dict, paired: dict, cap_rows: dict, iter_rows: list) -> None:
+    with open(path, "w") as f:
+        json.dump(
+            {
+                "args": vars(args),
+                "load_end": loadavg(),
+                "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
+                "medians": {"/".join(map(str, c)): m for c, m in med.items()},
+                "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
+                "capacity": cap_rows,
+                "iterations": iter_rows,
+            },
+            f,
+            indent=1,
+        )
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    s = build(args)
+    contenders = make_contenders(s)
+    results = run_interleaved(s, contenders)
+    med = medians(results)
+    paired = paired_efficiency(results)
+    print_table(args, contenders, med, paired)
+    cap_rows = learner_capacity(args, s.random_act)
+    print_projection(s, med, cap_rows)
+    iter_rows = whole_iterations(s, med)
     print(f"# load average at end: {loadavg()}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(
-                {
-                    "args": vars(args),
-                    "load_end": loadavg(),
-                    "results": {"/".join(map(str, c)): rows for c, rows in results.items()},
-                    "medians": {"/".join(map(str, c)): m for c, m in med.items()},
-                    "paired_efficiency": {"/".join(map(str, c)): e for c, e in paired.items()},
-                    "capacity": cap_rows,
-                    "iterations": iter_rows,
-                },
-                f,
-                indent=1,
-            )
-    for s in samplers.values():
-        s.close()
+        write_json(args.json, args, results, med, paired, cap_rows, iter_rows)
+    for sampler in s.samplers.values():
+        sampler.close()
     return 0
 
 
