@@ -246,26 +246,51 @@ def write_table(summary: dict, path: str) -> None:
         f.write("\n".join(lines) + "\n")
 
 
+SMOOTH = 5  # tests per rolling mean in the linear panels (5 tests = 40 episodes)
+
+
+def _smooth(y: np.ndarray, k: int = SMOOTH) -> np.ndarray:
+    """Trailing mean over the last k values (fewer at the start)."""
+    c = np.cumsum(np.insert(y, 0, 0.0))
+    n = np.minimum(np.arange(1, len(y) + 1), k)
+    return (c[1:] - c[np.arange(1, len(y) + 1) - n]) / n
+
+
 def plot(logs: dict, path: str) -> None:
+    """Three panels: normalised test return on a log axis with MimicKit's published log; then, on a
+    linear axis over our runs' range, normalised return and test episode length, each a trailing
+    mean of SMOOTH tests. Colour = configuration, line style = seed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_r, ax_l) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for name, log in logs.items():
+    fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, 4.4))
+    configs = sorted({name.rsplit("_s", 1)[0] for name in logs})
+    colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(configs)}
+    styles = ("-", "--", ":", "-.")
+    for name, log in sorted(logs.items()):
+        config, seed = name.rsplit("_s", 1)
+        style = dict(color=colours[config], ls=styles[int(seed) % len(styles)], lw=1.2)
         ok = np.isfinite(log["Normalized_Test_Return"])
         x = log["Samples"][ok]
-        ax_r.plot(x, log["Normalized_Test_Return"][ok], label=name)
-        ax_l.plot(x, log["Test_Episode_Length"][ok] / CONTROL_RATE, label=name)
+        ax_r.plot(x, log["Normalized_Test_Return"][ok], label=name, **style)
+        ax_z.plot(x / 1e6, _smooth(log["Normalized_Test_Return"][ok]), label=name, **style)
+        ax_l.plot(x / 1e6, _smooth(log["Test_Episode_Length"][ok] / CONTROL_RATE), label=name, **style)
     ax_r.plot(list(MIMICKIT), list(MIMICKIT.values()), "k--o", ms=3, label="MimicKit AWR (published)")
+    ax_r.set_xscale("log")
     ax_l.axhline(5.0, color="grey", lw=0.8, ls=":")
-    for ax, ylabel in ((ax_r, "normalised test return"), (ax_l, "test episode length (s)")):
-        ax.set_xscale("log")
-        ax.set_xlabel("samples")
+    ax_l.text(0.02, 4.85, "target: 5 s before 3M samples", color="grey", fontsize=7, va="top")
+    labels = (
+        (ax_r, "samples", "normalised test return"),
+        (ax_z, "samples (M)", f"normalised test return (mean of {SMOOTH} tests)"),
+        (ax_l, "samples (M)", f"test episode length, s (mean of {SMOOTH} tests)"),
+    )
+    for ax, xlabel, ylabel in labels:
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    ax_r.legend(fontsize=7)
+    ax_r.legend(fontsize=6)
     fig.suptitle("spinkick: configurations at equal samples")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
