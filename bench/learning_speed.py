@@ -12,8 +12,8 @@ with the same command. ``report`` reads the logs and writes, under --out:
   and test episode length in seconds, against samples on a log axis, with MimicKit's published
   AWR spinkick log (test return / 300 for its 10 s test episodes) on the return panel;
 * ``table.md`` and ``summary.json``: both figures per run at 0.25M, 0.5M, 1M, 2M and 3M samples
-  (the last test at or before each mark), and the ratio of each run's normalised return to the
-  DeepMimic default's at equal seed and samples;
+  (the last test at or before each mark, and the mean of the last SMOOTH tests up to it), and the
+  ratio of each run's normalised return to the DeepMimic default's at equal seed and samples;
 * ``<config>_s<seed>_log.csv``: each run's log.
 
     python bench/learning_speed.py run --configs deepmimic relative --seeds 0 --max_samples 1000000
@@ -41,6 +41,7 @@ ARG_FILE = "args/humanoid_spinkick.txt"
 CONTROL_RATE = 30.0
 MARKS = (250_000, 500_000, 1_000_000, 2_000_000, 3_000_000)
 BASELINE = "deepmimic"
+SMOOTH = 5  # tests per mean in the second table and the linear panels (5 tests = 40 episodes)
 # MimicKit's published AWR spinkick log (test return / 300, 10 s test episodes at 30 Hz)
 MIMICKIT = {
     13.2e6: 0.03,
@@ -176,17 +177,20 @@ def run(args) -> None:
         sys.exit(f"learning_speed: error: runs failed: {', '.join(failed)}; see their .log files")
 
 
-def _at(log: dict, mark: int) -> tuple:
+def _at(log: dict, mark: int, tests: int = 1) -> tuple:
     """(normalised test return, test episode length s) of the last test at or before ``mark``
-    samples, or None when the run did not reach the mark."""
+    samples, or the mean of the last ``tests`` tests up to it (each test is 8 episodes), or None
+    when the run did not reach the mark."""
     samples = log["Samples"]
     if len(samples) == 0 or samples[-1] < mark * 0.995:
         return None
     tested = np.isfinite(log["Normalized_Test_Return"]) & (samples <= mark * 1.005)
     if not tested.any():
         return None
-    i = np.flatnonzero(tested)[-1]
-    return float(log["Normalized_Test_Return"][i]), float(log["Test_Episode_Length"][i]) / CONTROL_RATE
+    i = np.flatnonzero(tested)[-tests:]
+    return float(np.mean(log["Normalized_Test_Return"][i])), float(
+        np.mean(log["Test_Episode_Length"][i])
+    ) / CONTROL_RATE
 
 
 def read_runs(runs_dir: str) -> dict:
@@ -211,42 +215,52 @@ def summarise(logs: dict) -> dict:
             "marks": {},
         }
         for mark in MARKS:
-            here = _at(log, mark)
-            if here is None:
-                continue
-            ratio = None
-            there = _at(base, mark) if base is not None else None
-            if there is not None and there[0] > 0:
-                ratio = here[0] / there[0]
-            row["marks"][str(mark)] = {
-                "normalised_return": here[0],
-                "episode_length_s": here[1],
-                "ratio_to_baseline": ratio,
-            }
+            figures = {}
+            for tests, suffix in ((1, ""), (SMOOTH, f"_mean{SMOOTH}")):
+                here = _at(log, mark, tests)
+                if here is None:
+                    break
+                there = _at(base, mark, tests) if base is not None else None
+                figures.update(
+                    {
+                        "normalised_return" + suffix: here[0],
+                        "episode_length_s" + suffix: here[1],
+                        "ratio_to_baseline" + suffix: here[0] / there[0] if there and there[0] > 0 else None,
+                    }
+                )
+            if figures:
+                row["marks"][str(mark)] = figures
         out[name] = row
     return out
 
 
 def write_table(summary: dict, path: str) -> None:
-    lines = [
-        "| run | samples | " + " | ".join(f"{m / 1e6:g}M: return, length s (x base)" for m in MARKS) + " |",
-        "|---|---|" + "---|" * len(MARKS),
-    ]
-    for name, row in summary.items():
-        cells = []
-        for mark in MARKS:
-            m = row["marks"].get(str(mark))
-            if m is None:
-                cells.append("-")
-                continue
-            ratio = "" if m["ratio_to_baseline"] is None else f" (x{m['ratio_to_baseline']:.2f})"
-            cells.append(f"{m['normalised_return']:.3f}, {m['episode_length_s']:.2f}{ratio}")
-        lines.append(f"| {name} | {row['samples']:,} | " + " | ".join(cells) + " |")
+    """Two tables: each mark's last test (8 episodes), and the mean of the last SMOOTH tests up to it."""
+    lines = []
+    for suffix, title in (
+        ("", "last test at or before each mark"),
+        (f"_mean{SMOOTH}", f"mean of the last {SMOOTH} tests"),
+    ):
+        lines += [
+            f"{title} (normalised test return, test episode length s, x the baseline's return):",
+            "",
+            "| run | samples | " + " | ".join(f"{m / 1e6:g}M" for m in MARKS) + " |",
+            "|---|---|" + "---|" * len(MARKS),
+        ]
+        for name, row in summary.items():
+            cells = []
+            for mark in MARKS:
+                m = row["marks"].get(str(mark))
+                if m is None:
+                    cells.append("-")
+                    continue
+                r = m["ratio_to_baseline" + suffix]
+                ratio = "" if r is None else f" (x{r:.2f})"
+                cells.append(f"{m['normalised_return' + suffix]:.3f}, {m['episode_length_s' + suffix]:.2f}{ratio}")
+            lines.append(f"| {name} | {row['samples']:,} | " + " | ".join(cells) + " |")
+        lines.append("")
     with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-
-
-SMOOTH = 5  # tests per rolling mean in the linear panels (5 tests = 40 episodes)
+        f.write("\n".join(lines))
 
 
 def _smooth(y: np.ndarray, k: int = SMOOTH) -> np.ndarray:
