@@ -13,7 +13,9 @@ Reported: return (mean, std), normalised return (return / the env's ``max_episod
 sim-unstable rate (episodes ended by non-finite physics, ``info["sim_unstable"]``: not falls, but
 failures too, so ``failure_rate`` counts both), and
 the pose error: the DiffWeight-weighted mean angle between the simulated and the reference joint
-rotations (root: world orientation; joints: local), in degrees, averaged over every control step.
+rotations (root: world orientation; joints: local), in degrees, averaged over every control step,
+and where in the clip failed episodes end (``failures_by_clip_time``: counts over CLIP_BINS equal
+spans of the clip; each episode's start and end clip time are in ``per_episode``).
 Without ``--model`` the clip is played kinematically (a sanity check: normalised return ~1 for a
 looping clip, pose error ~0).
 """
@@ -74,14 +76,24 @@ def pose_error_deg(env) -> float:
     return math.degrees(PoseError(u.character)(u))
 
 
+CLIP_BINS = 8  # spans of the clip that failures are counted in
+
+
+def _clip_time(u):
+    """The env's time in its clip (seconds in [0, duration)), or None for envs without a clip."""
+    clip = getattr(u, "clip", None)
+    return float(u.time) % clip.duration if clip is not None and hasattr(u, "time") else None
+
+
 def run_episodes(env, act, episodes: int, seed: int = 0, progress=None) -> list:
     """``episodes`` episodes with ``act(obs) -> action``; episode i reset with seed + i.
-    Returns per-episode dicts: return, steps, seconds, fallen, pose_error_deg."""
+    Returns per-episode dicts: return, steps, seconds, fallen, pose_error_deg, start / end clip time."""
     u = env.unwrapped
     pose = PoseError(u.character) if hasattr(u, "reference_state") else None
     out = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
+        start = _clip_time(u)
         ret, steps, err_sum, fallen, unstable = 0.0, 0, 0.0, False, False
         while True:
             obs, r, terminated, truncated, info = env.step(act(obs))
@@ -104,6 +116,8 @@ def run_episodes(env, act, episodes: int, seed: int = 0, progress=None) -> list:
                 fallen=fallen,
                 sim_unstable=unstable,
                 pose_error_sum=err_sum if pose is not None else None,
+                start_clip_s=start,
+                end_clip_s=_clip_time(u),
             )
         )
         if progress is not None:
@@ -111,7 +125,8 @@ def run_episodes(env, act, episodes: int, seed: int = 0, progress=None) -> list:
     return out
 
 
-def summarize(eps: list, max_return=None) -> dict:
+def summarize(eps: list, max_return=None, duration=None) -> dict:
+    """The figures of run_episodes' episodes; ``duration``: the clip's, for failures_by_clip_time."""
     rets = np.array([e["ret"] for e in eps])
     steps = np.array([e["steps"] for e in eps])
     res = dict(
@@ -138,6 +153,7 @@ def summarize(eps: list, max_return=None) -> dict:
         res["pose_error_deg"] = math.degrees(total / max(1, int(steps.sum())))
     else:
         res["pose_error_deg"] = None
+    res["failures_by_clip_time"] = _failures_by_clip_time(eps, duration)
     res["per_episode"] = [
         dict(
             seed=e["seed"],
@@ -148,10 +164,22 @@ def summarize(eps: list, max_return=None) -> dict:
             pose_error_deg=(
                 math.degrees(e["pose_error_sum"] / max(1, e["steps"])) if e["pose_error_sum"] is not None else None
             ),
+            start_clip_s=e.get("start_clip_s"),
+            end_clip_s=e.get("end_clip_s"),
         )
         for e in eps
     ]
     return res
+
+
+def _failures_by_clip_time(eps: list, duration) -> list:
+    """Per CLIP_BINS equal span of the clip: [from s, to s, failed episodes that ended in it]; []
+    without a clip."""
+    if not duration or eps[0].get("end_clip_s") is None:
+        return []
+    ends = [e["end_clip_s"] for e in eps if e["fallen"] or e["sim_unstable"]]
+    counts, edges = np.histogram(ends, bins=CLIP_BINS, range=(0.0, duration))
+    return [[float(edges[b]), float(edges[b + 1]), int(counts[b])] for b in range(CLIP_BINS)]
 
 
 def evaluate(
@@ -188,7 +216,8 @@ def evaluate(
             kinematic=bool(getattr(u, "kinematic", False)),
             seed=seed,
         )
-        res.update(summarize(eps, getattr(u, "max_episode_return", None)))
+        duration = u.clip.duration if hasattr(u, "clip") else None
+        res.update(summarize(eps, getattr(u, "max_episode_return", None), duration))
         return res
     finally:
         env.close()
@@ -223,6 +252,9 @@ def format_report(res: dict) -> str:
         )
     if res.get("pose_error_deg") is not None:
         lines.append(f"  pose error       {res['pose_error_deg']:8.2f} deg   (DiffWeight-weighted mean joint angle)")
+    spans = [f"{a:.2f}-{b:.2f} s: {n}" for a, b, n in res.get("failures_by_clip_time") or [] if n]
+    if spans:
+        lines.append("  failures end at  clip time " + ", ".join(spans))
     return "\n".join(lines)
 
 

@@ -10,7 +10,7 @@ import pytest
 import mimic  # noqa: F401
 from mimic.cli.eval import main as eval_main
 from mimic.cli.view import main as view_main
-from mimic.evaluation import PoseError, evaluate, pose_error_deg
+from mimic.evaluation import PoseError, evaluate, format_report, pose_error_deg
 from mimic.kinematics.rotations import quat_from_axis_angle, quat_mul
 
 
@@ -71,11 +71,29 @@ def test_evaluation_is_deterministic_for_a_seed(checkpoint):
     assert a["episode_seconds_mean"] == pytest.approx(a["episode_steps_mean"] / 30.0)
 
 
+def test_failures_are_placed_in_the_clip(checkpoint):
+    """Each episode's start and end clip time; the untrained policy falls in every episode, and
+    failures_by_clip_time counts each fall in the span of the clip where its episode ended."""
+    res = evaluate(checkpoint, episodes=4, seed=0)
+    duration = gym.make("mimic/Humanoid-v0", motion="humanoid3d_walk").unwrapped.clip.duration
+    spans = res["failures_by_clip_time"]
+    assert len(spans) == 8 and spans[0][0] == 0.0 and spans[-1][1] == pytest.approx(duration)
+    assert sum(n for *_, n in spans) == res["falls"] + res["sim_unstable"] == 4
+    for e in res["per_episode"]:
+        assert 0.0 <= e["start_clip_s"] < duration and 0.0 <= e["end_clip_s"] < duration
+        gone = (e["end_clip_s"] - e["start_clip_s"]) % duration  # the episode's length, modulo the clip
+        assert gone == pytest.approx((e["steps"] / 30.0) % duration, abs=1e-6)
+    ends = [e["end_clip_s"] for e in res["per_episode"]]
+    assert [n for *_, n in spans] == [sum(a <= t < b for t in ends) for a, b, _ in spans]
+    assert "failures end at  clip time" in format_report(res)
+
+
 def test_kinematic_playback_scores_full_marks():
     res = evaluate(None, motion="humanoid3d_walk", episodes=1, seed=0)
     assert res["episode_steps_mean"] == 600 and res["fall_rate"] == 0.0
     assert res["normalized_return_mean"] > 0.99
     assert res["pose_error_deg"] < 0.1
+    assert sum(n for *_, n in res["failures_by_clip_time"]) == 0
 
 
 def test_cli_prints_and_writes_json(checkpoint, tmp_path, capsys):
