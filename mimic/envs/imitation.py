@@ -131,7 +131,10 @@ class ImitationTask:
         else:
             self._to_targets = self.action_map.to_targets
         self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
+        self._allocate_state(K)
 
+    def _allocate_state(self, K: int):
+        """The per-character episode state and reference buffers, for K characters."""
         J = self.character.num_joints
         self.state_ext = np.zeros((K, J + 1, LINK_STATE_SIZE))  # link states + a "world" row per character
         self.ref = self.reference.batch(K)
