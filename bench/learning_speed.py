@@ -111,6 +111,12 @@ CONFIGS = {
         "the clip a quarter as much (small corrections on a reference, as in residual RL: Johannink et "
         "al. 2019; DReCon, Bergamin et al. 2019)",
     ),
+    "relative_exp_map_tar": (
+        {"pd_targets": "relative", "action_rotation": "exp_map", "target_obs_steps": [1, 2, 3]},
+        {},
+        "relative targets + exp-map actions + the reference 1, 2 and 3 control steps ahead in the "
+        "observation (MimicKit's DeepMimic env, tar_obs_steps [1, 2, 3], spec 4.3)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }

@@ -10,6 +10,7 @@ from scipy.spatial.transform import Rotation
 import mimic  # noqa: F401  (registers the environments)
 from mimic.envs.action import ActionMap
 from mimic.kinematics.character import SPHERICAL
+from mimic.sim.link_state import JOINT_POS, JOINT_ROT
 
 
 def make(motion="humanoid3d_spinkick", **kw):
@@ -194,3 +195,52 @@ def test_6d_observation_follows_dm2021(env_id, size):
     assert mean.shape == (size,) and fixed[0] and not fixed[1:].any()
     for env in envs.values():
         env.close()
+
+
+@pytest.mark.parametrize("env_id, base, per_step", [("mimic/Humanoid-v0", 197, 105), ("mimic/Dog-v0", 301, 153)])
+def test_target_obs_appends_one_block_per_future_step(env_id, base, per_step):
+    env = gym.make(env_id, target_obs_steps=[1, 2, 3])
+    assert env.observation_space.shape == (base + 3 * per_step,)
+    obs, _ = env.reset(seed=2)
+    assert obs.shape == (base + 3 * per_step,) and np.isfinite(obs).all()
+    mean, std, fixed = env.unwrapped.obs_norm
+    assert mean.shape == obs.shape and fixed[0] and not fixed[base:].any()
+    env.close()
+
+
+def test_target_obs_is_the_reference_ahead_seen_from_the_character():
+    """Kinematic playback puts the character on the reference, so the frame one step ahead at t is
+    the character's own root move, rotation and joint rotations at t + dt; the frame two steps
+    ahead at t is the one-step frame at t + dt, for the parts that do not depend on the root."""
+    env = make(kinematic=True, target_obs_steps=[1, 2])
+    u = env.unwrapped
+    J, n = u.character.num_joints, u.task.targets.step_size
+    env.reset(seed=5)
+    a = u.action_norm[0].astype(np.float32)
+    for _ in range(4):
+        obs, *_ = env.step(a)
+    root0 = u.task.state_ext[0, 0].copy()
+    obs1, *_ = env.step(a)
+    root1 = u.task.state_ext[0, 0]
+    one, two = obs[197 : 197 + n], obs[197 + n :]
+    pos0, rot0 = root0[JOINT_POS], Rotation.from_quat(root0[JOINT_ROT])
+    heading = Rotation.from_rotvec([0.0, -quat_heading(rot0), 0.0])
+    d = heading.apply(root1[JOINT_POS] - pos0)
+    assert np.allclose(one[[0, 2]], d[[0, 2]], atol=1e-5) and np.isclose(one[1], root1[JOINT_POS][1], atol=1e-5)
+    m = (heading * Rotation.from_quat(root1[JOINT_ROT])).as_matrix()
+    assert np.allclose(one[3:9], np.concatenate([m[:, 1], m[:, 0]]), atol=1e-5)
+    later = obs1[197 : 197 + n]
+    assert np.allclose(two[9:], later[9:], atol=1e-5)  # joint rotations and end effectors
+    assert not np.allclose(one[9 : 9 + 6 * (J - 1)], later[9 : 9 + 6 * (J - 1)], atol=1e-3)
+    env.close()
+
+
+def quat_heading(rot):
+    d = rot.apply([1.0, 0.0, 0.0])
+    return np.arctan2(-d[2], d[0])
+
+
+@pytest.mark.parametrize("steps", [[0], [1.5], "123", [True]])
+def test_target_obs_steps_must_be_positive_whole_steps(steps):
+    with pytest.raises(ValueError, match="target_obs_steps"):
+        make(target_obs_steps=steps)

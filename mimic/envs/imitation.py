@@ -7,7 +7,8 @@ mimic.envs.reward); the observation its DM-2019 state (mimic.envs.observation); 
 axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``action_rotation=
 'exp_map'`` (DM-2021's ball-joint actions), ``obs_rotation='6d'`` (DM-2021's 6-D rotations in the
 observation) and ``pd_targets='relative'`` (targets relative to the reference pose of the next
-control step; ``residual_scale`` shrinks or widens their range).
+control step; ``residual_scale`` shrinks or widens their range) and ``target_obs_steps``
+(MimicKit's target observation: the reference at those future control steps, appended).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
@@ -40,7 +41,7 @@ from gymnasium.vector.utils import batch_space
 
 from mimic.envs import kernels
 from mimic.envs.action import ActionMap
-from mimic.envs.observation import ObservationBuilder
+from mimic.envs.observation import ObservationBuilder, TargetFrames
 from mimic.envs.reward import REWARD_TERMS, ImitationReward
 from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip
@@ -83,6 +84,7 @@ class ImitationTask:
         pd_targets="absolute",
         residual_scale=1.0,
         obs_rotation="quat",
+        target_obs_steps=(),
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -119,6 +121,8 @@ class ImitationTask:
         self.reference = ReferenceMotion(self.clip)
         self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
         self.observer = ObservationBuilder(self.character, obs_rotation)
+        self.targets = TargetFrames(self.character, self.reference, target_obs_steps, self.control_dt)
+        self.obs_size = self.observer.size + self.targets.size
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
         # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
@@ -168,6 +172,11 @@ class ImitationTask:
             w.close()
         self.worlds, self.sims = [], []
 
+    def obs_norm(self):
+        """(mean, std, fixed) initial observation normaliser; fixed entries never re-estimate."""
+        parts = [self.observer.norm()] + ([self.targets.norm()] if self.targets.size else [])
+        return tuple(np.concatenate(p) for p in zip(*parts))
+
     def episode_time_limit(self) -> float:
         if self.mode == "test":
             return self.time_limit
@@ -206,6 +215,7 @@ class ImitationTask:
             if low < 0.0:  # penetrating the ground: lift it clear, as DeepMimic's reset does
                 sim.shift_root(0.001 - low)
         obs, _, _ = self._score(self.state_ext[k : k + 1], one, self.ref_root[k : k + 1])
+        obs = self._with_targets(obs, slice(k, k + 1))
         if not np.isfinite(obs).all():  # a reset must never hand out NaN / inf
             raise ValueError(
                 f"{self.clip.name}: the reset at clip time {t0:g} gives a non-finite "
@@ -228,6 +238,14 @@ class ImitationTask:
         heading_frames(S_ext[:, 0, JOINT_ROT], rot_h, quat_h)
         reward, terms = self.reward_fn(S_ext, ref, ref_root, rot_h)
         return self.observer(S_ext[:, :-1], ref.phase, rot_h, quat_h), reward, terms
+
+    def _with_targets(self, obs, rows):
+        """obs [K, D] with the target frames of the characters ``rows`` appended (when enabled)."""
+        if not self.targets.size:
+            return obs
+        root = self.state_ext[rows, 0]
+        tar = self.targets(self.time[rows], self.root_offset[rows], root[:, JOINT_POS], root[:, JOINT_ROT])
+        return np.concatenate([obs, tar], axis=1)
 
     def step(self, actions, active=None):
         """Advance all K characters one control step. Returns obs [K, D], reward [K],
@@ -279,6 +297,7 @@ class ImitationTask:
             S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
         fallen = self._falls(active, moving, unstable)
         obs, reward, terms = self._score(S_ext, ref, self.ref_root)
+        obs = self._with_targets(obs, slice(None))
         dead = fallen | unstable
         if dead.any():
             reward[dead] = 0.0
@@ -389,11 +408,11 @@ class _TaskAttributes:
     @property
     def obs_norm(self):
         """(mean, std, fixed) initial observation normaliser; fixed entries never re-estimate."""
-        return self.task.observer.norm()
+        return self.task.obs_norm()
 
     def _spaces(self):
         t = self.task
-        obs = gym.spaces.Box(-np.inf, np.inf, (t.observer.size,), np.float32)
+        obs = gym.spaces.Box(-np.inf, np.inf, (t.obs_size,), np.float32)
         act = gym.spaces.Box(
             t.action_map.low.astype(np.float32), t.action_map.high.astype(np.float32), dtype=np.float32
         )
@@ -524,7 +543,7 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._rngs = [np.random.default_rng(s) for s in np.random.SeedSequence().spawn(self.num_envs)]
-        self._obs = np.zeros((self.num_envs, self.task.observer.size), np.float32)
+        self._obs = np.zeros((self.num_envs, self.task.obs_size), np.float32)
         self._idle = np.ones(self.num_envs, bool)  # DISABLED mode: ended / never reset
 
     def reset(self, *, seed=None, options=None):

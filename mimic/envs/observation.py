@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from mimic.kinematics.character import Character
+from mimic.kinematics.rotations import heading_frames, quat_to_matrix
 from mimic.sim.link_state import ANG_VEL, BODY_POS, BODY_ROT, BODY_ROT_WXYZ, JOINT_POS, LIN_VEL, VELOCITY
 
 ROTATIONS = ("quat", "6d")
@@ -94,3 +95,69 @@ class ObservationBuilder:
 
 
 _WXYZ = [3, 0, 1, 2]
+
+
+class TargetFrames:
+    """MimicKit's target observation (its DeepMimic env's ``tar_obs_steps``): the reference at
+    future control steps, seen from the simulated character, appended to the observation so the
+    policy sees where the clip goes next instead of inferring it from the phase. Per step:
+
+        [R_h (ref root - sim root) with y the reference root height (3),
+         q_h * ref root rotation (6-D), each non-root joint's reference local rotation (6-D),
+         the reference end effectors relative to its root, its heading removed (3 E)]
+
+    Size per step 9 + 6 (J - 1) + 3 E: humanoid 105, dog 153. 6-D = the rotated y axis then the
+    rotated x axis, as in the ``rotation="6d"`` layout. ``steps`` empty: no target observation
+    (DeepMimic's default).
+    """
+
+    def __init__(self, character: Character, reference, steps=(), control_dt: float = 1 / 30):
+        steps = tuple(steps)
+        if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s >= 1 for s in steps):
+            raise ValueError(f"target_obs_steps must be a list of control steps >= 1, not {list(steps)!r}")
+        self.steps = steps
+        self.offsets = np.array(steps, dtype=np.float64) * control_dt
+        self.reference = reference
+        J, E = character.num_joints, len(character.end_effectors)
+        self.step_size = 9 + 6 * (J - 1) + 3 * E
+        self.size = self.step_size * len(steps)
+        self._batches = {}
+
+    def norm(self):
+        """(mean, std, fixed): every entry starts at 0 / 1 and is re-estimated."""
+        return np.zeros(self.size), np.ones(self.size), np.zeros(self.size, dtype=bool)
+
+    def __call__(self, times, root_shift, root_pos, root_rot):
+        """Target frames float32 [K, size] for characters at clock ``times`` [K] whose reference
+        root is shifted by ``root_shift`` [K, 3] beyond the clip's own cycle drift, with
+        simulated root position ``root_pos`` [K, 3] and rotation ``root_rot`` [K, 4] (x, y, z, w)."""
+        K = len(times)
+        out = np.empty((K, self.size), np.float32)
+        if not self.steps:
+            return out
+        rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
+        heading_frames(root_rot, rot_h, quat_h)
+        ref = self._batch(K)
+        drift = self.reference.cycle_delta
+        for i, dt in enumerate(self.offsets):
+            cycles = ref.sample(times + dt)
+            frame = out[:, i * self.step_size : (i + 1) * self.step_size]
+            d = ref.root_pos + root_shift + cycles[:, None] * drift - root_pos
+            frame[:, 0:3] = np.einsum("kij,kj->ki", rot_h, d)
+            frame[:, 1] = ref.root_pos[:, 1] + root_shift[:, 1]
+            J = ref.local_rot.shape[1]
+            frame[:, 3:9] = _six_d(np.einsum("kij,kj->ki", quat_h, ref.local_rot[:, 0]))
+            frame[:, 9 : 3 + 6 * J] = _six_d(ref.local_rot[:, 1:]).reshape(K, -1)
+            frame[:, 3 + 6 * J :] = ref.ee_rel.reshape(K, -1)
+        return out
+
+    def _batch(self, K):
+        if K not in self._batches:
+            self._batches[K] = self.reference.batch(K)
+        return self._batches[K]
+
+
+def _six_d(q):
+    """Unit quaternions [..., 4] (x, y, z, w) -> [..., 6]: q (0, 1, 0) then q (1, 0, 0)."""
+    m = quat_to_matrix(q)
+    return np.concatenate([m[..., :, 1], m[..., :, 0]], axis=-1)
