@@ -253,9 +253,7 @@ class ImitationTask:
 
         ``active`` (bool [K], optional): simulate only these characters; the others keep their
         state and clock, and their rows of the result are stale (callers mask them)."""
-        K = self.num
-        sims = self.sims
-        moving = range(K) if active is None else np.flatnonzero(active).tolist()
+        moving = range(self.num) if active is None else np.flatnonzero(active).tolist()
         if not self.kinematic:
             self._actuate(actions, moving)
         if active is None:
@@ -263,8 +261,37 @@ class ImitationTask:
         else:
             self.time[moving] += self.control_dt
         self.samples += len(moving)
-        ref = self.ref
         wrapped = self._advance_reference()
+        self._observe_characters(active, moving)
+        S_ext = self.state_ext
+        if self.sync_root and not self.kinematic and wrapped.any():
+            self._resync_roots(wrapped)
+        # a non-finite value anywhere makes the sum non-finite
+        unstable = ~np.isfinite(S_ext.sum(axis=(1, 2)))
+        if unstable.any():
+            S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
+        fallen = self._falls(active, moving, unstable)
+        obs, reward, terms = self._score(S_ext, self.ref, self.ref_root)
+        obs = self._with_targets(obs, slice(None))
+        dead = fallen | unstable
+        if dead.any():
+            reward[dead] = 0.0
+            terms[dead] = 0.0
+        terminated, truncated, clip_end = self._episode_ends(dead)
+        info = {
+            "reward_terms": terms,
+            "time": self.time.copy(),
+            "phase": self.ref.phase.copy(),
+            "fallen": fallen,
+            "clip_end": clip_end,
+            "sim_unstable": unstable,
+        }
+        return obs, reward, terminated, truncated, info
+
+    def _observe_characters(self, active, moving):
+        """Refresh the link states of the ``moving`` characters (kinematic playback first puts
+        them on the reference)."""
+        sims, ref = self.sims, self.ref
         if self.kinematic:
             for k in moving:
                 sims[k].set_state(
@@ -276,49 +303,29 @@ class ImitationTask:
                     ref.local_ang_vel[k, 0],
                     ref.local_ang_vel[k],
                 )
-        if active is None:
-            for sim in sims:
-                sim.query()
-        else:
-            for k in moving:
-                sims[k].query()
-        S_ext = self.state_ext
-        if self.sync_root and not self.kinematic and wrapped.any():
-            # new cycle: snap the reference root x, z onto the simulated root
-            d = S_ext[wrapped, 0, JOINT_POS] - self.ref_root[wrapped]
-            d[:, 1] = 0.0
-            self.root_offset[wrapped] += d
-            self._root_shift[wrapped] += d
-            self.ref_root[wrapped] += d
+        for k in range(self.num) if active is None else moving:
+            sims[k].query()
 
-        # a non-finite value anywhere makes the sum non-finite
-        unstable = ~np.isfinite(S_ext.sum(axis=(1, 2)))
-        if unstable.any():
-            S_ext[unstable] = np.nan_to_num(S_ext[unstable], nan=0.0, posinf=0.0, neginf=0.0)
-        fallen = self._falls(active, moving, unstable)
-        obs, reward, terms = self._score(S_ext, ref, self.ref_root)
-        obs = self._with_targets(obs, slice(None))
-        dead = fallen | unstable
-        if dead.any():
-            reward[dead] = 0.0
-            terms[dead] = 0.0
+    def _resync_roots(self, wrapped):
+        """New cycle: snap the reference root x, z of the ``wrapped`` characters onto their
+        simulated roots."""
+        d = self.state_ext[wrapped, 0, JOINT_POS] - self.ref_root[wrapped]
+        d[:, 1] = 0.0
+        self.root_offset[wrapped] += d
+        self._root_shift[wrapped] += d
+        self.ref_root[wrapped] += d
+
+    def _episode_ends(self, dead):
+        """(terminated, truncated, clip_end) [K] from the deaths, the clip's end and the deadlines."""
         if self.clip.loop:
-            clip_end = np.zeros(K, dtype=bool)
+            clip_end = np.zeros(self.num, dtype=bool)
             terminated = dead
         else:
             clip_end = self.time >= self.clip.duration - 1e-9
             terminated = dead | clip_end
         truncated = self.time >= self.deadline
         truncated &= ~terminated
-        info = {
-            "reward_terms": terms,
-            "time": self.time.copy(),
-            "phase": ref.phase.copy(),
-            "fallen": fallen,
-            "clip_end": clip_end,
-            "sim_unstable": unstable,
-        }
-        return obs, reward, terminated, truncated, info
+        return terminated, truncated, clip_end
 
     def _actuate(self, actions, moving):
         """Run the physics of the ``moving`` characters through one control step."""
