@@ -105,64 +105,23 @@ def main(argv=None) -> int:
         return run_eval(args, "mimic-view")
 
     from mimic.rebuild import RebuildError, load_agent, make_env
-    from mimic.viewer import Player, ViewerError, contact_sheet, default_video_path, has_display, record_video, run_gui
+    from mimic.viewer import Player, ViewerError, has_display
 
     env = None
     try:
         if args.width < 8 or args.height < 8:
             raise ViewerError(f"--width/--height too small: {args.width}x{args.height}")
         if args.contact_sheet:
-            if args.motion is None:
-                raise ViewerError("--contact_sheet shows a clip: give --motion CLIP")
-            res = contact_sheet(
-                args.motion, args.contact_sheet, frames=args.frames, width=args.width, height=args.height
-            )
-            print(f"wrote {res['path']}: {res['frames']} frames of one cycle")
-            return 0
+            return _contact_sheet(args)
         agent, info = load_agent(args.model) if args.model else (None, None)
         headless = args.video is not None or (not args.gui and not has_display())
         env = make_env(args.model, info, agent, motion=args.motion)
         player = Player(env, agent, start_time=args.start, seed=args.seed)
         ghost = args.ghost or ("overlay" if agent is not None else "off")
         if headless:
-            path = args.video
-            if path is None:
-                path = str(default_video_path(args.model, args.motion))
-                print(f"mimic-view: no display, writing a video to {path} (--video to choose)", file=sys.stderr)
-            fps = args.fps or (25.0 if Path(path).suffix.lower() == ".gif" else 30.0)
-            res = record_video(
-                player,
-                path,
-                seconds=args.seconds or 10.0,
-                fps=fps,
-                width=args.width,
-                height=args.height,
-                ghost_mode=ghost,
-                text=not args.no_text,
-                shadows=args.shadows,
-                progress=not args.quiet,
-            )
-            print(
-                f"wrote {res['path']}: {res['frames']} frames {res['width']}x{res['height']} "
-                f"at {res['fps']:g} fps ({res['seconds']:.2f} s), rendered in "
-                f"{res['render_seconds']:.1f} s"
-            )
+            _video(player, args, ghost)
         else:
-            res = run_gui(
-                player,
-                seconds=args.seconds,
-                episodes=args.episodes,
-                ghost_mode=ghost,
-                screenshot=args.screenshot,
-                speed=args.speed,
-                gui_options=args.gui_options,
-                help_stream=None if args.quiet else sys.stderr,
-            )
-            if res["screenshot"]:
-                print(
-                    f"screenshot saved to {res['screenshot']} (character "
-                    f"{res['character_pixels']} px, ghost {res['ghost_pixels']} px)"
-                )
+            _window(player, args, ghost)
         return 0
     except (ViewerError, RebuildError) as e:
         print(f"mimic-view: error: {e}", file=sys.stderr)
@@ -172,6 +131,63 @@ def main(argv=None) -> int:
     finally:
         if env is not None:
             env.close()
+
+
+def _contact_sheet(args) -> int:
+    from mimic.viewer import ViewerError, contact_sheet
+
+    if args.motion is None:
+        raise ViewerError("--contact_sheet shows a clip: give --motion CLIP")
+    res = contact_sheet(args.motion, args.contact_sheet, frames=args.frames, width=args.width, height=args.height)
+    print(f"wrote {res['path']}: {res['frames']} frames of one cycle")
+    return 0
+
+
+def _video(player, args, ghost: str) -> None:
+    from mimic.viewer import default_video_path, record_video
+
+    path = args.video
+    if path is None:
+        path = str(default_video_path(args.model, args.motion))
+        print(f"mimic-view: no display, writing a video to {path} (--video to choose)", file=sys.stderr)
+    fps = args.fps or (25.0 if Path(path).suffix.lower() == ".gif" else 30.0)
+    res = record_video(
+        player,
+        path,
+        seconds=args.seconds or 10.0,
+        fps=fps,
+        width=args.width,
+        height=args.height,
+        ghost_mode=ghost,
+        text=not args.no_text,
+        shadows=args.shadows,
+        progress=not args.quiet,
+    )
+    print(
+        f"wrote {res['path']}: {res['frames']} frames {res['width']}x{res['height']} "
+        f"at {res['fps']:g} fps ({res['seconds']:.2f} s), rendered in "
+        f"{res['render_seconds']:.1f} s"
+    )
+
+
+def _window(player, args, ghost: str) -> None:
+    from mimic.viewer import run_gui
+
+    res = run_gui(
+        player,
+        seconds=args.seconds,
+        episodes=args.episodes,
+        ghost_mode=ghost,
+        screenshot=args.screenshot,
+        speed=args.speed,
+        gui_options=args.gui_options,
+        help_stream=None if args.quiet else sys.stderr,
+    )
+    if res["screenshot"]:
+        print(
+            f"screenshot saved to {res['screenshot']} (character "
+            f"{res['character_pixels']} px, ghost {res['ghost_pixels']} px)"
+        )
 
 
 if __name__ == "__main__":
