@@ -245,32 +245,16 @@ def record_video(
         camera = camera or FollowCamera(distance=camera_distance(u))
         if ghost_mode != "off":
             ghost_world = GhostWorld(u.character, rgba=GHOST_RGB + (1.0,))
-            player.ghost = ghost_world
-            player.ghost_mode = ghost_mode
-            player.fit_beside(camera.right())
-            player.update_ghost()
-            if ghost_mode == "beside":
-                camera.distance += 0.8 * player.ghost_offset
-        dt = u.control_dt
-        camera.follow(player.camera_target())
-        t = 0.0  # simulated time shown by the current state
-        frame = None
-        k = 0
+            _attach_ghost(player, ghost_world, ghost_mode, camera)
+
+        def draw():
+            frame = renderer.render(camera, width, height, ghost=ghost_world, ghost_alpha=GHOST_ALPHA)
+            return draw_text(frame, player.status()) if text else frame
+
         t_start = time.perf_counter()
-        while k < n_frames:
-            if k / fps < t + 0.5 * dt - 1e-9:  # the current state is the nearest to frame k
-                if frame is None:
-                    frame = renderer.render(camera, width, height, ghost=ghost_world, ghost_alpha=GHOST_ALPHA)
-                    if text:
-                        frame = draw_text(frame, player.status())
-                writer.append_data(frame)
-                k += 1
-                bar.update(1)
-                continue
-            player.step()
-            t += dt
-            camera.follow(player.camera_target(), dt)
-            frame = None
+        for frame in _frames_in_real_time(player, camera, n_frames, fps, draw):
+            writer.append_data(frame)
+            bar.update(1)
         elapsed = time.perf_counter() - t_start
     finally:
         bar.close()
@@ -288,6 +272,37 @@ def record_video(
         render_seconds=elapsed,
         episodes=player.episodes,
     )
+
+
+def _attach_ghost(player: Player, ghost_world, ghost_mode: str, camera) -> None:
+    """Show the reference in ``ghost_world`` over the character or beside it (camera pulled back)."""
+    player.ghost = ghost_world
+    player.ghost_mode = ghost_mode
+    player.fit_beside(camera.right())
+    player.update_ghost()
+    if ghost_mode == "beside":
+        camera.distance += 0.8 * player.ghost_offset
+
+
+def _frames_in_real_time(player: Player, camera, n_frames: int, fps: float, draw):
+    """Yield ``n_frames`` images, frame k of the state nearest to k / fps simulated seconds after
+    the start: the player steps at its control rate and each state is drawn at most once."""
+    dt = player.u.control_dt
+    camera.follow(player.camera_target())
+    t = 0.0  # simulated time shown by the current state
+    frame = None
+    k = 0
+    while k < n_frames:
+        if k / fps < t + 0.5 * dt - 1e-9:  # the current state is the nearest to frame k
+            if frame is None:
+                frame = draw()
+            yield frame
+            k += 1
+            continue
+        player.step()
+        t += dt
+        camera.follow(player.camera_target(), dt)
+        frame = None
 
 
 def contact_sheet(
