@@ -647,22 +647,10 @@ def plant_feet(
     horizontally); stances may run across the wrap."""
     root = np.asarray(root_pos, dtype=np.float64)
     rot = np.array(local_rot, dtype=np.float64)
-    n = len(root)
-    period = n - 1 if loop else n
+    period = len(root) - 1 if loop else len(root)
     feet = list(ch.feet)
     fk = forward_kinematics(ch, root, rot)
-    bottoms = link_bottoms(ch, fk["joint_pos"], fk["joint_rot"])[:period, feet]
-    contacts = detect_contacts(
-        fk["com_pos"][:period, feet],
-        dt,
-        params.height,
-        params.speed,
-        loop=loop,
-        min_frames=max(1, int(round(params.min_stance / dt))),
-        heights=bottoms,
-        release_height=params.release_height,
-        release_speed=params.release_speed,
-    )
+    contacts = _foot_stances(ch, fk, feet, period, dt, loop, params)
     corners = [sole_points(ch, f) for f in feet]
     soles = np.concatenate(
         [
@@ -681,8 +669,35 @@ def plant_feet(
         blend_rate=params.catch_up_speed * dt,
         keep_height=True,
     )
+    error = _reach_soles(ch, feet, corners, root, rot, soles, targets)
+    held = error[np.repeat(contacts, 4, axis=1)]
+    if loop:
+        rot[-1] = rot[0]
+        contacts = np.concatenate([contacts, contacts[:1]])
+    return PlantResult(root, rot, contacts, float(held.max(initial=0.0)), float(error.max(initial=0.0)))
+
+
+def _foot_stances(ch: Character, fk, feet, period, dt, loop, params: StanceParams):
+    """Stance flags [period, F]: each foot's lowest point (height) and centre (speed)."""
+    bottoms = link_bottoms(ch, fk["joint_pos"], fk["joint_rot"])[:period, feet]
+    return detect_contacts(
+        fk["com_pos"][:period, feet],
+        dt,
+        params.height,
+        params.speed,
+        loop=loop,
+        min_frames=max(1, int(round(params.min_stance / dt))),
+        heights=bottoms,
+        release_height=params.release_height,
+        release_speed=params.release_speed,
+    )
+
+
+def _reach_soles(ch: Character, feet, corners, root, rot, soles, targets):
+    """Leg IK (in place on ``rot``) on the frames whose sole targets moved; returns each sole
+    corner's remaining error [period, 4 F] (0 on the frames left alone)."""
     moved = np.flatnonzero(np.abs(targets - soles).max(axis=(1, 2)) > 1e-9)
-    error = np.zeros((period, 4 * len(feet)))
+    error = np.zeros(targets.shape[:2])
     if len(moved):
         solver = IKSolver(
             ch,
@@ -693,11 +708,7 @@ def plant_feet(
         res = solver.solve(root[moved], rot[moved], targets[moved], iterations=40, tol=1e-4)
         rot[moved] = res.local_rot
         error[moved] = res.point_error
-    held = error[np.repeat(contacts, 4, axis=1)]
-    if loop:
-        rot[-1] = rot[0]
-        contacts = np.concatenate([contacts, contacts[:1]])
-    return PlantResult(root, rot, contacts, float(held.max(initial=0.0)), float(error.max(initial=0.0)))
+    return error
 
 
 # ------------------------------------------------------------------------------------------
