@@ -60,30 +60,9 @@ class SimCharacter:
         self.zero_vel = [[0.0, 0.0, 0.0] if b else [0.0] for b in self._is_ball]
         self.ghost = ghost
         if ghost:
-            sleep = pb.ACTIVATION_STATE_SLEEP + pb.ACTIVATION_STATE_ENABLE_SLEEPING + pb.ACTIVATION_STATE_DISABLE_WAKEUP
-            for j in [-1] + self.links:
-                pb.setCollisionFilterGroupMask(self.body, j, 0, 0, physicsClientId=cid)
-                pb.changeDynamics(self.body, j, activationState=sleep, physicsClientId=cid)
+            self._make_ghost()
         else:
-            pb.changeDynamics(self.body, -1, linearDamping=0, angularDamping=0, physicsClientId=cid)
-            for j in self.links:
-                pb.changeDynamics(self.body, j, linearDamping=0, angularDamping=0, physicsClientId=cid)
-            # pybullet's default velocity motors would fight the PD torques: switch them off
-            for j, b in zip(self.actuated, self._is_ball):
-                if b:
-                    pb.setJointMotorControlMultiDof(
-                        self.body,
-                        j,
-                        pb.POSITION_CONTROL,
-                        targetPosition=[0, 0, 0, 1],
-                        targetVelocity=[0, 0, 0],
-                        positionGain=0,
-                        velocityGain=1,
-                        force=[0, 0, 0],
-                        physicsClientId=cid,
-                    )
-                else:
-                    pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=cid)
+            self._make_physical()
         if rgba is not None:
             for j in [-1] + self.links:
                 pb.changeVisualShape(self.body, j, rgbaColor=list(rgba), physicsClientId=cid)
@@ -100,6 +79,35 @@ class SimCharacter:
         self.state_ext[n, link_state.JOINT_ROT_W] = 1.0
         self.state_ext[n, link_state.BODY_ROT_W] = 1.0
         self.state = self.state_ext[:n]
+
+    def _make_ghost(self):
+        """No collisions and asleep: a ghost is only drawn, never simulated."""
+        cid = self.client
+        sleep = pb.ACTIVATION_STATE_SLEEP + pb.ACTIVATION_STATE_ENABLE_SLEEPING + pb.ACTIVATION_STATE_DISABLE_WAKEUP
+        for j in [-1] + self.links:
+            pb.setCollisionFilterGroupMask(self.body, j, 0, 0, physicsClientId=cid)
+            pb.changeDynamics(self.body, j, activationState=sleep, physicsClientId=cid)
+
+    def _make_physical(self):
+        """No damping, and pybullet's default velocity motors off (they would fight the PD torques)."""
+        cid = self.client
+        for j in [-1] + self.links:
+            pb.changeDynamics(self.body, j, linearDamping=0, angularDamping=0, physicsClientId=cid)
+        for j, b in zip(self.actuated, self._is_ball):
+            if b:
+                pb.setJointMotorControlMultiDof(
+                    self.body,
+                    j,
+                    pb.POSITION_CONTROL,
+                    targetPosition=[0, 0, 0, 1],
+                    targetVelocity=[0, 0, 0],
+                    positionGain=0,
+                    velocityGain=1,
+                    force=[0, 0, 0],
+                    physicsClientId=cid,
+                )
+            else:
+                pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=cid)
 
     # ----------------------------------------------------------------- control
     def step_stable_pd(self, targets, substeps: int):
