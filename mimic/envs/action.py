@@ -44,16 +44,9 @@ class ActionMap:
         pd_targets: str = "absolute",
         residual_scale: float = 1.0,
     ):
-        if rotation not in ROTATIONS:
-            raise ValueError(f"rotation must be one of {ROTATIONS}, not {rotation!r}")
-        if pd_targets not in PD_TARGETS:
-            raise ValueError(f"pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}")
+        _check_options(rotation, pd_targets, residual_scale)
         self.rotation, self.pd_targets = rotation, pd_targets
         self.relative = pd_targets == "relative"
-        if not (isinstance(residual_scale, (int, float)) and residual_scale > 0):
-            raise ValueError(f"residual_scale must be a positive number, not {residual_scale!r}")
-        if residual_scale != 1.0 and not self.relative:
-            raise ValueError("residual_scale scales relative PD targets: it needs pd_targets='relative'")
         self.residual_scale = r = float(residual_scale)
         low, high, offset, scale = [], [], [], []
         self.ball_angle, self.ball_axis, self.ball_exp, self.hinge = [], [], [], []
@@ -90,17 +83,12 @@ class ActionMap:
                 self.ball_joint.append(j)
             else:
                 layout.append(("hinge", len(self.hinge) - 1))
-        self.low = np.array(low)
-        self.high = np.array(high)
-        self.offset = np.array(offset)
-        self.scale = np.array(scale)
+        self.low, self.high, self.offset, self.scale = (np.array(v) for v in (low, high, offset, scale))
         self.size = len(low)
-        self.ball_angle = np.array(self.ball_angle, dtype=int)
+        for name in ("ball_angle", "hinge", "ball_joint", "hinge_joint"):
+            setattr(self, name, np.array(getattr(self, name), dtype=int))
         self.ball_axis = np.array(self.ball_axis, dtype=int).reshape(-1, 3)
         self.ball_exp = np.array(self.ball_exp, dtype=int).reshape(-1, 3)
-        self.hinge = np.array(self.hinge, dtype=int)
-        self.ball_joint = np.array(self.ball_joint, dtype=int)
-        self.hinge_joint = np.array(self.hinge_joint, dtype=int)
         self.layout = layout  # per actuated joint: ("ball" | "hinge", index)
         nb = len(self.ball_joint)
         # position of each actuated joint's target in concat(ball quats, hinge angles)
@@ -173,3 +161,14 @@ def _angle_range(joint_type, limits):
     if joint_type == SPHERICAL:
         return float(np.min(limits[0])), float(np.max(limits[1]))
     return float(limits[0]), float(limits[1])
+
+
+def _check_options(rotation, pd_targets, residual_scale):
+    if rotation not in ROTATIONS:
+        raise ValueError(f"rotation must be one of {ROTATIONS}, not {rotation!r}")
+    if pd_targets not in PD_TARGETS:
+        raise ValueError(f"pd_targets must be one of {PD_TARGETS}, not {pd_targets!r}")
+    if not (isinstance(residual_scale, (int, float)) and residual_scale > 0):
+        raise ValueError(f"residual_scale must be a positive number, not {residual_scale!r}")
+    if residual_scale != 1.0 and pd_targets != "relative":
+        raise ValueError("residual_scale scales relative PD targets: it needs pd_targets='relative'")
