@@ -194,44 +194,61 @@ def coerce(value: Any, tp: Any, key: str, source: str = "config") -> Any:
         if not isinstance(value, dict):
             fail()
         return dict(value)
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
-            return True
-        if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
-            return False
-        if isinstance(value, int) and value in (0, 1):
-            return bool(value)
-        fail()
-    if tp is int:
-        if isinstance(value, bool):
+    if tp in _SCALARS:
+        out = _SCALARS[tp](value)
+        if out is _INVALID:
             fail()
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)  # 5e7 in YAML is a float
-        if isinstance(value, str):
-            try:
-                f = float(value)
-            except ValueError:
-                fail()
-            if math.isfinite(f) and f.is_integer():
-                return int(f)
-        fail()
-    if tp is float:
-        if isinstance(value, bool):
-            fail()
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                fail()
-        fail()
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        fail()
+        return out
     return value
+
+
+_INVALID = object()
+
+
+def _to_bool(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
+        return True
+    if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
+        return False
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    return _INVALID
+
+
+def _to_int(value):
+    if isinstance(value, bool):
+        return _INVALID
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return _INVALID
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)  # 5e7 in YAML is a float
+    return _INVALID
+
+
+def _to_float(value):
+    if isinstance(value, bool):
+        return _INVALID
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return _INVALID
+    return _INVALID
+
+
+def _to_str(value):
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    return _INVALID
+
+
+_SCALARS = {bool: _to_bool, int: _to_int, float: _to_float, str: _to_str}
