@@ -630,16 +630,21 @@ class AWR:
                 row["Wall_Time"] = self.wall_time
                 logger.log(row)
                 if output_dir:
-                    path = os.path.join(output_dir, ckpt.LATEST)
-                    self.save(path, save_buffer=save_buffer, extra=checkpoint_extra)
-                    if iters_per_checkpoint > 0 and (it % iters_per_checkpoint == 0 or finished()):
-                        ckpt.atomic_copy(path, os.path.join(output_dir, ckpt.periodic_name(it)))
+                    periodic = iters_per_checkpoint > 0 and (it % iters_per_checkpoint == 0 or finished())
+                    self._write_checkpoints(output_dir, it if periodic else None, save_buffer, checkpoint_extra)
                 if callback is not None and callback(self, row) is False:
                     break
         finally:
             self.wait_for_collect()
             logger.close()
         return self
+
+    def _write_checkpoints(self, output_dir: str, periodic: Optional[int], save_buffer: bool, extra) -> None:
+        """``model.pt`` rewritten atomically, and copied to ``model_{periodic:06d}.pt`` unless None."""
+        path = os.path.join(output_dir, ckpt.LATEST)
+        self.save(path, save_buffer=save_buffer, extra=extra)
+        if periodic is not None:
+            ckpt.atomic_copy(path, os.path.join(output_dir, ckpt.periodic_name(periodic)))
 
     # =====================================================================================
     # checkpoints
