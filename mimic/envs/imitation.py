@@ -88,15 +88,10 @@ class ImitationTask:
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-        _check_positive(
-            num=num,
-            control_rate=control_rate,
-            sim_rate=sim_rate,
-            time_limit=time_limit,
-            initial_time_limit=initial_time_limit,
-        )
+        _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
         if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
             raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
+        self.substeps = _substeps(sim_rate, control_rate)
         self.num = K = int(num)
         motion_path = resolve_motion(motion)
         self.character = load_character(character or character_for_motion(motion_path))
@@ -110,13 +105,8 @@ class ImitationTask:
         self.rsi = bool(rsi)
         self.early_termination = bool(early_termination)
         self.sync_root = bool(sync_root)
-        self.control_rate = float(control_rate)
+        self.control_rate, self.sim_rate = float(control_rate), float(sim_rate)
         self.control_dt = 1.0 / control_rate
-        substeps = sim_rate / control_rate
-        if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
-            raise ValueError(f"sim_rate {sim_rate} must be a multiple of control_rate {control_rate}")
-        self.substeps = int(round(substeps))
-        self.sim_rate = float(sim_rate)
 
         self.reference = ReferenceMotion(self.clip)
         self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
@@ -362,6 +352,15 @@ class ImitationTask:
         for k in moving:
             fallen[k] = sims[k].touches_ground(mask) and not unstable[k]
         return fallen
+
+
+def _substeps(sim_rate, control_rate) -> int:
+    """Physics steps per control step; the rates must be positive and the ratio whole."""
+    _check_positive(control_rate=control_rate, sim_rate=sim_rate)
+    substeps = sim_rate / control_rate
+    if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
+        raise ValueError(f"sim_rate {sim_rate} must be a multiple of control_rate {control_rate}")
+    return int(round(substeps))
 
 
 def _check_positive(**values):
