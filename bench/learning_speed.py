@@ -287,7 +287,8 @@ def plot(logs: dict, path: str) -> None:
 
     fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, 4.4))
     configs = sorted({name.rsplit("_s", 1)[0] for name in logs})
-    colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(configs)}
+    palette = plt.cm.tab10 if len(configs) <= 10 else plt.cm.tab20  # one colour per configuration
+    colours = {c: palette(i % palette.N) for i, c in enumerate(configs)}
     styles = ("-", "--", ":", "-.")
     for name, log in sorted(logs.items()):
         config, seed = name.rsplit("_s", 1)
