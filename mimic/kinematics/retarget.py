@@ -485,9 +485,8 @@ def plant_contacts(
         return p[i % n] + (i // n)[:, None, None] * off
 
     for f in range(F):
-        runs = contact_runs(contacts[:, f], loop=loop)
         held = []
-        for start, stop in runs:
+        for start, stop in contact_runs(contacts[:, f], loop=loop):
             idx = np.arange(start, stop)
             run = at(idx)[:, f]
             target = np.broadcast_to(run.mean(axis=0) if anchor == "mean" else run[0], run.shape).copy()
@@ -495,25 +494,33 @@ def plant_contacts(
             out[idx % n, f] = target - (idx // n)[:, None] * off
             # the corrections that carry the source onto the held position at the run's ends
             held.append((start, stop, (target[0] - run[0]) * horiz, (target[-1] - run[-1]) * horiz))
-        zero = np.zeros(3)
-        gaps = [(a[1], b[0], a[3], b[2]) for a, b in zip(held[:-1], held[1:])]
-        if loop and held:
-            gaps.append((held[-1][1], held[0][0] + n, held[-1][3], held[0][2]))
-        elif held:
-            gaps += [(0, held[0][0], zero, held[0][2]), (held[-1][1], n, held[-1][3], zero)]
-        for stop, start, leave, arrive in gaps:
+        for stop, start, leave, arrive in _swings(held, n, loop):
             idx = np.arange(stop, start)
             if not len(idx):
                 continue
-            ease = [
-                None
-                if blend is None
-                else max(blend, 0 if blend_rate is None else int(np.ceil(np.linalg.norm(c) / blend_rate)))
-                for c in (leave, arrive)
-            ]
+            ease = [_ease_frames(c, blend, blend_rate) for c in (leave, arrive)]
             shifted = at(idx)[:, f] + _swing_correction(len(idx), leave, arrive, *ease)
             out[idx % n, f] = shifted - (idx // n)[:, None] * off
     return out
+
+
+def _swings(held, n, loop):
+    """(first frame, end frame, correction leaving, correction arriving) of the swings between
+    the held runs (start, stop, correction at start, correction at stop) of one point."""
+    zero = np.zeros(3)
+    gaps = [(a[1], b[0], a[3], b[2]) for a, b in zip(held[:-1], held[1:])]
+    if loop and held:
+        gaps.append((held[-1][1], held[0][0] + n, held[-1][3], held[0][2]))
+    elif held:
+        gaps += [(0, held[0][0], zero, held[0][2]), (held[-1][1], n, held[-1][3], zero)]
+    return gaps
+
+
+def _ease_frames(correction, blend, blend_rate):
+    """Frames over which a swing takes up ``correction`` (None: the whole swing)."""
+    if blend is None:
+        return None
+    return max(blend, 0 if blend_rate is None else int(np.ceil(np.linalg.norm(correction) / blend_rate)))
 
 
 def _held_height(h, blend):
