@@ -54,17 +54,11 @@ class ObservationBuilder:
             return obs
         K, J = obs.shape[0], self.J
         pose = obs[:, 2 : 2 + 7 * J].reshape(K, J, 7)
-        w, x, y, z = (pose[..., i] for i in range(3, 7))
         out = np.empty((K, self.size), np.float32)
         out[:, :2] = obs[:, :2]
         rot = out[:, 2 : 2 + 9 * J].reshape(K, J, 9)
         rot[..., 0:3] = pose[..., 0:3]
-        rot[..., 3] = 2 * (x * y - w * z)  # q (0, 1, 0): the normal
-        rot[..., 4] = 1 - 2 * (x * x + z * z)
-        rot[..., 5] = 2 * (y * z + w * x)
-        rot[..., 6] = 1 - 2 * (y * y + z * z)  # q (1, 0, 0): the tangent
-        rot[..., 7] = 2 * (x * y + w * z)
-        rot[..., 8] = 2 * (x * z - w * y)
+        rot[..., 3:9] = _six_d(pose[..., [4, 5, 6, 3]])  # w, x, y, z -> x, y, z, w
         out[:, 2 + 9 * J :] = obs[:, 2 + 7 * J :]
         return out
 
@@ -121,7 +115,7 @@ class TargetFrames:
         J, E = character.num_joints, len(character.end_effectors)
         self.step_size = 9 + 6 * (J - 1) + 3 * E
         self.size = self.step_size * len(steps)
-        self._batches = {}
+        self._bufs = {}
 
     def norm(self):
         """(mean, std, fixed): every entry starts at 0 / 1 and is re-estimated."""
@@ -135,9 +129,8 @@ class TargetFrames:
         out = np.empty((K, self.size), np.float32)
         if not self.steps:
             return out
-        rot_h, quat_h = np.zeros((K, 3, 3)), np.zeros((K, 4, 4))
+        ref, rot_h, quat_h = self._buffers(K)
         heading_frames(root_rot, rot_h, quat_h)
-        ref = self._batch(K)
         drift = self.reference.cycle_delta
         for i, dt in enumerate(self.offsets):
             cycles = ref.sample(times + dt)
@@ -151,10 +144,11 @@ class TargetFrames:
             frame[:, 3 + 6 * J :] = ref.ee_rel.reshape(K, -1)
         return out
 
-    def _batch(self, K):
-        if K not in self._batches:
-            self._batches[K] = self.reference.batch(K)
-        return self._batches[K]
+    def _buffers(self, K):
+        """(reference batch, heading matrices [K, 3, 3], heading quaternion matrices [K, 4, 4])."""
+        if K not in self._bufs:
+            self._bufs[K] = (self.reference.batch(K), np.zeros((K, 3, 3)), np.zeros((K, 4, 4)))
+        return self._bufs[K]
 
 
 def _six_d(q):
