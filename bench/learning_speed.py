@@ -117,6 +117,12 @@ CONFIGS = {
         "relative targets + exp-map actions + the reference 1, 2 and 3 control steps ahead in the "
         "observation (MimicKit's DeepMimic env, tar_obs_steps [1, 2, 3], spec 4.3)",
     ),
+    "relative_exp_map_adaptive": (
+        {"pd_targets": "relative", "action_rotation": "exp_map", "start_sampling": "adaptive"},
+        {},
+        "relative targets + exp-map actions + training starts drawn by recent failure (BeyondMimic's "
+        "adaptive sampling, Liao et al. 2025; mimic/envs/starts.py)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }

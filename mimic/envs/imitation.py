@@ -7,8 +7,9 @@ mimic.envs.reward); the observation its DM-2019 state (mimic.envs.observation); 
 axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``action_rotation=
 'exp_map'`` (DM-2021's ball-joint actions), ``obs_rotation='6d'`` (DM-2021's 6-D rotations in the
 observation) and ``pd_targets='relative'`` (targets relative to the reference pose of the next
-control step; ``residual_scale`` shrinks or widens their range) and ``target_obs_steps``
-(MimicKit's target observation: the reference at those future control steps, appended).
+control step; ``residual_scale`` shrinks or widens their range), ``target_obs_steps``
+(MimicKit's target observation: the reference at those future control steps, appended) and
+``start_sampling='adaptive'`` (training starts drawn by recent failure, mimic.envs.starts).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
@@ -43,6 +44,7 @@ from mimic.envs import kernels
 from mimic.envs.action import ActionMap
 from mimic.envs.observation import ObservationBuilder, TargetFrames
 from mimic.envs.reward import REWARD_TERMS, ImitationReward
+from mimic.envs.starts import START_SAMPLING, AdaptiveStarts
 from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip
 from mimic.kinematics.fk import lowest_point
@@ -85,12 +87,10 @@ class ImitationTask:
         residual_scale=1.0,
         obs_rotation="quat",
         target_obs_steps=(),
+        start_sampling="uniform",
     ):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+        _check_episode_options(mode, start_sampling, anneal_samples)
         _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
-        if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
-            raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
         self.substeps = _substeps(sim_rate, control_rate)
         self.num = K = int(num)
         motion_path = resolve_motion(motion)
@@ -109,6 +109,9 @@ class ImitationTask:
         self.control_dt = 1.0 / control_rate
 
         self.reference = ReferenceMotion(self.clip)
+        # training starts drawn by recent failure (test episodes keep DeepMimic's uniform draw)
+        adaptive = start_sampling == "adaptive" and mode == "train" and self.rsi
+        self.starts = AdaptiveStarts(self.clip.duration, self.clip.loop) if adaptive else None
         self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
         self.observer = ObservationBuilder(self.character, obs_rotation)
         self.targets = TargetFrames(self.character, self.reference, target_obs_steps, self.control_dt)
@@ -176,6 +179,8 @@ class ImitationTask:
         return self.initial_time_limit + lam * (self.time_limit - self.initial_time_limit)
 
     def start_time(self, rng) -> float:
+        if self.starts is not None:
+            return self.starts.sample(rng)
         return float(rng.uniform(0.0, self.clip.duration)) if self.rsi else 0.0
 
     # ------------------------------------------------------------------ episodes
@@ -268,6 +273,8 @@ class ImitationTask:
             reward[dead] = 0.0
             terms[dead] = 0.0
         terminated, truncated, clip_end = self._episode_ends(dead)
+        if self.starts is not None:
+            self._record_starts(moving, terminated | truncated, dead)
         info = {
             "reward_terms": terms,
             "time": self.time.copy(),
@@ -317,6 +324,12 @@ class ImitationTask:
         truncated &= ~terminated
         return terminated, truncated, clip_end
 
+    def _record_starts(self, moving, ended, dead):
+        """Tell the adaptive start draw how the episodes that ended this step went."""
+        for k in moving:
+            if ended[k]:
+                self.starts.record(self.start[k], bool(dead[k]))
+
     def _actuate(self, actions, moving):
         """Run the physics of the ``moving`` characters through one control step."""
         if self._ref_next is None:
@@ -361,6 +374,15 @@ def _substeps(sim_rate, control_rate) -> int:
     if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
         raise ValueError(f"sim_rate {sim_rate} must be a multiple of control_rate {control_rate}")
     return int(round(substeps))
+
+
+def _check_episode_options(mode, start_sampling, anneal_samples):
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if start_sampling not in START_SAMPLING:
+        raise ValueError(f"start_sampling must be one of {START_SAMPLING}, not {start_sampling!r}")
+    if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
+        raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
 
 
 def _check_positive(**values):
