@@ -118,7 +118,12 @@ class ImitationTask:
         self.obs_size = self.observer.size + self.targets.size
         self.reward_fn = ImitationReward(self.character, reward_weights, reward_scales)
         self.fall_mask = self.character.fall_contact_for_clip(self.clip.name)
-        # the compiled twins of action/reward/observation when built (mimic/envs/kernels.py)
+        self._use_kernels()
+        self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
+        self._allocate_state(K)
+
+    def _use_kernels(self):
+        """The compiled twins of action/reward/observation when built (mimic/envs/kernels.py)."""
         if kernels.available():
             self._compiled = kernels.CompiledImitation(self.reward_fn, self.observer, self.reference)
         else:
@@ -127,8 +132,6 @@ class ImitationTask:
             self._to_targets = kernels.CompiledActionMap(self.action_map).to_targets
         else:
             self._to_targets = self.action_map.to_targets
-        self.max_episode_return = self.time_limit * control_rate  # per-step reward <= 1
-        self._allocate_state(K)
 
     def _allocate_state(self, K: int):
         """The per-character episode state and reference buffers, for K characters."""
