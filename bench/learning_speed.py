@@ -123,6 +123,12 @@ CONFIGS = {
         "relative targets + exp-map actions + training starts drawn by recent failure (BeyondMimic's "
         "adaptive sampling, Liao et al. 2025; mimic/envs/starts.py)",
     ),
+    "relative_exp_map_g99": (
+        {"pd_targets": "relative", "action_rotation": "exp_map"},
+        {"discount": 0.99},
+        "relative targets + exp-map actions + discount 0.99 (a 3.3 s horizon instead of 0.67 s: "
+        "MimicKit's AWR and PPO agents, spec 8.2; the take-off decides the landing half a second on)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }
