@@ -129,6 +129,12 @@ CONFIGS = {
         "relative targets + exp-map actions + discount 0.99 (a 3.3 s horizon instead of 0.67 s: "
         "MimicKit's AWR and PPO agents, spec 8.2; the take-off decides the landing half a second on)",
     ),
+    "relative_exp_map_std0.1": (
+        {"pd_targets": "relative", "action_rotation": "exp_map"},
+        {"action_std": 0.1},
+        "relative targets + exp-map actions + twice the exploration noise (std_0.1 is 1.4x at 1M "
+        "on absolute targets)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }
