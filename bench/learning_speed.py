@@ -132,7 +132,7 @@ CONFIGS = {
     "relative_exp_map_std0.1": (
         {"pd_targets": "relative", "action_rotation": "exp_map"},
         {"action_std": 0.1},
-        "relative targets + exp-map actions + twice the exploration noise (std_0.1 is 1.4x at 1M on absolute targets)",
+        "relative targets + exp-map actions + twice the exploration noise (std_0.1 on top of them)",
     ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),

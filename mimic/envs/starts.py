@@ -75,8 +75,7 @@ class AdaptiveStarts:
 
     def sample(self, rng: np.random.Generator) -> float:
         """A start time: a bin by :meth:`probabilities`, then uniform within it."""
-        b = int(np.searchsorted(np.cumsum(self._p), rng.uniform(), side="right"))
-        b = min(b, self.bins - 1)
+        b = int(rng.choice(self.bins, p=self._p))
         return (b + rng.uniform()) * self.duration / self.bins
 
     def _weights(self) -> np.ndarray:
