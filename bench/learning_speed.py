@@ -134,6 +134,12 @@ CONFIGS = {
         {"action_std": 0.1},
         "relative targets + exp-map actions + twice the exploration noise (std_0.1 on top of them)",
     ),
+    "relative_exp_map_std0.1_track0.5": (
+        {"pd_targets": "relative", "action_rotation": "exp_map", "tracking_termination": 0.5},
+        {"action_std": 0.1},
+        "relative_exp_map_std0.1 + training episodes end once the root or an end effector is 0.5 m off "
+        "the reference (MimicKit's pose termination, 1 m on every body; PHC 0.25 m; mimic/envs/tracking.py)",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }

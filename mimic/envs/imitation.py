@@ -9,12 +9,17 @@ axis-angle PD targets (mimic.envs.action). Options that are not DeepMimic's: ``a
 observation) and ``pd_targets='relative'`` (targets relative to the reference pose of the next
 control step; ``residual_scale`` shrinks or widens their range), ``target_obs_steps``
 (MimicKit's target observation: the reference at those future control steps, appended) and
-``start_sampling='adaptive'`` (training starts drawn by recent failure, mimic.envs.starts).
+``start_sampling='adaptive'`` (training starts drawn by recent failure, mimic.envs.starts) and
+``tracking_termination=d`` (training episodes end once the root or an end effector is more than d m
+from the reference, mimic.envs.tracking).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
 * ``terminated`` with ``info["clip_end"]``: a non-looping clip reached its end;
 * ``terminated`` with ``info["sim_unstable"]``: the physics produced non-finite values;
+* ``terminated`` with ``info["deviated"]``: with ``tracking_termination`` set, a training
+  episode's root or end effector drifted beyond that distance from the reference (the step keeps
+  its reward; test episodes never end this way, so tests compare like with like);
 * ``truncated``: the time limit (20 s in test mode; in training annealed from 0.5 s to 20 s over the
   first ``anneal_samples`` samples as (samples / anneal_samples)^4, as DeepMimic does).
 
@@ -45,6 +50,7 @@ from mimic.envs.action import ActionMap
 from mimic.envs.observation import ObservationBuilder, TargetFrames
 from mimic.envs.reward import REWARD_TERMS, ImitationReward
 from mimic.envs.starts import START_SAMPLING, AdaptiveStarts
+from mimic.envs.tracking import TrackingTermination
 from mimic.kinematics.character import load_character
 from mimic.kinematics.clip import load_clip
 from mimic.kinematics.fk import lowest_point
@@ -88,6 +94,7 @@ class ImitationTask:
         obs_rotation="quat",
         target_obs_steps=(),
         start_sampling="uniform",
+        tracking_termination=0.0,
     ):
         _check_episode_options(mode, start_sampling, anneal_samples)
         _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
@@ -112,6 +119,7 @@ class ImitationTask:
         # training starts drawn by recent failure (test episodes keep DeepMimic's uniform draw)
         adaptive = start_sampling == "adaptive" and mode == "train" and self.rsi
         self.starts = AdaptiveStarts(self.clip.duration, self.clip.loop) if adaptive else None
+        self.tracking = _tracking_termination(tracking_termination, self.character, mode, self.kinematic)
         self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
         self.observer = ObservationBuilder(self.character, obs_rotation)
         self.targets = TargetFrames(self.character, self.reference, target_obs_steps, self.control_dt)
@@ -275,9 +283,10 @@ class ImitationTask:
         if dead.any():
             reward[dead] = 0.0
             terms[dead] = 0.0
-        terminated, truncated, clip_end = self._episode_ends(dead)
+        deviated = self._deviations(dead)
+        terminated, truncated, clip_end = self._episode_ends(dead | deviated)
         if self.starts is not None:
-            self._record_starts(moving, terminated | truncated, dead)
+            self._record_starts(moving, terminated | truncated, dead | deviated)
         info = {
             "reward_terms": terms,
             "time": self.time.copy(),
@@ -285,8 +294,15 @@ class ImitationTask:
             "fallen": fallen,
             "clip_end": clip_end,
             "sim_unstable": unstable,
+            "deviated": deviated,
         }
         return obs, reward, terminated, truncated, info
+
+    def _deviations(self, dead):
+        """[K] which living characters drifted beyond the tracking termination's distance."""
+        if self.tracking is None:
+            return np.zeros(self.num, dtype=bool)
+        return self.tracking(self.state_ext, self.ref, self.ref_root) & ~dead
 
     def _observe_characters(self, active, moving):
         """Refresh the link states of the ``moving`` characters (kinematic playback first puts
@@ -377,6 +393,14 @@ def _substeps(sim_rate, control_rate) -> int:
     if abs(substeps - round(substeps)) > 1e-9 or substeps < 1:
         raise ValueError(f"sim_rate {sim_rate} must be a multiple of control_rate {control_rate}")
     return int(round(substeps))
+
+
+def _tracking_termination(distance, character, mode, kinematic):
+    """The tracking termination of a training task (None when off, in test mode or in playback)."""
+    if isinstance(distance, (int, float)) and not isinstance(distance, bool) and distance == 0:
+        return None
+    check = TrackingTermination(character, distance)  # refuses a bad distance in any mode
+    return check if mode == "train" and not kinematic else None
 
 
 def _check_episode_options(mode, start_sampling, anneal_samples):
@@ -519,6 +543,7 @@ class ImitationEnv(_TaskAttributes, gym.Env):
                 "phase": float(info["phase"][0]),
                 "fallen": bool(info["fallen"][0]),
                 "clip_end": bool(info["clip_end"][0]),
+                "deviated": bool(info["deviated"][0]),
                 "sim_unstable": bool(info["sim_unstable"][0]),
             },
         )
@@ -613,6 +638,7 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
             "reward_terms": info["reward_terms"],
             "fallen": info["fallen"],
             "clip_end": info["clip_end"],
+            "deviated": info["deviated"],
             "sim_unstable": info["sim_unstable"],
             "time": info["time"],
             "phase": info["phase"],
@@ -621,7 +647,7 @@ class ImitationVectorEnv(_TaskAttributes, gym.vector.VectorEnv):
             obs[idle] = self._obs[idle]
             reward[idle] = 0.0
             infos["reward_terms"][idle] = 0.0
-            for a in (term, trunc, infos["fallen"], infos["clip_end"], infos["sim_unstable"]):
+            for a in (term, trunc, infos["fallen"], infos["clip_end"], infos["deviated"], infos["sim_unstable"]):
                 a[idle] = False
         done = term | trunc
         if disabled:
