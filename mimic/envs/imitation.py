@@ -284,9 +284,10 @@ class ImitationTask:
             reward[dead] = 0.0
             terms[dead] = 0.0
         deviated = self._deviations(dead)
-        terminated, truncated, clip_end = self._episode_ends(dead | deviated)
+        failed = dead | deviated
+        terminated, truncated, clip_end = self._episode_ends(failed)
         if self.starts is not None:
-            self._record_starts(moving, terminated | truncated, dead | deviated)
+            self._record_starts(moving, terminated | truncated, failed)
         info = {
             "reward_terms": terms,
             "time": self.time.copy(),
@@ -397,7 +398,7 @@ def _substeps(sim_rate, control_rate) -> int:
 
 def _tracking_termination(distance, character, mode, kinematic):
     """The tracking termination of a training task (None when off, in test mode or in playback)."""
-    if isinstance(distance, (int, float)) and not isinstance(distance, bool) and distance == 0:
+    if distance == 0 and not isinstance(distance, bool):
         return None
     check = TrackingTermination(character, distance)  # refuses a bad distance in any mode
     return check if mode == "train" and not kinematic else None
