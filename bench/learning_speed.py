@@ -140,6 +140,18 @@ CONFIGS = {
         "relative_exp_map_std0.1 + training episodes end once the root or an end effector is 0.5 m off "
         "the reference (MimicKit's pose termination, 1 m on every body; PHC 0.25 m; mimic/envs/tracking.py)",
     ),
+    "relative_assist10": (
+        {"pd_targets": "relative", "assist": 10.0, "assist_anneal_samples": 500000},
+        {},
+        "relative targets + a root spring-damper towards the reference (10/s, critically damped) in "
+        "training episodes, annealed to nothing over the first 0.5M samples (the virtual assistant of "
+        "Yu, Turk & Liu 2018; mimic/envs/assist.py); tests are never assisted",
+    ),
+    "assist10": (
+        {"assist": 10.0, "assist_anneal_samples": 500000},
+        {},
+        "DeepMimic's absolute targets + the same annealed root assistant",
+    ),
     "std_0.1": ({}, {"action_std": 0.1}, "twice the exploration noise"),
     "half_steps": ({}, {"actor_steps": 100, "critic_steps": 50}, "half the update-to-data ratio"),
 }

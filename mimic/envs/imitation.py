@@ -11,7 +11,9 @@ control step; ``residual_scale`` shrinks or widens their range), ``target_obs_st
 (MimicKit's target observation: the reference at those future control steps, appended) and
 ``start_sampling='adaptive'`` (training starts drawn by recent failure, mimic.envs.starts) and
 ``tracking_termination=d`` (training episodes end once the root or an end effector is more than d m
-from the reference, mimic.envs.tracking).
+from the reference, mimic.envs.tracking) and ``assist=w`` (a root spring-damper of natural
+frequency w pulling the root towards the reference in training episodes, annealed to nothing over
+``assist_anneal_samples``: the virtual assistant of Yu et al. 2018, mimic.envs.assist).
 
 Episode ends:
 * ``terminated`` with ``info["fallen"]``: a fall-contact body touched the ground (reward 0 that step);
@@ -47,6 +49,7 @@ from gymnasium.vector.utils import batch_space
 
 from mimic.envs import kernels
 from mimic.envs.action import ActionMap
+from mimic.envs.assist import root_assist
 from mimic.envs.observation import ObservationBuilder, TargetFrames
 from mimic.envs.reward import REWARD_TERMS, ImitationReward
 from mimic.envs.starts import START_SAMPLING, AdaptiveStarts
@@ -95,6 +98,8 @@ class ImitationTask:
         target_obs_steps=(),
         start_sampling="uniform",
         tracking_termination=0.0,
+        assist=0.0,
+        assist_anneal_samples=1e6,
     ):
         _check_episode_options(mode, start_sampling, anneal_samples)
         _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
@@ -120,6 +125,7 @@ class ImitationTask:
         adaptive = start_sampling == "adaptive" and mode == "train" and self.rsi
         self.starts = AdaptiveStarts(self.clip.duration, self.clip.loop) if adaptive else None
         self.tracking = _tracking_termination(tracking_termination, self.character, mode, self.kinematic)
+        self.assist = root_assist(assist, assist_anneal_samples, self.character, mode, self.kinematic)
         self.action_map = ActionMap(self.character, action_rotation, pd_targets, residual_scale)
         self.observer = ObservationBuilder(self.character, obs_rotation)
         self.targets = TargetFrames(self.character, self.reference, target_obs_steps, self.control_dt)
@@ -149,8 +155,10 @@ class ImitationTask:
         self._ref_one = self.reference.batch(1)
         # relative PD targets: the reference pose one control step ahead
         self._ref_next = self.reference.batch(K) if self.action_map.relative else None
+        self._ref_now = self.reference.batch(K) if self.assist is not None else None  # the assistant's
         self.time = np.zeros(K)
         self.start = np.zeros(K)
+        self.assist_strength = np.zeros(K)  # the assistant's strength, fixed per episode
         self.limit = np.full(K, self.time_limit)
         self.deadline = np.full(K, self.time_limit)  # start + limit, less a rounding margin
         self.cycle = np.zeros(K, dtype=np.int64)
@@ -200,6 +208,8 @@ class ImitationTask:
         one = self._ref_one
         self.time[k] = self.start[k] = t0
         self.limit[k] = self.episode_time_limit()
+        if self.assist is not None:
+            self.assist_strength[k] = self.assist.strength(self.samples)
         self.deadline[k] = t0 + self.limit[k] - 1e-9
         self.root_offset[k] = 0.0
         self.cycle[k] = one.sample(self.time[k : k + 1])[0]
@@ -358,6 +368,13 @@ class ImitationTask:
             self._ref_next.sample(self.time + self.control_dt)
             targets = self._to_targets(actions, self._ref_next)
         sims, substeps = self.sims, self.substeps
+        if self.assist is not None and self.assist_strength.any():
+            self._ref_now.sample(self.time)  # self.ref's rows are stale just after a reset
+            force, point = self.assist.force(self.state_ext[:, 0], self._ref_now, self.ref_root, self.assist_strength)
+            for k in moving:
+                push = (force[k], point[k]) if self.assist_strength[k] > 0 else None
+                sims[k].step_stable_pd(targets[k], substeps, push)
+            return
         for k in moving:
             sims[k].step_stable_pd(targets[k], substeps)
 

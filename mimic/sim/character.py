@@ -110,11 +110,18 @@ class SimCharacter:
                 pb.setJointMotorControl2(self.body, j, pb.VELOCITY_CONTROL, force=0, physicsClientId=cid)
 
     # ----------------------------------------------------------------- control
-    def step_stable_pd(self, targets, substeps: int):
+    def step_stable_pd(self, targets, substeps: int, push=None):
         """Run ``substeps`` physics steps, issuing the stable-PD targets (per actuated joint: xyzw
         quaternion or [angle]) before each: pybullet consumes the command in one step. The hot
-        loop of every control step, so functions and arguments are bound to locals once."""
+        loop of every control step, so functions and arguments are bound to locals once.
+
+        ``push`` (optional): (force, point), world-frame 3-vectors, an external force on the root
+        body at ``point``, re-applied before every physics step (pybullet clears external forces
+        after each step)."""
         set_pd, step = self._set_pd, self._step
+        if push is not None:
+            self._step_pushed(targets, substeps, push)
+            return
         body, joints, mode = self.body, self.actuated, pb.STABLE_PD_CONTROL
         vel, forces, kp, kd, cid = self.zero_vel, self.max_forces, self.kp, self.kd, self.client
         for _ in range(substeps):
@@ -130,6 +137,13 @@ class SimCharacter:
                 physicsClientId=cid,
             )
             step(physicsClientId=cid)
+
+    def _step_pushed(self, targets, substeps: int, push):
+        cid, body = self.client, self.body
+        force, point = (list(map(float, v)) for v in push)
+        for _ in range(substeps):
+            pb.applyExternalForce(body, 0, force, point, pb.WORLD_FRAME, physicsClientId=cid)
+            self.step_stable_pd(targets, 1)
 
     # ----------------------------------------------------------------- state
     def query(self):
