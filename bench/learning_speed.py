@@ -147,6 +147,13 @@ CONFIGS = {
         "training episodes, annealed to nothing over the first 0.5M samples (the virtual assistant of "
         "Yu, Turk & Liu 2018; mimic/envs/assist.py); tests are never assisted",
     ),
+    "relative_beta0.5": (
+        {"pd_targets": "relative"},
+        {"temperature": 0.5},
+        "relative targets + half AWR's temperature on the standardised advantages, exp(A/0.5): "
+        "the regression target leans harder on the better actions (Peng et al. 2019, eq. 10; "
+        "4x the actor step did not help, so the step is not what limits the update)",
+    ),
     "assist10": (
         {"assist": 10.0, "assist_anneal_samples": 500000},
         {},
