@@ -154,6 +154,12 @@ CONFIGS = {
         "the regression target leans harder on the better actions (Peng et al. 2019, eq. 10; "
         "4x the actor step did not help, so the step is not what limits the update)",
     ),
+    "relative_beta0.25": (
+        {"pd_targets": "relative"},
+        {"temperature": 0.25},
+        "relative targets + a quarter of AWR's temperature (the dose after relative_beta0.5; "
+        "standardised advantages above 1 are then near the weight clip of 50)",
+    ),
     "assist10": (
         {"assist": 10.0, "assist_anneal_samples": 500000},
         {},
