@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The spinkick run on the GPU machine (16 cores, one H200, Python 3.12; ../shared/gpu/README.md),
-# as one device call: build pybullet there, then train spinkick with the best measured option
-# (relative PD targets with twice the gradient steps, bench/results/learning_speed) for MINUTES,
+# as one device call: build pybullet there, then train spinkick with relative PD targets and twice
+# the gradient steps (the best 1M screen when this was written; AWR temperature 0.25 has led since,
+# bench/results/learning_speed: add --temperature 0.25 once it has held to 3M) for MINUTES,
 # continuing from runs/gpu_spinkick/ when a previous call left a checkpoint there, and leave
-# model.pt (no replay buffer: about 12 MB) and log.csv in $OUT to be committed back to that folder.
+# model.pt (no replay buffer: 14.8 MB) and log.csv in $OUT to be committed back to that folder.
 #
 # Prepare once, on the CPU machine, in the checkout:
 #   echo /.gpu/ >> .git/info/exclude

@@ -368,15 +368,17 @@ class ImitationTask:
             self._ref_next.sample(self.time + self.control_dt)
             targets = self._to_targets(actions, self._ref_next)
         sims, substeps = self.sims, self.substeps
-        if self.assist is not None and self.assist_strength.any():
-            self._ref_now.sample(self.time)  # self.ref's rows are stale just after a reset
-            force, point = self.assist.force(self.state_ext[:, 0], self._ref_now, self.ref_root, self.assist_strength)
-            for k in moving:
-                push = (force[k], point[k]) if self.assist_strength[k] > 0 else None
-                sims[k].step_stable_pd(targets[k], substeps, push)
-            return
+        pushes = self._assist_pushes()
         for k in moving:
-            sims[k].step_stable_pd(targets[k], substeps)
+            sims[k].step_stable_pd(targets[k], substeps, pushes[k] if pushes else None)
+
+    def _assist_pushes(self):
+        """Per character, the assistant's (force, point) or None; None when nobody is assisted."""
+        if self.assist is None or not self.assist_strength.any():
+            return None
+        self._ref_now.sample(self.time)  # self.ref's rows are stale just after a reset
+        force, point = self.assist.force(self.state_ext[:, 0], self._ref_now, self.ref_root, self.assist_strength)
+        return [(f, p) if a > 0 else None for f, p, a in zip(force, point, self.assist_strength)]
 
     def _advance_reference(self):
         """Sample the reference at the characters' clocks and place its root in the world;
