@@ -160,6 +160,18 @@ CONFIGS = {
         "relative targets + a quarter of AWR's temperature (the dose after relative_beta0.5; "
         "standardised advantages above 1 are then near the weight clip of 50)",
     ),
+    "relative_beta0.1": (
+        {"pd_targets": "relative"},
+        {"temperature": 0.1},
+        "relative targets + a tenth of AWR's temperature (the dose after relative_beta0.25: advantages "
+        "above 0.4 standard deviations hit the weight clip, close to filtered behaviour cloning of the "
+        "better actions, as in Wang et al. 2020, CRR's binary filter)",
+    ),
+    "relative_exp_map_beta0.25": (
+        {"pd_targets": "relative", "action_rotation": "exp_map"},
+        {"temperature": 0.25},
+        "relative targets + exp-map actions + a quarter of AWR's temperature (the two best single options)",
+    ),
     "assist10": (
         {"assist": 10.0, "assist_anneal_samples": 500000},
         {},
