@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The spinkick run on the GPU machine (16 cores, one H200, Python 3.12; ../shared/gpu/README.md),
-# as one device call: build pybullet there, then train spinkick with relative PD targets, AWR
-# temperature 0.25 (the best option on two seeds, bench/results/learning_speed) and twice the
-# gradient steps (1.12x on relative targets at 1M, and nearly free where the learner has a GPU) for MINUTES,
+# as one device call: build pybullet there, then train spinkick for MINUTES with
+# args/humanoid_spinkick_relative.txt (relative PD targets and AWR temperature 0.25, the best
+# option on two seeds, bench/results/learning_speed) and twice the gradient steps (1.12x on
+# relative targets at 1M, and nearly free where the learner has a GPU),
 # continuing from runs/gpu_spinkick/ when a previous call left a checkpoint there, and leave
 # model.pt (no replay buffer: 14.8 MB) and log.csv in $OUT to be committed back to that folder.
 #
@@ -41,8 +42,7 @@ if [ -f "$SAVED/model.pt" ]; then
     cp "$SAVED/model.pt" "$SAVED/log.csv" "$RUN/"
 fi
 # SIGINT at the deadline: the trainer finishes its iteration, writes model.pt atomically and exits
-timeout -s INT -k 60 "$((MINUTES * 60))" python3 mimic/train.py --arg_file args/humanoid_spinkick.txt \
-    --env_kwargs '{mode: train, pd_targets: relative}' --temperature 0.25 \
+timeout -s INT -k 60 "$((MINUTES * 60))" python3 mimic/train.py --arg_file args/humanoid_spinkick_relative.txt \
     --actor_steps 400 --critic_steps 200 \
     --seed 0 --output_dir "$RUN" --on_existing resume --save_buffer false --plot_every 0 \
     2>&1 | tee "$OUT/train.txt" || true

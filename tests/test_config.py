@@ -84,6 +84,25 @@ def test_every_shipped_args_file_parses(path):
     assert s.to_dict()["run"]["max_samples"] == 10
 
 
+def test_the_fast_spinkick_file_is_the_benchmarks_leading_configuration():
+    """args/humanoid_spinkick_relative.txt is what bench/learning_speed.py measured as relative_beta0.25."""
+    sys.path.insert(0, os.path.join(REPO, "bench"))
+    learning_speed = importlib.import_module("learning_speed")
+    env_kwargs, agent, _ = learning_speed.CONFIGS["relative_beta0.25"]
+    measured = parse_args(
+        [
+            "--arg_file",
+            os.path.join(REPO, learning_speed.ARG_FILE),
+            "--env_kwargs",
+            str({"mode": "train", **env_kwargs}),
+        ]
+        + [f"--{key}={value}" for key, value in agent.items()]
+    ).to_dict()
+    shipped = parse_args(["--arg_file", os.path.join(REPO, "args", "humanoid_spinkick_relative.txt")]).to_dict()
+    assert shipped["run"].pop("output_dir") != measured["run"].pop("output_dir")
+    assert shipped == measured
+
+
 def test_the_typed_settings_keep_the_args_file_layout():
     s = parse_args(
         [
