@@ -172,6 +172,14 @@ CONFIGS = {
         {"temperature": 0.25},
         "relative targets + exp-map actions + a quarter of AWR's temperature (the two best single options)",
     ),
+    "relative_beta0.25_step_matched": (
+        {"pd_targets": "relative"},
+        {"temperature": 0.25, "actor_lr": 2.4e-7},
+        "relative_beta0.25 with the actor step divided by 6.2, the ratio of its mean AWR weight to "
+        "temperature 1's (Weight_Mean 9.6 against 1.54 over 0.4M-1M in the logs), so that a gradient "
+        "step is as large on average as at temperature 1: does 0.25 help by preferring the better "
+        "actions, or by a larger step (relative_lr4 suggests not the step)",
+    ),
     "assist10": (
         {"assist": 10.0, "assist_anneal_samples": 500000},
         {},
