@@ -180,6 +180,13 @@ CONFIGS = {
         "step is as large on average as at temperature 1: does 0.25 help by preferring the better "
         "actions, or by a larger step (relative_lr4 suggests not the step)",
     ),
+    "relative_beta0.25_utd2": (
+        {"pd_targets": "relative"},
+        {"temperature": 0.25, "actor_steps": 400, "critic_steps": 200},
+        "relative_beta0.25 + twice the gradient steps per sample (relative_utd2, 1.12x at 1M on its "
+        "own): the two options on top of relative targets that helped, and the setting "
+        "bench/gpu_spinkick.sh trains with",
+    ),
     "assist10": (
         {"assist": 10.0, "assist_anneal_samples": 500000},
         {},
