@@ -11,6 +11,7 @@ import imageio.v2 as iio
 import numpy as np
 import torch
 
+from mimic.cli.argfile import parse_args
 from mimic.evaluation import evaluate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -25,6 +26,19 @@ def test_shipped_walk_is_a_small_policy_only_cpu_checkpoint():
     tensors = [t for part in ("actor", "critic", "obs_normalizer") for t in s[part].values()]
     assert tensors and all(t.device.type == "cpu" and torch.isfinite(t).all() for t in tensors)
     assert s["env_id"] == "mimic/Humanoid-v0" and s["env_kwargs"]["motion"] == "humanoid3d_walk"
+
+
+def test_shipped_walk_was_trained_with_the_args_file_its_readme_names():
+    """pretrained/README.md and args/humanoid_walk_relative.txt say the policy was trained with that
+    file: the checkpoint's recorded task and agent overrides are the file's (thread counts aside,
+    which do not change what is learned)."""
+    recorded = torch.load(POLICY, map_location="cpu", weights_only=True)["settings"]
+    named = parse_args(["--arg_file", str(REPO / "args" / "humanoid_walk_relative.txt")]).to_dict()
+    overrides = {k: v for k, v in recorded["agent_overrides"].items() if not k.endswith("threads")}
+    assert recorded["task"] == named["task"]
+    assert overrides == named["agent_overrides"]
+    assert recorded["run"]["agent_config"] == named["run"]["agent_config"]
+    assert recorded["run"]["seed"] == named["run"]["seed"]
 
 
 def test_shipped_walk_views_headless_as_the_readme_says(tmp_path):
