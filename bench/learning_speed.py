@@ -18,6 +18,7 @@ with the same command. ``report`` reads the logs and writes, under --out:
 
     python bench/learning_speed.py run --configs deepmimic relative --seeds 0 --max_samples 1000000
     python bench/learning_speed.py report [--runs output/learning_speed] [--out bench/results/learning_speed]
+    python bench/learning_speed.py fork --source relative_s1 --iteration 230 --config relative_beta0.25
     python bench/learning_speed.py list
 """
 
@@ -172,6 +173,14 @@ CONFIGS = {
         {"temperature": 0.25},
         "relative targets + exp-map actions + a quarter of AWR's temperature (the two best single options)",
     ),
+    "relative_exp_map_beta0.25_no_anneal": (
+        {"pd_targets": "relative", "action_rotation": "exp_map", "anneal_samples": 0},
+        {"temperature": 0.25},
+        "relative_exp_map_beta0.25 with 20 s training episodes instead of DeepMimic's curriculum, "
+        "(samples / 32M)^4 of the way from 0.5 s to 20 s, which keeps them at 0.5 s for all of the "
+        "first 3M samples while test episodes outgrow it by 1M; forked from relative_exp_map_beta0.25 "
+        "at 1M (the fork command) so that only the episode length differs from there on",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},
@@ -256,6 +265,31 @@ def run(args) -> None:
     report(args)
     if failed:
         sys.exit(f"learning_speed: error: runs failed: {', '.join(failed)}; see their .log files")
+
+
+def fork(args) -> None:
+    """Start run ``CONFIG_sSEED`` from iteration ``--iteration`` of run ``--source`` (its periodic
+    snapshot ``model_NNNNNN.pt`` and its log up to there), so that ``run`` continues it under
+    CONFIG: a controlled branch, the two runs sharing every sample before the fork."""
+    if args.config not in CONFIGS:
+        sys.exit(f"learning_speed: error: unknown configuration {args.config!r} (known: {', '.join(CONFIGS)})")
+    src = os.path.join(args.runs, args.source)
+    snapshot = os.path.join(src, f"model_{args.iteration:06d}.pt")
+    if not os.path.isfile(snapshot):
+        have = sorted(f for f in os.listdir(src) if f.startswith("model_")) if os.path.isdir(src) else []
+        sys.exit(f"learning_speed: error: {snapshot}: no such snapshot (there: {', '.join(have) or 'none'})")
+    seed = args.source.rsplit("_s", 1)[-1]
+    if not seed.isdigit():
+        sys.exit(f"learning_speed: error: {args.source!r} is not a run name CONFIG_sSEED")
+    dst = os.path.join(args.runs, run_name(args.config, int(seed)))
+    if os.path.exists(dst):
+        sys.exit(f"learning_speed: error: {dst} exists; a fork starts a new run folder")
+    os.makedirs(dst + ".tmp")
+    shutil.copyfile(snapshot, os.path.join(dst + ".tmp", "model.pt"))
+    # the logger keeps the rows before the resumed iteration and drops the rest on resume
+    shutil.copyfile(os.path.join(src, "log.csv"), os.path.join(dst + ".tmp", "log.csv"))
+    os.replace(dst + ".tmp", dst)
+    print(f"[learning_speed] {dst}: forked from {snapshot}; continue with: run --configs {args.config} --seeds {seed}")
 
 
 def _at(log: dict, mark: int, tests: int = 1) -> tuple:
@@ -420,6 +454,11 @@ def main() -> None:
             s.add_argument("--configs", nargs="+", default=[BASELINE, "relative"])
             s.add_argument("--seeds", nargs="+", type=int, default=[0])
             s.add_argument("--max_samples", type=int, default=1_000_000)
+    s = sub.add_parser("fork", help="start a run of one configuration from a snapshot of another")
+    s.add_argument("--runs", default=os.path.join(REPO, "output", "learning_speed"))
+    s.add_argument("--source", required=True, help="run folder name, e.g. relative_exp_map_beta0.25_s1")
+    s.add_argument("--iteration", type=int, required=True, help="its snapshot model_NNNNNN.pt to start from")
+    s.add_argument("--config", required=True)
     sub.add_parser("list")
     args = p.parse_args()
     if args.cmd == "list":
@@ -427,6 +466,8 @@ def main() -> None:
             print(f"{name:20s} env {env_kwargs} agent {agent}: {source}")
     elif args.cmd == "run":
         run(args)
+    elif args.cmd == "fork":
+        fork(args)
     else:
         report(args)
 
