@@ -181,6 +181,13 @@ CONFIGS = {
         "first 3M samples while test episodes outgrow it by 1M; forked from relative_exp_map_beta0.25 "
         "at 1M (the fork command) so that only the episode length differs from there on",
     ),
+    "relative_exp_map_beta0.25_anneal1.5M": (
+        {"pd_targets": "relative", "action_rotation": "exp_map", "anneal_samples": 1_500_000},
+        {"temperature": 0.25},
+        "relative_exp_map_beta0.25 with DeepMimic's curriculum over 1.5M samples instead of 32M: "
+        "training episodes 0.74 s at 0.5M, 4.4 s at 1M and 20 s from 1.5M (from 0, the curriculum "
+        "the no_anneal fork suggests)",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},
