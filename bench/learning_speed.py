@@ -291,6 +291,7 @@ def fork(args) -> None:
     dst = os.path.join(args.runs, run_name(args.config, int(seed)))
     if os.path.exists(dst):
         sys.exit(f"learning_speed: error: {dst} exists; a fork starts a new run folder")
+    shutil.rmtree(dst + ".tmp", ignore_errors=True)  # left by a fork that was killed while copying
     os.makedirs(dst + ".tmp")
     shutil.copyfile(snapshot, os.path.join(dst + ".tmp", "model.pt"))
     # the logger keeps the rows before the resumed iteration and drops the rest on resume
@@ -453,16 +454,15 @@ def report(args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
-    for name in ("run", "report"):
+    for name in ("run", "report", "fork"):
         s = sub.add_parser(name)
         s.add_argument("--runs", default=os.path.join(REPO, "output", "learning_speed"))
-        s.add_argument("--out", default=os.path.join(REPO, "bench", "results", "learning_speed"))
+        if name != "fork":
+            s.add_argument("--out", default=os.path.join(REPO, "bench", "results", "learning_speed"))
         if name == "run":
             s.add_argument("--configs", nargs="+", default=[BASELINE, "relative"])
             s.add_argument("--seeds", nargs="+", type=int, default=[0])
             s.add_argument("--max_samples", type=int, default=1_000_000)
-    s = sub.add_parser("fork", help="start a run of one configuration from a snapshot of another")
-    s.add_argument("--runs", default=os.path.join(REPO, "output", "learning_speed"))
     s.add_argument("--source", required=True, help="run folder name, e.g. relative_exp_map_beta0.25_s1")
     s.add_argument("--iteration", type=int, required=True, help="its snapshot model_NNNNNN.pt to start from")
     s.add_argument("--config", required=True)
