@@ -188,6 +188,17 @@ CONFIGS = {
         "training episodes 0.74 s at 0.5M, 4.4 s at 1M and 20 s from 1.5M (from 0, the curriculum "
         "the no_anneal fork suggests)",
     ),
+    "relative_exp_map_beta0.25_step1M": (
+        {
+            "pd_targets": "relative",
+            "action_rotation": "exp_map",
+            "anneal_samples": 1_000_000,
+            "anneal_schedule": "step",
+        },
+        {"temperature": 0.25},
+        "relative_exp_map_beta0.25 with 0.5 s training episodes until 1M samples and 20 s from then on: "
+        "the no_anneal fork's schedule, run from 0",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},

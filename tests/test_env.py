@@ -520,6 +520,20 @@ def test_train_mode_episode_length_anneals():
     env.close()
 
 
+def test_step_schedule_holds_short_episodes_then_jumps_to_full_length():
+    env = make(kinematic=True, mode="train", anneal_samples=1000, anneal_schedule="step")
+    for samples, expected in ((0, 15), (999, 15), (1000, 600), (10**9, 600)):  # 0.5 s, then 20 s
+        env.reset(options={"time": 0.1, "total_samples": samples})
+        assert count_steps_to_end(env, 620) == (expected, False, True), samples
+    env.close()
+
+
+@pytest.mark.parametrize("schedule", ["linear", "", None])
+def test_unknown_anneal_schedule_is_refused(schedule):
+    with pytest.raises(ValueError, match="anneal_schedule"):
+        make(kinematic=True, mode="train", anneal_schedule=schedule)
+
+
 def test_same_seed_same_episode_different_seed_different_start():
     envs = [make(mode="test") for _ in range(3)]
     obs = [e.reset(seed=s) for e, s in zip(envs, (7, 7, 8))]

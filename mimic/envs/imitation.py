@@ -23,7 +23,8 @@ Episode ends:
   episode's root or end effector drifted beyond that distance from the reference (the step keeps
   its reward; test episodes never end this way, so tests compare like with like);
 * ``truncated``: the time limit (20 s in test mode; in training annealed from 0.5 s to 20 s over the
-  first ``anneal_samples`` samples as (samples / anneal_samples)^4, as DeepMimic does).
+  first ``anneal_samples`` samples as (samples / anneal_samples)^4, as DeepMimic does; with
+  ``anneal_schedule='step'``, 0.5 s until ``anneal_samples`` and 20 s from then on).
 
 Looping clips: the reference root advances by the clip's per-cycle drift (vertical part dropped),
 and at each cycle wrap the reference root x, z is re-synced to the simulated root (C++
@@ -64,6 +65,9 @@ from mimic.sim.link_state import JOINT_POS, JOINT_ROT
 from mimic.sim.link_state import SIZE as LINK_STATE_SIZE
 
 MODES = ("train", "test")
+# how training episodes grow from initial_time_limit to time_limit over anneal_samples: DeepMimic's
+# (samples / anneal_samples)^4, or a single step at anneal_samples
+ANNEAL_SCHEDULES = ("quartic", "step")
 
 
 def character_for_motion(motion_path: Path) -> str:
@@ -84,6 +88,7 @@ class ImitationTask:
         time_limit=20.0,
         initial_time_limit=0.5,
         anneal_samples=32e6,
+        anneal_schedule="quartic",
         control_rate=30.0,
         sim_rate=240.0,
         rsi=True,
@@ -101,7 +106,7 @@ class ImitationTask:
         assist=0.0,
         assist_anneal_samples=1e6,
     ):
-        _check_episode_options(mode, start_sampling, anneal_samples)
+        _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule)
         _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
         self.substeps = _substeps(sim_rate, control_rate)
         self.num = K = int(num)
@@ -114,6 +119,7 @@ class ImitationTask:
         self.time_limit = float(time_limit)
         self.initial_time_limit = float(initial_time_limit)
         self.anneal_samples = float(anneal_samples)
+        self.anneal_schedule = anneal_schedule
         self.rsi = bool(rsi)
         self.early_termination = bool(early_termination)
         self.sync_root = bool(sync_root)
@@ -190,11 +196,13 @@ class ImitationTask:
         return tuple(np.concatenate(p) for p in zip(*parts))
 
     def episode_time_limit(self) -> float:
-        if self.mode == "test":
+        """The time limit of an episode starting now, from the training progress ``self.samples``."""
+        if self.mode == "test" or self.anneal_samples <= 0:
             return self.time_limit
-        if self.anneal_samples <= 0:
-            return self.time_limit
-        lam = min(1.0, self.samples / self.anneal_samples) ** 4
+        progress = min(1.0, self.samples / self.anneal_samples)
+        if self.anneal_schedule == "step":
+            return self.time_limit if progress >= 1.0 else self.initial_time_limit
+        lam = progress**4
         return self.initial_time_limit + lam * (self.time_limit - self.initial_time_limit)
 
     def start_time(self, rng) -> float:
@@ -423,13 +431,15 @@ def _tracking_termination(distance, character, mode, kinematic):
     return check if mode == "train" and not kinematic else None
 
 
-def _check_episode_options(mode, start_sampling, anneal_samples):
+def _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if start_sampling not in START_SAMPLING:
         raise ValueError(f"start_sampling must be one of {START_SAMPLING}, not {start_sampling!r}")
     if not (isinstance(anneal_samples, (int, float)) and anneal_samples >= 0):
         raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
+    if anneal_schedule not in ANNEAL_SCHEDULES:
+        raise ValueError(f"anneal_schedule must be one of {ANNEAL_SCHEDULES}, not {anneal_schedule!r}")
 
 
 def _check_positive(**values):
