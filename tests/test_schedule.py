@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 import gymnasium as gym
 import numpy as np
@@ -132,6 +133,29 @@ def test_worker_killed_during_an_overlapped_update_is_survived(mimic_env):
         row = agent.train_iteration()  # and the restarted worker samples again
         assert row["Worker_Restarts"] == 0
         _check_episodes(list(agent.buffer.episodes), agent.obs_dim, agent.act_dim)
+
+
+def test_signal_while_waiting_for_the_collect_leaves_it_to_be_joined(mimic_env):
+    """Ctrl-C while the learner waits for a background collect: the collect stays pending, so
+    wait_for_collect joins it before the sampler closes (a collect left running would see its
+    workers close and restart them while the interpreter exits)."""
+    from mimic.learning.stopping import Interrupted, signal_handlers
+    from mimic.sampling import ParallelSampler
+
+    cfg = AWRConfig(**{**SMALL, "samples_per_iter": 20_000}, schedule="overlap")
+    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=2) as ps:
+        agent = AWR(mimic_env, cfg, seed=2, sampler=ps, verbose=0)
+        agent._start_collect()  # seconds of sampling
+        timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+        with signal_handlers(), pytest.raises(Interrupted):
+            timer.start()
+            agent._take_episodes()
+        timer.join()
+        assert agent.pending is not None and not agent.pending.done()
+        agent.wait_for_collect()
+        assert agent.pending.done()
+        episodes, _ = agent._take_episodes()  # the joined collect's episodes are still there
+        assert agent.pending is None and sum(len(e) for e in episodes) >= cfg.samples_per_iter
 
 
 def test_value_cache_gives_the_values_a_full_pass_gives():

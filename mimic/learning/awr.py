@@ -382,8 +382,14 @@ class AWR:
         """The pending collect's episodes, or a collect now with the current policy, or -- first
         after a resume from a checkpoint written during a collect -- that collect again."""
         if self.pending is not None:
-            pending, self.pending, self.pending_start = self.pending, None, None
-            return pending.result()
+            pending = self.pending
+            try:
+                return pending.result()
+            finally:
+                # a signal raised while we wait leaves it pending, so wait_for_collect joins it before
+                # the sampler closes (a collect left running would restart the workers it loses)
+                if pending.done():
+                    self.pending = self.pending_start = None
         resumed = self._resume_collect
         if resumed is not None:
             self.collect_actor.load_state_dict(resumed["actor"])

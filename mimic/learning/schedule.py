@@ -80,10 +80,12 @@ class BackgroundCollect:
         return self._done.is_set()
 
     def join(self) -> None:
-        self._thread.join()
+        # the event, not Thread.join: a join interrupted by a signal (Ctrl-C) leaves the thread
+        # marked as stopped on CPython < 3.13, so a later join returns while it still runs
+        self._done.wait()
 
     def result(self) -> Any:
-        self._thread.join()
+        self.join()
         if self._error is not None:
             raise self._error
         return self._result
