@@ -199,6 +199,18 @@ CONFIGS = {
         "relative_exp_map_beta0.25 with 0.5 s training episodes until 1M samples and 20 s from then on: "
         "the no_anneal fork's schedule, run from 0",
     ),
+    "relative_exp_map_beta0.25_step0.5M": (
+        {
+            "pd_targets": "relative",
+            "action_rotation": "exp_map",
+            "anneal_samples": 500_000,
+            "anneal_schedule": "step",
+        },
+        {"temperature": 0.25},
+        "relative_exp_map_beta0.25_step1M with the switch to 20 s episodes at 0.5M: test episodes "
+        "grew only from 0.96 s to 1.06 s over 0.5M-1M on 0.5 s training episodes, so that half "
+        "million is spent on a plateau",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},
