@@ -481,7 +481,9 @@ def plot(logs: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, 4.4))
+    rows = -(-(len(logs) + 1) // 4)  # legend rows below the panels, 4 columns
+    legend_h = 0.16 * rows + 0.3
+    fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, 4.4 + legend_h))
     configs = sorted({name.rsplit("_s", 1)[0] for name in logs})
     palette = plt.cm.tab10 if len(configs) <= 10 else plt.cm.tab20  # one colour per configuration
     colours = {c: palette(i % palette.N) for i, c in enumerate(configs)}
@@ -507,9 +509,10 @@ def plot(logs: dict, path: str) -> None:
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    ax_r.legend(fontsize=6)
+    # below the panels, so that no curve is hidden however many runs there are
+    fig.legend(*ax_r.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle("spinkick: configurations at equal samples")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, legend_h / (4.4 + legend_h), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
