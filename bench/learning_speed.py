@@ -14,6 +14,9 @@ with the same command. ``report`` reads the logs and writes, under --out:
 * ``table.md`` and ``summary.json``: both figures per run at 0.25M, 0.5M, 1M, 2M and 3M samples
   (the last test at or before each mark, and the mean of the last SMOOTH tests up to it), and the
   ratio of each run's normalised return to the DeepMimic default's at equal seed and samples;
+  then the target table: where the mean of SMOOTH tests of test episode length first reaches
+  5 s, whether that was before 3M samples with 3x the default's return there, and whether the
+  run was still at 5 s at 3M;
 * ``<config>_s<seed>_log.csv``: each run's log.
 
     python bench/learning_speed.py run --configs deepmimic relative --seeds 0 --max_samples 1000000
