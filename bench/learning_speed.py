@@ -48,6 +48,7 @@ MARKS = (250_000, 500_000, 1_000_000, 2_000_000, 3_000_000)
 BASELINE = "deepmimic"
 SMOOTH = 5  # tests per mean in the second table and the linear panels (5 tests = 40 episodes)
 TARGET_S, TARGET_RATIO, TARGET_BY = 5.0, 3.0, 3_000_000  # the target: 5 s, 3x the default, before 3M
+FIRST_KEY = f"first_{TARGET_S:g}s_mean{SMOOTH}_samples"  # summary.json: samples where the target length is first met
 # MimicKit's published AWR spinkick log (test return / 300, 10 s test episodes at 30 Hz)
 MIMICKIT = {
     13.2e6: 0.03,
@@ -386,7 +387,7 @@ def summarise(logs: dict) -> dict:
             "samples": int(log["Samples"][-1]),
             "wall_s": float(log["Wall_Time"][-1]),
             "marks": {},
-            f"first_{TARGET_S:g}s_mean{SMOOTH}_samples": first_passing(log),
+            FIRST_KEY: first_passing(log),
         }
         for mark in MARKS:
             figures = {}
@@ -450,7 +451,7 @@ def _target_table(summary: dict) -> list:
         "|---|---|---|---|---|---|",
     ]
     for name, row in summary.items():
-        first = row[f"first_{TARGET_S:g}s_mean{SMOOTH}_samples"]
+        first = row[FIRST_KEY]
         at = row["marks"].get(str(TARGET_BY), {})
         length, ratio = at.get(f"episode_length_s_mean{SMOOTH}"), at.get(f"ratio_to_baseline_mean{SMOOTH}")
         passes = first is not None and first <= TARGET_BY
@@ -485,8 +486,8 @@ def plot(logs: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     rows = -(-(len(logs) + 1) // 4)  # legend rows below the panels, 4 columns
-    legend_h = 0.16 * rows + 0.3
-    fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, 4.4 + legend_h))
+    panels_h, legend_h = 4.4, 0.16 * rows + 0.3
+    fig, (ax_r, ax_z, ax_l) = plt.subplots(1, 3, figsize=(15, panels_h + legend_h))
     configs = sorted({name.rsplit("_s", 1)[0] for name in logs})
     palette = plt.cm.tab10 if len(configs) <= 10 else plt.cm.tab20  # one colour per configuration
     colours = {c: palette(i % palette.N) for i, c in enumerate(configs)}
@@ -515,7 +516,7 @@ def plot(logs: dict, path: str) -> None:
     # below the panels, so that no curve is hidden however many runs there are
     fig.legend(*ax_r.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7, frameon=False)
     fig.suptitle("spinkick: configurations at equal samples")
-    fig.tight_layout(rect=(0, legend_h / (4.4 + legend_h), 1, 1))
+    fig.tight_layout(rect=(0, legend_h / (panels_h + legend_h), 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
