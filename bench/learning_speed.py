@@ -230,6 +230,21 @@ CONFIGS = {
         "horizon) the landing's fall reaches the take-off half a second before it at 0.95^30 = 0.2 of its "
         "weight; relative_exp_map_g99 was worse on 0.5 s episodes, where nearly every target bootstraps",
     ),
+    "relative_exp_map_beta0.25_step0.5M_std0.025": (
+        {
+            "pd_targets": "relative",
+            "action_rotation": "exp_map",
+            "anneal_samples": 500_000,
+            "anneal_schedule": "step",
+        },
+        {"temperature": 0.25, "late_action_std": 0.025, "late_action_std_samples": 500_000},
+        "relative_exp_map_beta0.25_step0.5M with half the exploration noise from the switch to 20 s "
+        "training episodes on (actor step scaled by 1/4 with it, so the mean's regression keeps its "
+        "rate): with std 0.05 training episodes were about 4x shorter than test episodes after the "
+        "switch (41 against 150 steps at 2.4M), so the drift of several clip cycles that ends test "
+        "episodes was seldom in the data. DeepMimic lowers its noise too, by acting with the mean "
+        "on a growing share of steps (P(stochastic) 1 to 0.2 over 64M samples, spec 8.3)",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},

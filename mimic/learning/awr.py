@@ -241,13 +241,33 @@ class AWR:
         optimiser state saved with other values: what runs is what the checkpoint records."""
         cfg = self.config
         for opt, lr, momentum in (
-            (self.actor_optimizer, cfg.actor_lr, cfg.actor_momentum),
+            (self.actor_optimizer, self._actor_lr(), cfg.actor_momentum),
             (self.critic_optimizer, cfg.critic_lr, cfg.critic_momentum),
         ):
             for group in opt.param_groups:
                 group["lr"] = lr
                 if "momentum" in group:
                     group["momentum"] = momentum
+
+    def exploration_std(self) -> float:
+        """The Gaussian's std (normalised units) at the samples so far: ``action_std``, or
+        ``late_action_std`` from ``late_action_std_samples`` on."""
+        cfg = self.config
+        late = cfg.late_action_std is not None and self.total_samples >= cfg.late_action_std_samples
+        return float(cfg.late_action_std if late else cfg.action_std)
+
+    def _actor_lr(self) -> float:
+        """``actor_lr`` times (std / action_std)^2: the mean's regression keeps its rate when the std changes."""
+        return self.config.actor_lr * (self.exploration_std() / self.config.action_std) ** 2
+
+    def _apply_exploration_schedule(self) -> None:
+        """Set the actor's std and step for the samples so far (the collecting copy takes the
+        std with the next ``sync_collect_policy``)."""
+        if self.discrete or self.config.late_action_std is None:
+            return
+        self.actor.log_std.fill_(math.log(self.exploration_std()))
+        for group in self.actor_optimizer.param_groups:
+            group["lr"] = self._actor_lr()
 
     # =====================================================================================
     # acting
@@ -318,6 +338,7 @@ class AWR:
             episodes = finite.screen_episodes(episodes, self.iteration)
             new_samples = sum(len(e) for e in episodes)
             self.total_samples += new_samples
+            self._apply_exploration_schedule()
             if cfg.on_policy:
                 self.buffer.clear()
             self.buffer.add(episodes)
@@ -714,6 +735,7 @@ class AWR:
         self.actor_step_count = int(c.get("actor_steps", 0))
         self.critic_step_count = int(c.get("critic_steps", 0))
         self.normalizer_count = int(c.get("normalizer_samples", 0))
+        self._apply_exploration_schedule()  # the step _apply_optimizer_settings set, at these samples
         if "rng" in s:
             ckpt.set_global_rng_state(s["rng"]["global"])
             self.action_generator.set_state(s["rng"]["action_generator"])

@@ -33,6 +33,12 @@ class AWRConfig:
     activation: str = "relu"  # relu | tanh | elu
     actor_init_output_scale: float = 0.01  # U(-s, s) init of the actor output layer
     action_std: float = 0.2  # FIXED Gaussian std, in normalised action units
+    # from late_action_std_samples samples on, the std is late_action_std (None: never) and the
+    # actor's step is scaled by (late_action_std / action_std)^2, so that the regression moves the
+    # mean the same fraction of the way to its weighted target (the log-likelihood's gradient
+    # carries 1/std^2): fewer noise-made falls once training episodes are long
+    late_action_std: Optional[float] = None
+    late_action_std_samples: int = 0
 
     # ---- optimisation -------------------------------------------------------------
     optimizer: str = "sgd"  # sgd (momentum, as the paper) | adam
@@ -117,6 +123,12 @@ class AWRConfig:
         for key in ("discount", "td_lambda"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"agent config key '{key}' must be in [0, 1], got {getattr(self, key)!r}")
+        if self.late_action_std is not None and not self.late_action_std > 0:
+            raise ConfigError(f"agent config key 'late_action_std' must be > 0, got {self.late_action_std!r}")
+        if self.late_action_std_samples < 0:
+            raise ConfigError(
+                f"agent config key 'late_action_std_samples' must be >= 0, got {self.late_action_std_samples!r}"
+            )
         if self.temperature is not None and not self.temperature > 0:
             raise ConfigError(f"agent config key 'temperature' must be > 0, got {self.temperature!r}")
         return self
