@@ -13,9 +13,7 @@ from mimic.learning.config import ConfigError
 
 
 def _agent(**kw) -> AWR:
-    cfg = AWRConfig(
-        samples_per_iter=200, actor_steps=2, critic_steps=2, action_std=0.2, actor_lr=1e-3, **kw
-    )
+    cfg = AWRConfig(samples_per_iter=200, actor_steps=2, critic_steps=2, action_std=0.2, actor_lr=1e-3, **kw)
     return AWR(gym.make("Pendulum-v1"), cfg, seed=0, verbose=0)
 
 
@@ -64,7 +62,8 @@ def test_without_the_option_nothing_changes():
 
 
 @pytest.mark.parametrize(
-    "kw, key", [({"late_action_std": 0.0}, "late_action_std"), ({"late_action_std_samples": -1}, "late_action_std_samples")]
+    "kw, key",
+    [({"late_action_std": 0.0}, "late_action_std"), ({"late_action_std_samples": -1}, "late_action_std_samples")],
 )
 def test_bad_values_name_the_key(kw, key):
     with pytest.raises(ConfigError, match=key):
