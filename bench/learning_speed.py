@@ -245,6 +245,28 @@ CONFIGS = {
         "episodes was seldom in the data. DeepMimic lowers its noise too, by acting with the mean "
         "on a growing share of steps (P(stochastic) 1 to 0.2 over 64M samples, spec 8.3)",
     ),
+    "relative_exp_map_beta0.25_step0.5M_std0.05": (
+        {
+            "pd_targets": "relative",
+            "action_rotation": "exp_map",
+            "anneal_samples": 500_000,
+            "anneal_schedule": "step",
+        },
+        {"temperature": 0.25, "late_action_std": 0.05, "late_action_std_samples": 500_000},
+        "relative_exp_map_beta0.25_step0.5M under the std0.025 name scheme, the std unchanged at the "
+        "switch: the control for forks of a std0.025 run made before the switch",
+    ),
+    "relative_exp_map_beta0.25_step0.5M_std0.1": (
+        {
+            "pd_targets": "relative",
+            "action_rotation": "exp_map",
+            "anneal_samples": 500_000,
+            "anneal_schedule": "step",
+        },
+        {"temperature": 0.25, "late_action_std": 0.1, "late_action_std_samples": 500_000},
+        "relative_exp_map_beta0.25_step0.5M with twice the exploration noise from the switch on (actor "
+        "step x4 with it): the dose on the other side of std0.025, which learned more slowly",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},
