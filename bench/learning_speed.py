@@ -62,6 +62,14 @@ MIMICKIT = {
     118e6: 0.80,
 }
 
+# the env kwargs of relative_exp_map_beta0.25_step0.5M, which the configurations after it vary
+STEP_0_5M_ENV = {
+    "pd_targets": "relative",
+    "action_rotation": "exp_map",
+    "anneal_samples": 500_000,
+    "anneal_schedule": "step",
+}
+
 # name -> (env kwargs, agent or run keys, where the idea comes from)
 CONFIGS = {
     "deepmimic": ({}, {}, "DeepMimic / the AWR paper's settings: the baseline"),
@@ -206,24 +214,14 @@ CONFIGS = {
         "the no_anneal fork's schedule, run from 0",
     ),
     "relative_exp_map_beta0.25_step0.5M": (
-        {
-            "pd_targets": "relative",
-            "action_rotation": "exp_map",
-            "anneal_samples": 500_000,
-            "anneal_schedule": "step",
-        },
+        STEP_0_5M_ENV,
         {"temperature": 0.25},
         "relative_exp_map_beta0.25_step1M with the switch to 20 s episodes at 0.5M: test episodes "
         "grew only from 0.96 s to 1.06 s over 0.5M-1M on 0.5 s training episodes, so that half "
         "million is spent on a plateau",
     ),
     "relative_exp_map_beta0.25_step0.5M_g99": (
-        {
-            "pd_targets": "relative",
-            "action_rotation": "exp_map",
-            "anneal_samples": 500_000,
-            "anneal_schedule": "step",
-        },
+        STEP_0_5M_ENV,
         {"temperature": 0.25, "discount": 0.99},
         "relative_exp_map_beta0.25_step0.5M + MimicKit's discount 0.99 (spec 8.2): once training "
         "episodes last 20 s, falls at the landing are what is left to learn, and with 0.95 (a 0.67 s "
@@ -231,12 +229,7 @@ CONFIGS = {
         "weight; relative_exp_map_g99 was worse on 0.5 s episodes, where nearly every target bootstraps",
     ),
     "relative_exp_map_beta0.25_step0.5M_std0.025": (
-        {
-            "pd_targets": "relative",
-            "action_rotation": "exp_map",
-            "anneal_samples": 500_000,
-            "anneal_schedule": "step",
-        },
+        STEP_0_5M_ENV,
         {"temperature": 0.25, "late_action_std": 0.025, "late_action_std_samples": 500_000},
         "relative_exp_map_beta0.25_step0.5M with half the exploration noise from the switch to 20 s "
         "training episodes on (actor step scaled by 1/4 with it, so the mean's regression keeps its "
@@ -246,23 +239,13 @@ CONFIGS = {
         "on a growing share of steps (P(stochastic) 1 to 0.2 over 64M samples, spec 8.3)",
     ),
     "relative_exp_map_beta0.25_step0.5M_std0.05": (
-        {
-            "pd_targets": "relative",
-            "action_rotation": "exp_map",
-            "anneal_samples": 500_000,
-            "anneal_schedule": "step",
-        },
+        STEP_0_5M_ENV,
         {"temperature": 0.25, "late_action_std": 0.05, "late_action_std_samples": 500_000},
         "relative_exp_map_beta0.25_step0.5M under the std0.025 name scheme, the std unchanged at the "
         "switch: the control for forks of a std0.025 run made before the switch",
     ),
     "relative_exp_map_beta0.25_step0.5M_std0.1": (
-        {
-            "pd_targets": "relative",
-            "action_rotation": "exp_map",
-            "anneal_samples": 500_000,
-            "anneal_schedule": "step",
-        },
+        STEP_0_5M_ENV,
         {"temperature": 0.25, "late_action_std": 0.1, "late_action_std_samples": 500_000},
         "relative_exp_map_beta0.25_step0.5M with twice the exploration noise from the switch on (actor "
         "step x4 with it): the dose on the other side of std0.025, which learned more slowly",

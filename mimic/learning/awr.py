@@ -735,7 +735,7 @@ class AWR:
         self.actor_step_count = int(c.get("actor_steps", 0))
         self.critic_step_count = int(c.get("critic_steps", 0))
         self.normalizer_count = int(c.get("normalizer_samples", 0))
-        self._apply_exploration_schedule()  # the step _apply_optimizer_settings set, at these samples
+        self._apply_exploration_schedule()  # the config's std and actor step at the restored sample count
         if "rng" in s:
             ckpt.set_global_rng_state(s["rng"]["global"])
             self.action_generator.set_state(s["rng"]["action_generator"])
