@@ -250,6 +250,35 @@ CONFIGS = {
         "relative_exp_map_beta0.25_step0.5M with twice the exploration noise from the switch on (actor "
         "step x4 with it): the dose on the other side of std0.025, which learned more slowly",
     ),
+    "relative_exp_map_beta0.25_step0.5M_control": (
+        STEP_0_5M_ENV,
+        {"temperature": 0.25},
+        "relative_exp_map_beta0.25_step0.5M under another name: a further draw of it from 0, the control "
+        "for forks made late in the run (a change from about 1.8M samples on, when training episodes "
+        "fall well short of test episodes)",
+    ),
+    "relative_exp_map_beta0.25_step0.5M_explore0.5": (
+        STEP_0_5M_ENV,
+        {
+            "temperature": 0.25,
+            "explore_prob": 0.5,
+            "explore_prob_start_samples": 1_800_000,
+            "explore_prob_end_samples": 1_800_000,
+        },
+        "relative_exp_map_beta0.25_step0.5M with half the collected actions taken at the policy's mean "
+        "from 1.8M samples on, left out of the actor's regression: DeepMimic's exploration rate "
+        "(P(drawn) 1 to 0.2 over 64M samples, spec 8.3), so that training episodes reach the drift "
+        "that ends test episodes (41 against 150 steps at 2.4M) while each drawn action keeps its "
+        "full noise, where a lower std (std0.025) shrank the regression's steps; forked from "
+        "step0.5M_control at about 1.84M",
+    ),
+    "relative_exp_map_beta0.25_step0.5M_std0.025_at1.8M": (
+        STEP_0_5M_ENV,
+        {"temperature": 0.25, "late_action_std": 0.025, "late_action_std_samples": 1_800_000},
+        "relative_exp_map_beta0.25_step0.5M_std0.025 with the cut at 1.8M samples instead of 0.5M, "
+        "when training episodes fall well short of test episodes (the untested timing of the twentieth "
+        "session's results); forked from step0.5M_control at about 1.84M",
+    ),
     "relative_beta0.25_step_matched": (
         {"pd_targets": "relative"},
         {"temperature": 0.25, "actor_lr": 2.4e-7},

@@ -230,6 +230,7 @@ class AWR:
         self.pending: Optional[BackgroundCollect] = None  # overlap: the collect of the next iteration
         self.pending_start: Optional[dict[str, Any]] = None  # ... and what it started from (checkpoints)
         self._resume_collect: Optional[dict[str, Any]] = None  # a checkpoint's unfinished collect
+        self._collect_explore_prob = 1.0  # the running collect's share of drawn actions
 
     def _make_optimizer(self, net: torch.nn.Module, lr: float, momentum: float) -> torch.optim.Optimizer:
         if self.config.optimizer == "adam":
@@ -256,6 +257,16 @@ class AWR:
         late = cfg.late_action_std is not None and self.total_samples >= cfg.late_action_std_samples
         return float(cfg.late_action_std if late else cfg.action_std)
 
+    def explore_prob_at(self, samples: int) -> float:
+        """The share of collected actions drawn from the policy's distribution after ``samples``
+        samples (``explore_prob`` and its linear schedule; the rest are taken at the mode)."""
+        cfg = self.config
+        start, end = cfg.explore_prob_start_samples, cfg.explore_prob_end_samples
+        if samples < start:
+            return 1.0
+        frac = 1.0 if samples >= end else (samples - start) / (end - start)
+        return float(1.0 + frac * (cfg.explore_prob - 1.0))
+
     def _actor_lr(self) -> float:
         """``actor_lr`` times (std / action_std)^2: the mean's regression keeps its rate when the std changes."""
         return self.config.actor_lr * (self.exploration_std() / self.config.action_std) ** 2
@@ -276,9 +287,18 @@ class AWR:
         """Batched: obs [n, obs_dim] -> env actions [n, act_dim] (Box) or [n] ints (Discrete)."""
         return self._act_with(self.actor, self.obs_norm, obs, deterministic)
 
-    def collect_act(self, obs: np.ndarray) -> np.ndarray:
-        """The sampler's act_fn: the stochastic policy of the CPU snapshot (``sync_collect_policy``)."""
-        return self._act_with(self.collect_actor, self.collect_obs_norm, obs, False)
+    def collect_act(self, obs: np.ndarray):
+        """The sampler's act_fn: the stochastic policy of the CPU snapshot (``sync_collect_policy``);
+        with an exploration probability below 1, each action is drawn with that probability and
+        taken at the mode otherwise, and the flags go with the actions."""
+        p = self._collect_explore_prob
+        if p >= 1.0:
+            return self._act_with(self.collect_actor, self.collect_obs_norm, obs, False)
+        drawn = self._act_with(self.collect_actor, self.collect_obs_norm, obs, False)
+        mode = self._act_with(self.collect_actor, self.collect_obs_norm, obs, True)
+        explored = torch.rand(len(drawn), generator=self.action_generator).numpy() < p
+        keep = explored.reshape((-1,) + (1,) * (drawn.ndim - 1))
+        return np.where(keep, drawn, mode), explored
 
     def sync_collect_policy(self) -> None:
         self.collect_actor.load_state_dict(self.actor.state_dict())
@@ -382,6 +402,7 @@ class AWR:
     def _run_collect(self, total_samples: int) -> tuple[list[Episode], dict[str, Any]]:
         """Episodes, and the collect's own row entries (its wall time, the sampler's fault counts)."""
         t = time.perf_counter()
+        self._collect_explore_prob = self.explore_prob_at(total_samples)
         if threading.current_thread() is threading.main_thread():
             self.threads.use(1)  # batches of a few states: more threads only spin between calls
         else:
@@ -504,20 +525,25 @@ class AWR:
             value_loss = _mean(losses)
             self.critic_step_count += critic_steps
 
-        # ---- advantages and weights (with the updated V) --------------------------------------
+        # ---- advantages and weights (with the updated V), over the drawn actions only: one
+        # taken at the mode says nothing about which way to move it (DeepMimic, MimicKit) --------
+        drawn = np.flatnonzero(data.explored)
         if cfg.weighting == "bc":
-            adv = np.zeros(n)
-            weights = np.ones(n)
+            adv = np.zeros(len(drawn))
+            weights = np.ones(len(drawn))
             clip_frac = 0.0
         else:
             returns, values = self.compute_returns(data, z, z_final, self.buffer.episodes)
-            adv = returns - values if cfg.weighting == "awr" else returns  # rwr: no baseline
+            adv = (returns - values if cfg.weighting == "awr" else returns)[drawn]  # rwr: no baseline
             weights, clip_frac = self.compute_weights(adv)
         w = torch.as_tensor(weights, dtype=torch.float32).to(dev)
+        if len(drawn) < n:
+            rows = torch.as_tensor(drawn).to(dev)
+            z, actions = z[rows], actions[rows]
 
         # ---- 3. policy: weighted maximum likelihood ------------------------------------------
         losses = []
-        for idx in self._minibatches(n, cfg.actor_batch_size, actor_steps):
+        for idx in self._minibatches(len(drawn), cfg.actor_batch_size, actor_steps):
             out = self.actor(z[idx])  # mean or logits
             logp = self.actor.log_prob_from_output(out, actions[idx])
             loss = -(w[idx] * logp).mean() + self._policy_regularisers(out)

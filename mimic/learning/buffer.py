@@ -24,6 +24,7 @@ class FlatBatch:
     terminated: np.ndarray  # [E] bool
     truncated: np.ndarray  # [E] bool
     end_index: np.ndarray  # [E] int, flat index of each episode's last step
+    explored: np.ndarray  # [N] bool, False where the action was the policy's mode (not drawn)
 
     def __len__(self) -> int:
         return len(self.rewards)
@@ -45,6 +46,7 @@ def flatten_episodes(episodes: Iterable[Episode]) -> FlatBatch:
         terminated=np.array([e.terminated for e in episodes], dtype=bool),
         truncated=np.array([e.truncated for e in episodes], dtype=bool),
         end_index=end_index,
+        explored=np.concatenate([np.ones(len(e), bool) if e.explored is None else e.explored for e in episodes]),
     )
 
 

@@ -148,7 +148,9 @@ def read_checkpoint(path: str) -> dict[str, Any]:
 # ---- episodes (replay buffers saved with --save_buffer) ------------------------------------
 def episode_state(ep: Episode) -> dict[str, Any]:
     """An episode as tensors and plain values (so that torch.load(weights_only=True) works)."""
+    explored = {} if ep.explored is None else {"explored": torch.from_numpy(np.ascontiguousarray(ep.explored))}
     return {
+        **explored,
         "obs": torch.from_numpy(np.ascontiguousarray(ep.obs)),
         "actions": torch.from_numpy(np.ascontiguousarray(ep.actions)),
         "rewards": torch.from_numpy(np.ascontiguousarray(ep.rewards)),
@@ -168,6 +170,7 @@ def episode_from_state(s: dict[str, Any]) -> Episode:
         terminated=bool(s["terminated"]),
         truncated=bool(s["truncated"]),
         info=dict(s.get("info", {})),
+        explored=s["explored"].numpy() if "explored" in s else None,
     )
 
 

@@ -39,6 +39,13 @@ class AWRConfig:
     # carries 1/std^2): fewer noise-made falls once training episodes are long
     late_action_std: Optional[float] = None
     late_action_std_samples: int = 0
+    # DeepMimic's exploration rate: the share of collected actions drawn from the Gaussian, the
+    # rest taken at its mean and left out of the actor's regression (and of the advantages'
+    # standardisation). 1 before explore_prob_start_samples, linear to explore_prob at
+    # explore_prob_end_samples, explore_prob after (DeepMimic: 0.2 at 64M from 0; AWR: always 1)
+    explore_prob: float = 1.0
+    explore_prob_start_samples: int = 0
+    explore_prob_end_samples: int = 0
 
     # ---- optimisation -------------------------------------------------------------
     optimizer: str = "sgd"  # sgd (momentum, as the paper) | adam
@@ -123,15 +130,24 @@ class AWRConfig:
         for key in ("discount", "td_lambda"):
             if not 0.0 <= getattr(self, key) <= 1.0:
                 raise ConfigError(f"agent config key '{key}' must be in [0, 1], got {getattr(self, key)!r}")
-        if self.late_action_std is not None and not self.late_action_std > 0:
-            raise ConfigError(f"agent config key 'late_action_std' must be > 0, got {self.late_action_std!r}")
-        if self.late_action_std_samples < 0:
-            raise ConfigError(
-                f"agent config key 'late_action_std_samples' must be >= 0, got {self.late_action_std_samples!r}"
-            )
+        self._validate_exploration()
         if self.temperature is not None and not self.temperature > 0:
             raise ConfigError(f"agent config key 'temperature' must be > 0, got {self.temperature!r}")
         return self
+
+    def _validate_exploration(self) -> None:
+        if self.late_action_std is not None and not self.late_action_std > 0:
+            raise ConfigError(f"agent config key 'late_action_std' must be > 0, got {self.late_action_std!r}")
+        for key in ("late_action_std_samples", "explore_prob_start_samples"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"agent config key '{key}' must be >= 0, got {getattr(self, key)!r}")
+        if not 0.0 < self.explore_prob <= 1.0:
+            raise ConfigError(f"agent config key 'explore_prob' must be in (0, 1], got {self.explore_prob!r}")
+        if self.explore_prob_end_samples < self.explore_prob_start_samples:
+            raise ConfigError(
+                f"agent config key 'explore_prob_end_samples' must be >= explore_prob_start_samples "
+                f"({self.explore_prob_start_samples}), got {self.explore_prob_end_samples!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -4,6 +4,9 @@
 
 * ``act_fn`` is BATCHED: obs [n, obs_dim] float32 -> actions [n, act_dim] (Box, env
   units) or [n] ints (Discrete).  A parallel sampler batches the requests of its workers.
+  It may return ``(actions, explored)`` instead, ``explored`` [n] bool: which actions were drawn
+  from the policy's distribution (True) rather than taken at its mode (False); every episode of
+  that collect then carries its steps' flags (``Episode.explored``).
 * Whole episodes only (official AWR semantics): new episodes are started while
   fewer than ``min_samples`` steps have been taken, and every started episode is
   run to its end, so a batch has >= min_samples steps.
@@ -19,13 +22,21 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 
 from mimic.sampling.episode import Episode
 
-ActFn = Callable[[np.ndarray], np.ndarray]
+ActFn = Callable[[np.ndarray], Union[np.ndarray, tuple[np.ndarray, np.ndarray]]]
+
+
+def split_act(out) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """``act_fn``'s reply as (actions, explored flags or None)."""
+    if isinstance(out, tuple):
+        actions, explored = out
+        return np.asarray(actions), np.asarray(explored, dtype=bool).reshape(-1)
+    return np.asarray(out), None
 
 
 class Sampler(ABC):

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import numpy as np
 
 from mimic.sampling import protocol as P
-from mimic.sampling.base import ActFn
+from mimic.sampling.base import ActFn, split_act
 from mimic.sampling.episode import Episode
 from mimic.sampling.errors import SamplerError, first_line
 from mimic.sampling.transport import WorkerFailure
@@ -94,6 +94,7 @@ class Collection:
         self.running: list[Optional[int]] = [None] * S
         self.length = np.zeros(S, np.int64)
         self.obs_now = np.zeros((S, sampler.obs_dim), np.float32)
+        self.explored: Optional[np.ndarray] = None  # [S, capacity] flags of the running episodes, if act_fn gives them
         self.done: list[tuple[int, Episode]] = []
         self.ready = [False] * N
         self.inflight: list[dict] = [{} for _ in range(self.G)]  # group -> {w: slots} stepping
@@ -244,6 +245,7 @@ class Collection:
                     terminated=terminated,
                     truncated=bool(f & P.F_TRUNCATED) and not terminated,
                     info=info,
+                    explored=None if self.explored is None else self.explored[s, : len(rewards)].copy(),
                 ),
             )
         )
@@ -305,13 +307,16 @@ class Collection:
             return
         if len(work) == 1 and len(work[0][2]) == self.sizes[work[0][1]]:
             rng = self.group_slots[work[0][1]][work[0][0]]
-            batch = self.obs_now[rng.start : rng.stop]  # one whole group: a view, no gather
+            slots = slice(rng.start, rng.stop)  # one whole group: a view, no gather
         else:
-            batch = self.obs_now[[s for _, _, ss in work for s in ss]]
+            slots = [s for _, _, ss in work for s in ss]
+        batch = self.obs_now[slots]
         n = len(batch)
         t0 = time.perf_counter()  # (no process_time here: a ~3 us system call per round)
-        actions = np.asarray(self.act_fn(batch))
+        actions, explored = split_act(self.act_fn(batch))
         self.stats.act_time += time.perf_counter() - t0
+        if explored is not None:
+            self._record_explored(slots, explored)
         self.stats.rounds += 1
         actions = actions.astype(self.ps.act_dtype, copy=False).reshape((n,) + self.ps.act_shape)
         # An episode that ends in this step is followed at once by the next one in the same
@@ -327,6 +332,19 @@ class Collection:
         for w, g, ss in work:
             self._send_step(w, g, ss, actions[j : j + len(ss)], first_index + j if restart else None, total)
             j += len(ss)
+
+    def _record_explored(self, slots, explored: np.ndarray) -> None:
+        """Keep this round's flags at each slot's step index (the episodes' transitions themselves
+        come back whole from the workers; the flags never leave this process)."""
+        steps = self.length[slots]
+        need = int(steps.max()) + 1
+        if self.explored is None or need > self.explored.shape[1]:
+            grown = np.ones((len(self.length), max(64, 2 * need)), bool)
+            if self.explored is not None:
+                grown[:, : self.explored.shape[1]] = self.explored
+            self.explored = grown
+        rows = np.arange(slots.start, slots.stop) if isinstance(slots, slice) else np.asarray(slots)
+        self.explored[rows, steps] = explored
 
     def _send_step(self, w: int, g: int, ss: list, actions: np.ndarray, first_index: Optional[int], total: int) -> None:
         """The step request of unit (w, g) for its active slots ``ss``; ``first_index``: the episode

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -24,6 +25,8 @@ class Episode:
     terminated True if the episode ended in a terminal state (fall): V(s_T) = 0
     truncated  True if it was cut by a time limit: bootstrap from V(s_T)
     info       optional per-episode sums, e.g. {"reward_terms/pose": 12.3}
+    explored   [T] bool or None: True where the action was drawn from the policy's distribution,
+               False where it was the policy's mode (None: every action was drawn)
     """
 
     obs: np.ndarray
@@ -33,6 +36,7 @@ class Episode:
     terminated: bool
     truncated: bool
     info: dict = field(default_factory=dict)
+    explored: Optional[np.ndarray] = None
 
     def __len__(self) -> int:
         return len(self.rewards)

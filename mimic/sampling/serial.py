@@ -8,7 +8,7 @@ from typing import Optional, Sequence, Union
 import gymnasium as gym
 import numpy as np
 
-from mimic.sampling.base import ActFn, Sampler
+from mimic.sampling.base import ActFn, Sampler, split_act
 from mimic.sampling.episode import Episode, episode_seed
 
 
@@ -22,9 +22,12 @@ def _to_env_action(space: gym.Space, a: np.ndarray):
 class _EpisodeBuilder:
     def __init__(self, obs):
         self.obs, self.actions, self.rewards, self.info = [obs], [], [], {}
+        self.explored: list[bool] = []
 
-    def step(self, action, obs, reward, info):
+    def step(self, action, obs, reward, info, explored: Optional[bool] = None):
         self.actions.append(action)
+        if explored is not None:
+            self.explored.append(explored)
         self.rewards.append(reward)
         self.obs.append(obs)
         terms = info.get("reward_terms") if isinstance(info, dict) else None
@@ -46,6 +49,7 @@ class _EpisodeBuilder:
             terminated=bool(terminated),
             truncated=bool(truncated and not terminated),
             info=self.info,
+            explored=np.asarray(self.explored, dtype=bool) if self.explored else None,
         )
 
 
@@ -94,13 +98,14 @@ class SerialSampler(Sampler):
             if not active:
                 break
             obs = np.stack([builders[i].obs[-1] for i in active])
-            actions = np.asarray(act_fn(obs))
+            actions, explored = split_act(act_fn(obs))
             for j, i in enumerate(active):
                 a = actions[j]
                 next_obs, r, terminated, truncated, info = self.envs[i].step(
                     _to_env_action(self.envs[i].action_space, a)
                 )
-                builders[i].step(a, _flat_obs(next_obs), float(r), info)
+                flag = None if explored is None else bool(explored[j])
+                builders[i].step(a, _flat_obs(next_obs), float(r), info, flag)
                 steps += 1
                 if terminated or truncated:
                     done_eps.append((order[i], builders[i].finish(terminated, truncated, self.discrete)))
