@@ -13,6 +13,8 @@ schedule takes: ``absorb`` a reply, ``dispatch`` a batched policy call and the s
   policy call; the held worker keeps stepping meanwhile.
 
 Slots: slot = w * K + (offset of group g) + k, worker-major, a worker's groups contiguous.
+The workers send each episode back whole; the one per-step record kept here is the flags of an
+``act_fn`` that says which actions it drew (``explored``), attached to each episode as it ends.
 """
 
 from __future__ import annotations
