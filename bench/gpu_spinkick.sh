@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The spinkick run on the GPU machine (16 cores, one H200, Python 3.12; ../shared/gpu/README.md),
 # as one device call: build pybullet there, then train spinkick for MINUTES with
-# args/humanoid_spinkick_relative.txt (relative PD targets, exp-map actions, AWR temperature 0.25 and
-# 20 s training episodes from 1M samples: the best from 0 on two seeds to 3M,
-# bench/results/learning_speed) and twice the gradient steps (1.12x on
+# args/humanoid_spinkick_relative.txt (relative PD targets, exp-map actions, AWR temperature 0.25,
+# 20 s training episodes from 0.5M samples and the exploration std halved from 1.8M: the best from 0
+# on two seeds to 3M, bench/results/learning_speed) and twice the gradient steps (1.12x on
 # relative targets at 1M, and nearly free where the learner has a GPU),
 # continuing from runs/gpu_spinkick/ when a previous call left a checkpoint there, and leave
 # model.pt (no replay buffer: 14.8 MB) and log.csv in $OUT to be committed back to that folder.

@@ -86,10 +86,10 @@ def test_every_shipped_args_file_parses(path):
 
 def test_the_fast_spinkick_file_is_the_benchmarks_leading_configuration():
     """args/humanoid_spinkick_relative.txt is what bench/learning_speed.py measured as
-    relative_exp_map_beta0.25_step1M."""
+    relative_exp_map_beta0.25_step0.5M_std0.025_at1.8M."""
     sys.path.insert(0, os.path.join(REPO, "bench"))
     learning_speed = importlib.import_module("learning_speed")
-    env_kwargs, agent, _ = learning_speed.CONFIGS["relative_exp_map_beta0.25_step1M"]
+    env_kwargs, agent, _ = learning_speed.CONFIGS["relative_exp_map_beta0.25_step0.5M_std0.025_at1.8M"]
     measured = parse_args(
         [
             "--arg_file",
