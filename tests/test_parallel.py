@@ -318,6 +318,34 @@ def test_mp_hung_worker_times_out(tmp_path):
         assert sum(len(e) for e in eps) >= 300 and all(e.terminated != e.truncated or len(e) == 500 for e in eps)
 
 
+def test_closing_under_a_collect_restarts_no_worker():
+    """A collect still running on another thread when the sampler closes sees its workers' pipes
+    close: it ends with a SamplerError and spawns no replacement workers."""
+    import multiprocessing as mp
+    import threading
+
+    from mimic.sampling import ParallelSampler, SamplerError
+
+    ps = ParallelSampler("test_parallel/JitteryStep-v0", {}, num_workers=2, seed=0, verbose=False)
+    errors = []
+
+    def collect():
+        try:
+            ps.collect(lambda o: np.zeros(len(o), np.int64), min_samples=100_000)
+        except BaseException as e:
+            errors.append(e)
+
+    t = threading.Thread(target=collect, daemon=True)
+    t.start()
+    time.sleep(0.5)  # mid-collect
+    ps.close()
+    t.join(30)
+    assert not t.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], SamplerError), errors
+    assert "closed while collecting" in str(errors[0]) and ps.total_restarts == 0
+    assert not [p for p in mp.active_children() if p.name.startswith("mimic-sampler")]
+
+
 def test_sim_unstable_flows_through_and_bad_env_fails_fast():
     from mimic.sampling import ParallelSampler, protocol
 

@@ -158,6 +158,31 @@ def test_signal_while_waiting_for_the_collect_leaves_it_to_be_joined(mimic_env):
         assert agent.pending is None and sum(len(e) for e in episodes) >= cfg.samples_per_iter
 
 
+def test_signal_while_the_collect_starts_leaves_it_to_be_joined(mimic_env, monkeypatch):
+    """Ctrl-C just as the background collect's thread starts (before the learner has recorded it)
+    is held until it is recorded, so wait_for_collect still joins it before the sampler closes."""
+    import mimic.learning.awr as awr_module
+    from mimic.learning.schedule import BackgroundCollect
+    from mimic.learning.stopping import Interrupted, signal_handlers
+    from mimic.sampling import ParallelSampler
+
+    class SignalledAtStart(BackgroundCollect):
+        def __init__(self, collect):
+            super().__init__(collect)
+            os.kill(os.getpid(), signal.SIGINT)  # the handler runs before __init__ returns
+
+    monkeypatch.setattr(awr_module, "BackgroundCollect", SignalledAtStart)
+    cfg = AWRConfig(**{**SMALL, "samples_per_iter": 2_000}, schedule="overlap")
+    with ParallelSampler(HUMANOID, KW, num_workers=2, envs_per_worker=4, seed=3) as ps:
+        agent = AWR(mimic_env, cfg, seed=3, sampler=ps, verbose=0)
+        with signal_handlers(), pytest.raises(Interrupted):
+            agent._start_collect()
+        assert isinstance(agent.pending, SignalledAtStart)
+        agent.wait_for_collect()
+        episodes, stats = agent.pending.result()
+        assert sum(len(e) for e in episodes) >= cfg.samples_per_iter and stats["Worker_Restarts"] == 0
+
+
 def test_value_cache_gives_the_values_a_full_pass_gives():
     """Second pass of iteration k == first pass of k+1 (normaliser frozen): cached values equal
     a full evaluation within float rounding; with the normaliser moving, nothing is reused."""

@@ -51,6 +51,7 @@ from mimic.learning.normalizer import Normalizer, box_mean_std
 from mimic.learning.returns import td_lambda_returns
 from mimic.learning.schedule import BackgroundCollect, ThreadBudget
 from mimic.learning.spaces import flat_dim, space_to_dict
+from mimic.learning.stopping import signals_held
 from mimic.learning.values import ValueCache
 from mimic.sampling import Episode, Sampler, SerialSampler, evaluate
 
@@ -418,7 +419,10 @@ class AWR:
         self.sync_collect_policy()
         self.pending_start = self._collect_start_state()
         total = self.total_samples
-        self.pending = BackgroundCollect(lambda: self._run_collect(total))
+        # a signal between the thread's start and this assignment would leave the collect running
+        # unrecorded: wait_for_collect would not join it and the sampler would close under it
+        with signals_held():
+            self.pending = BackgroundCollect(lambda: self._run_collect(total))
 
     def _take_episodes(self) -> tuple[list[Episode], dict[str, Any]]:
         """The pending collect's episodes, or a collect now with the current policy, or -- first

@@ -12,7 +12,7 @@ StopRun (sampling sits below learning); the commands catch it beside these.
 
 In every case ``model.pt`` still holds the last completed iteration: nothing non-finite is
 saved, and a signal that arrives while a checkpoint is written is held until the write (file,
-fsync, rename) is complete (:func:`checkpoint_write`).
+fsync, rename) is complete (:func:`checkpoint_write`, built on :func:`signals_held`).
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ class Interrupted(StopRun):
         super().__init__(f"interrupted by {signame}: {where}; continue with --resume")
 
 
-_state: dict = {"writing": 0, "pending": None, "saved": None, "armed": False}
+_state: dict = {"held": 0, "pending": None, "saved": None, "armed": False}
 
 
 def _handler(signum, frame) -> None:
     name = signal.Signals(signum).name
-    if _state["writing"]:
-        _state["pending"] = name  # raised when the checkpoint write completes
+    if _state["held"]:
+        _state["pending"] = name  # raised when the held block (a checkpoint write, say) ends
         return
     raise Interrupted(name)
 
@@ -67,18 +67,27 @@ def signal_handlers() -> Iterator[None]:
 
 
 @contextmanager
-def checkpoint_write(path: str, iteration: Optional[int]) -> Iterator[None]:
-    """Hold SIGINT / SIGTERM while ``path`` is written; raise it once the write is complete."""
-    _state["writing"] += 1
-    ok = False
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT / SIGTERM while the block runs; raise :class:`Interrupted` once it is done.
+
+    For steps that must not be cut in half: a checkpoint write, and handing a background collect
+    to the learner (a collect started but not yet recorded would run on unjoined while the
+    sampler closes under it).  A block that raises keeps the signal pending for the next one."""
+    _state["held"] += 1
     try:
         yield
-        ok = True
     finally:
-        _state["writing"] -= 1
-        if ok and iteration is not None and path.endswith("model.pt"):
-            _state["saved"] = (path, iteration)
+        _state["held"] -= 1
     pending = _state["pending"]
-    if pending is not None and not _state["writing"]:
+    if pending is not None and not _state["held"]:
         _state["pending"] = None
         raise Interrupted(pending)
+
+
+@contextmanager
+def checkpoint_write(path: str, iteration: Optional[int]) -> Iterator[None]:
+    """Hold SIGINT / SIGTERM while ``path`` is written; raise it once the write is complete."""
+    with signals_held():
+        yield
+        if iteration is not None and path.endswith("model.pt"):
+            _state["saved"] = (path, iteration)

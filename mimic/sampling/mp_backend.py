@@ -70,10 +70,11 @@ class MPWorker(StreamWorker):
         return self.proc.pid if self.proc is not None else None
 
     def exit_info(self) -> str:
-        if self.proc is None:
+        proc = self.proc  # (read once: a close() on another thread may clear it)
+        if proc is None:
             return "no process"
-        self.proc.join(0.5)
-        return f"process exit code {self.proc.exitcode}"
+        proc.join(0.5)
+        return f"process exit code {proc.exitcode}"
 
     def poll_ready(self, timeout: float = 0.0) -> bool:
         """True once the handshake arrived; raises WorkerFailure on a start-up error / death."""

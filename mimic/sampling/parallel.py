@@ -195,6 +195,10 @@ class ParallelSampler(Sampler):
     def num_envs(self) -> int:
         return self.num_workers * self.K
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def worker_pids(self) -> list[Optional[int]]:
         return [h.pid for h in self.workers]
 
@@ -203,7 +207,13 @@ class ParallelSampler(Sampler):
             print(f"[mimic] sampler: {msg}", file=sys.stderr, flush=True)
 
     def restart(self, w: int) -> None:
-        """Kills worker w and starts its replacement (it joins a collect once it is ready)."""
+        """Kills worker w and starts its replacement (it joins a collect once it is ready).
+
+        Never once the sampler is closed: a collect still running on another thread then sees
+        its workers' pipes close, and ends with a SamplerError instead of spawning new ones
+        (which the exiting learner would leave half-started)."""
+        if self._closed:
+            raise SamplerError(f"sampler: closed while collecting (worker {w} was not restarted)")
         self.workers[w].kill()
         self.generation[w] += 1
         self.workers[w] = h = self.backend.make(w, self._worker_seed(w, self.generation[w]))
@@ -217,14 +227,21 @@ class ParallelSampler(Sampler):
         if self._closed:
             raise RuntimeError("ParallelSampler is closed")
         c = Collection(self, act_fn, min_samples, total_samples, num_episodes)
-        c.resync()
-        c.poll(block=False)
-        for g in range(c.G):
-            c.start_resets(g)
-        if self.deterministic:
-            run_deterministic(c)
-        else:
-            run_asynchronous(c, self.batch_hold)
+        try:
+            c.resync()
+            c.poll(block=False)
+            for g in range(c.G):
+                c.start_resets(g)
+            if self.deterministic:
+                run_deterministic(c)
+            else:
+                run_asynchronous(c, self.batch_hold)
+        except Exception as e:  # whatever a close() from another thread broke under this collect
+            if self._closed and not isinstance(e, SamplerError):
+                raise SamplerError(
+                    f"sampler: closed while collecting ({type(e).__name__}: {first_line(e, brief=True)})"
+                ) from e
+            raise
         # workers restarted meanwhile that are not up yet join in the next collect
         episodes = c.result()
         self.group_time = c.group_time
