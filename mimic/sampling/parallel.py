@@ -41,8 +41,10 @@ Design
   never blocks on one worker longer than ``worker_timeout`` (``startup_timeout`` for a worker's
   first reply, which builds its worlds).  A worker slot that fails ``max_failures_in_a_row``
   times (default 3) without completing an episode in between -- across collects -- raises
-  :class:`SamplerError`: its worker evidently cannot work.  ``last_stats`` (a CollectStats) says
-  what happened in the last collect; ``log_stats()`` is what AWR merges into its iteration row.
+  :class:`SamplerError`: its worker evidently cannot work.  Once ``close()`` has begun, nothing
+  is restarted: a collect still running on another thread ends with a SamplerError.
+  ``last_stats`` (a CollectStats) says what happened in the last collect; ``log_stats()`` is
+  what AWR merges into its iteration row.
 
 Reproducibility
 * ``deterministic=True``: same (seed, episode_count), same envs per round (N * K / G) and a
