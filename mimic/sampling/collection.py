@@ -116,7 +116,8 @@ class Collection:
     def fail(self, w: int, reason: str) -> None:
         """Worker w failed: drop its running episodes, report, restart it (or stop the run when
         it has failed ``max_failures_in_a_row`` times without completing an episode)."""
-        if self.ps.closed:  # the learner closed the sampler under a collect on another thread
+        if self.ps.closed:  # closed under a collect on another thread: spawn nothing the exiting
+            # learner would leave half-started
             raise SamplerError(f"sampler: closed while collecting; worker {w}: {first_line(reason)}")
         K, st = self.K, self.stats
         dropped = [s for s in range(w * K, (w + 1) * K) if self.running[s] is not None]

@@ -210,12 +210,7 @@ class ParallelSampler(Sampler):
 
     def restart(self, w: int) -> None:
         """Kills worker w and starts its replacement (it joins a collect once it is ready).
-
-        Never once the sampler is closed: a collect still running on another thread then sees
-        its workers' pipes close, and ends with a SamplerError instead of spawning new ones
-        (which the exiting learner would leave half-started)."""
-        if self._closed:
-            raise SamplerError(f"sampler: closed while collecting (worker {w} was not restarted)")
+        Only ``Collection.fail`` calls it, which refuses once the sampler is closed."""
         self.workers[w].kill()
         self.generation[w] += 1
         self.workers[w] = h = self.backend.make(w, self._worker_seed(w, self.generation[w]))
