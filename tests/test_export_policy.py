@@ -1,5 +1,6 @@
 """mimic/export_policy.py: a checkpoint's policy alone, smaller, loadable and acting the same."""
 
+import csv
 import os
 
 import pytest
@@ -52,6 +53,33 @@ def test_resume_from_a_policy_only_copy_trains_on(trained, tmp_path):
     assert train_main(argv) == 0
     s = torch.load(slim, map_location="cpu", weights_only=True)
     assert s["counters"]["total_samples"] >= 900 and "actor_optimizer" in s
+
+
+def test_a_refilling_resume_updates_only_once_the_buffer_is_full_again(trained, tmp_path):
+    """refill_before_update: a resume without a buffer collects buffer_size samples first."""
+    slim = tmp_path / "run" / "model.pt"
+    assert export_main([trained, str(slim)]) == 0
+    before = torch.load(slim, map_location="cpu", weights_only=True)
+    argv = ["--arg_file", os.path.join(REPO, "args", "humanoid_walk_relative.txt"), "--output_dir", str(slim.parent)]
+    argv += ["--samples_per_iter", "200", "--actor_steps", "3", "--critic_steps", "3", "--buffer_size", "1000"]
+    argv += ["--test_episodes", "0", "--plot_every", "0", "--num_workers", "1", "--verbose", "0", "--resume", "true"]
+    argv += ["--refill_before_update", "true"]
+    assert train_main(argv + ["--max_samples", str(before["counters"]["total_samples"] + 300)]) == 0
+    mid = torch.load(slim, map_location="cpu", weights_only=True)
+    new = mid["counters"]["total_samples"] - before["counters"]["total_samples"]
+    assert mid["counters"]["refill_left"] == 1000 - new > 0
+    for name, tensor in before["actor"].items():  # nothing fitted yet
+        assert torch.equal(tensor, mid["actor"][name]), name
+
+    # resumed again without a buffer (no --save_buffer): a whole refill, then updates
+    start = mid["counters"]["total_samples"]
+    assert train_main(argv + ["--max_samples", str(start + 1600)]) == 0
+    with open(slim.parent / "log.csv") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["Iteration"]) >= mid["counters"]["iteration"]]
+    collected = [int(r["Samples"]) - start for r in rows]
+    fitted = [r["Value_Loss"] != "" for r in rows]
+    assert fitted == [n >= 1000 for n in collected], (fitted, collected)
+    assert fitted[-1] and not fitted[0]
 
 
 @pytest.mark.parametrize("case", ["missing", "not_a_checkpoint", "exists", "same_path"])

@@ -134,7 +134,13 @@ def _start_agent(settings: Settings, ckpt_path: str, env, eval_env, dataset, sam
     if saved.get("seed") != r.seed:
         print(f"[mimic] resume: keeping the checkpoint's seed {saved.get('seed')} (not {r.seed})")
     if saved.get("buffer") is None and dataset is None:
-        print("[mimic] resume: model.pt has no replay buffer (--save_buffer off): it refills from new samples")
+        how = (
+            f"{cfg.buffer_size:,} new samples before the next update (refill_before_update)"
+            if cfg.refill_before_update
+            else "new samples, updating from the first iteration"
+        )
+        why = "policy-only, or --save_buffer off"
+        print(f"[mimic] resume: {ckpt_path} has no replay buffer ({why}): it refills from {how}")
     agent = AWR.from_checkpoint(
         ckpt_path,
         env,

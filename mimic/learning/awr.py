@@ -224,6 +224,7 @@ class AWR:
             self.sampler = sampler if sampler is not None else SerialSampler(env, seed=seed)
 
         self.value_cache = ValueCache()
+        self.refill_left = 0  # samples still to collect before the next update (a resume's refill)
         self.threads = ThreadBudget(
             cfg.num_threads, cfg.idle_threads, sampler_procs=self.sampler.num_workers if self.sampler else 0
         )
@@ -364,14 +365,15 @@ class AWR:
                 self.buffer.clear()
             self.buffer.add(episodes)
             self._record_normalizer(episodes)
+            self.refill_left = max(0, self.refill_left - new_samples)
             if cfg.schedule == "overlap" and more is not None and more():
                 self._start_collect()
         else:  # static dataset: no env interaction
             episodes, new_samples = [], cfg.samples_per_iter
         t1 = time.perf_counter()
 
-        # 2. + 3. fit V, then pi, on the whole buffer
-        stats = self.update(new_samples)
+        # 2. + 3. fit V, then pi, on the whole buffer (none while a resume refills it)
+        stats = self.update(new_samples) if self.refill_left == 0 else {}
         t2 = time.perf_counter()
         self.iteration += 1
 
@@ -728,6 +730,7 @@ class AWR:
                 "actor_steps": self.actor_step_count,
                 "critic_steps": self.critic_step_count,
                 "normalizer_samples": self.normalizer_count,
+                "refill_left": self.refill_left,
             },
             "rng": {
                 "global": ckpt.get_global_rng_state(),
@@ -775,6 +778,9 @@ class AWR:
         if load_buffer and s.get("buffer") is not None and self.dataset is None:
             self.buffer.load_state_dict(s["buffer"])
             self.value_cache.load_state_dict(s.get("value_cache"), self.buffer.episodes)
+            self.refill_left = int(c.get("refill_left", 0))
+        elif self.sampler is not None and self.config.refill_before_update and not self.config.on_policy:
+            self.refill_left = self.config.buffer_size if self.iteration > 0 else 0
         self._resume_collect = s.get("pending_collect") if self.sampler is not None else None
 
     def save(self, path: str, save_buffer: bool = False, extra: Optional[dict[str, Any]] = None) -> None:

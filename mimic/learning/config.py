@@ -68,6 +68,10 @@ class AWRConfig:
     samples_per_iter: int = 2048  # new env steps per iteration (whole episodes)
     buffer_size: int = 50000  # FIFO replay buffer, in samples
     on_policy: bool = False  # ablation: the buffer keeps only the last batch
+    # a resume from a checkpoint without its buffer (policy-only, or saved without --save_buffer)
+    # collects buffer_size samples with the restored policy before its first update, instead of
+    # fitting the first few thousand samples with a full iteration's steps
+    refill_before_update: bool = False
     normalizer_samples: int = 300000  # obs normaliser is estimated from the first N states
     obs_norm_min_std: float = 0.02  # std floor (DeepMimic/AWR Normalizer eps)
     obs_clip: Optional[float] = None  # clip normalised obs to +-obs_clip (None: no clip)
