@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from mimic.cli.argfile import parse_args
 from mimic.learning import AWR, AWRConfig
 from mimic.learning.config import ConfigError
 
@@ -61,9 +62,50 @@ def test_without_the_option_nothing_changes():
     assert torch.exp(agent.actor.log_std).item() == pytest.approx(0.2)
 
 
+def test_a_list_of_steps_takes_each_in_turn():
+    agent = _agent(late_action_std=[0.1, 0.05], late_action_std_samples=[200, 400])
+    seen = {}
+    while agent.total_samples < 600:
+        seen[agent.total_samples] = (agent.exploration_std(), agent.actor_optimizer.param_groups[0]["lr"])
+        agent.train_iteration()
+    expected = {0: (0.2, 1e-3), 200: (0.1, 1e-3 / 4), 400: (0.05, 1e-3 / 16)}
+    for samples, (std, lr) in seen.items():
+        step = max(n for n in expected if n <= samples)
+        assert std == expected[step][0] and lr == pytest.approx(expected[step][1]), samples
+    assert set(expected) <= set(seen)  # Pendulum episodes are 200 steps: every step was seen
+
+
+@pytest.mark.parametrize(
+    "argv, std, samples",
+    [
+        (["--late_action_std", "0.025", "--late_action_std_samples", "1800000"], 0.025, 1800000),
+        (
+            ["--late_action_std", "0.025", "0.0125", "--late_action_std_samples", "1.8e6", "1.36e7"],
+            [0.025, 0.0125],
+            [1800000, 13600000],
+        ),
+        (
+            ["--late_action_std", "[0.025, 0.0125]", "--late_action_std_samples", "[1800000, 13600000]"],
+            [0.025, 0.0125],
+            [1800000, 13600000],
+        ),
+    ],
+)
+def test_the_command_line_takes_one_step_or_several(argv, std, samples):
+    agent = parse_args(["--env", "Pendulum-v1", "--max_samples", "1000"] + argv).agent
+    assert agent.late_action_std == std and agent.late_action_std_samples == samples
+    assert type(agent.late_action_std) is type(std)  # one step stays a scalar (recorded settings)
+
+
 @pytest.mark.parametrize(
     "kw, key",
-    [({"late_action_std": 0.0}, "late_action_std"), ({"late_action_std_samples": -1}, "late_action_std_samples")],
+    [
+        ({"late_action_std": 0.0}, "late_action_std"),
+        ({"late_action_std": [0.05, 0.0]}, "late_action_std"),
+        ({"late_action_std_samples": -1}, "late_action_std_samples"),
+        ({"late_action_std": [0.05, 0.02], "late_action_std_samples": 100}, "late_action_std_samples"),
+        ({"late_action_std": [0.05, 0.02], "late_action_std_samples": [300, 100]}, "late_action_std_samples"),
+    ],
 )
 def test_bad_values_name_the_key(kw, key):
     with pytest.raises(ConfigError, match=key):

@@ -12,7 +12,8 @@ file (args file, agent config, dataset, record policy, motion/character) raises
 resolved by mimic.paths, the resolver the environments load them with.
 
 Value syntax: scalars are YAML scalars (``1e-4``, ``true``, ``null``); list keys take
-several values (``--actor_net_layers 1024 512``) or a YAML list; mapping keys take
+several values (``--actor_net_layers 1024 512``) or a YAML list, and so do keys that take
+one value or a list (``--late_action_std 0.025 0.0125``); mapping keys take
 an inline YAML mapping (``--env_kwargs {mode: train, dt: 0.01}``); boolean keys
 may be given without a value (``--resume``).
 """
@@ -94,8 +95,11 @@ def _yaml_scalar(s: str) -> Any:
 
 def convert(key: str, values: list[str], tp: Any, where: str) -> Any:
     base = tp
-    if typing.get_origin(tp) is typing.Union:
-        base = [a for a in typing.get_args(tp) if a is not type(None)][0]
+    if typing.get_origin(tp) is typing.Union:  # X | list[X]: the list when given several or [...]
+        members = [a for a in typing.get_args(tp) if a is not type(None)]
+        lists = [a for a in members if typing.get_origin(a) is list]
+        several = len(values) > 1 or " ".join(values).strip().startswith("[")
+        base = lists[0] if lists and (several or len(lists) == len(members)) else members[0]
     origin = typing.get_origin(base)
     try:
         if base is bool and not values:

@@ -254,10 +254,12 @@ class AWR:
 
     def exploration_std(self) -> float:
         """The Gaussian's std (normalised units) at the samples so far: ``action_std``, or
-        ``late_action_std`` from ``late_action_std_samples`` on."""
-        cfg = self.config
-        late = cfg.late_action_std is not None and self.total_samples >= cfg.late_action_std_samples
-        return float(cfg.late_action_std if late else cfg.action_std)
+        ``late_action_std`` from ``late_action_std_samples`` on (the last step reached)."""
+        std = self.config.action_std
+        for start, late in self.config.std_schedule():
+            if self.total_samples >= start:
+                std = late
+        return float(std)
 
     def explore_prob_at(self, samples: int) -> float:
         """The share of collected actions drawn from the policy's distribution after ``samples``

@@ -16,7 +16,7 @@ import math
 import os
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import yaml
 
@@ -36,9 +36,10 @@ class AWRConfig:
     # from late_action_std_samples samples on, the std is late_action_std (None: never) and the
     # actor's step is scaled by (late_action_std / action_std)^2, so that the regression moves the
     # mean the same fraction of the way to its weighted target (the log-likelihood's gradient
-    # carries 1/std^2): fewer noise-made falls once training episodes are long
-    late_action_std: Optional[float] = None
-    late_action_std_samples: int = 0
+    # carries 1/std^2): fewer noise-made falls once training episodes are long. Lists of equal
+    # length make several steps ([0.025, 0.0125] from [1800000, 13600000] samples on)
+    late_action_std: Union[float, list[float], None] = None
+    late_action_std_samples: Union[int, list[int]] = 0
     # DeepMimic's exploration rate: the share of collected actions drawn from the Gaussian, the
     # rest taken at its mean and left out of the actor's regression (and of the advantages'
     # standardisation). 1 before explore_prob_start_samples, linear to explore_prob at
@@ -139,12 +140,31 @@ class AWRConfig:
             raise ConfigError(f"agent config key 'temperature' must be > 0, got {self.temperature!r}")
         return self
 
+    def std_schedule(self) -> list[tuple[int, float]]:
+        """``late_action_std``'s steps as (from this many samples on, std), in sample order."""
+        if self.late_action_std is None:
+            return []
+        stds, starts = _as_list(self.late_action_std), _as_list(self.late_action_std_samples)
+        return list(zip(starts, stds))
+
     def _validate_exploration(self) -> None:
-        if self.late_action_std is not None and not self.late_action_std > 0:
+        stds, starts = _as_list(self.late_action_std), _as_list(self.late_action_std_samples)
+        if self.late_action_std is not None and not (stds and all(std > 0 for std in stds)):
             raise ConfigError(f"agent config key 'late_action_std' must be > 0, got {self.late_action_std!r}")
-        for key in ("late_action_std_samples", "explore_prob_start_samples"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"agent config key '{key}' must be >= 0, got {getattr(self, key)!r}")
+        if self.late_action_std is not None and len(starts) != len(stds):
+            raise ConfigError(
+                f"agent config key 'late_action_std_samples' needs one sample count per late_action_std "
+                f"({len(stds)}), got {self.late_action_std_samples!r}"
+            )
+        if any(n < 0 for n in starts) or starts != sorted(starts):
+            raise ConfigError(
+                f"agent config key 'late_action_std_samples' must be >= 0 and increasing, "
+                f"got {self.late_action_std_samples!r}"
+            )
+        if self.explore_prob_start_samples < 0:
+            raise ConfigError(
+                f"agent config key 'explore_prob_start_samples' must be >= 0, got {self.explore_prob_start_samples!r}"
+            )
         if not 0.0 < self.explore_prob <= 1.0:
             raise ConfigError(f"agent config key 'explore_prob' must be in (0, 1], got {self.explore_prob!r}")
         if self.explore_prob_end_samples < self.explore_prob_start_samples:
@@ -196,6 +216,13 @@ def load_yaml_mapping(path: str, what: str = "YAML file") -> dict[str, Any]:
     return d
 
 
+def _as_list(value: Any) -> list:
+    """A scalar-or-list key's values as a list (None: empty)."""
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
@@ -208,11 +235,22 @@ def coerce(value: Any, tp: Any, key: str, source: str = "config") -> Any:
 
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin is typing.Union:  # Optional[X]
+    if origin is typing.Union:  # Optional[X], or X | list[X]: the first member the value fits
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "~")):
-            return None
+            if type(None) in args:
+                return None
+            fail()
         inner = [a for a in args if a is not type(None)]
-        return coerce(value, inner[0], key, source)
+        if len(inner) == 1:
+            return coerce(value, inner[0], key, source)
+        scalars = [a for a in inner if typing.get_origin(a) not in (list, tuple)]
+        lists = [a for a in inner if typing.get_origin(a) in (list, tuple)]
+        for member in lists if isinstance(value, (list, tuple)) else scalars + lists:
+            try:
+                return coerce(value, member, key, source)
+            except ConfigError:
+                pass
+        fail()
     if tp is Any:
         return value
     if origin in (list, tuple):
