@@ -314,6 +314,24 @@ def test_reset_lifts_a_penetrating_pose_clear_of_the_ground():
     kin.close()
 
 
+@pytest.mark.parametrize("depth", [0.0005, 0.02])
+def test_ground_penetration_is_how_deep_the_lowest_shape_lies(depth):
+    """SimCharacter.ground_penetration: 0 while the body is clear of the ground, then the depth
+    of its lowest collision shape (parsed from the URDF here) once it is pushed into it."""
+    env = make("humanoid3d_walk", mode="test")
+    u = env.unwrapped
+    env.reset(options={"time": 0.3})
+    ls = link_states(env)
+    low = exact_lowest(u.character.urdf_path, np.array([s[4] for s in ls]), np.array([s[5] for s in ls]))
+    assert low > 0
+    pb.performCollisionDetection(physicsClientId=u.sim.client)
+    assert u.sim.ground_penetration() == 0.0
+    u.sim.shift_root(-(low + depth))
+    pb.performCollisionDetection(physicsClientId=u.sim.client)
+    assert u.sim.ground_penetration() == pytest.approx(depth, abs=1e-5)
+    env.close()
+
+
 # ------------------------------------------------------------------------------ playback
 
 

@@ -191,6 +191,14 @@ class SimCharacter:
                 return True
         return False
 
+    def ground_penetration(self) -> float:
+        """How deep (m, >= 0) the character's deepest point lies inside the ground now; 0 without
+        ground contact. The contact points of the last physics step, as touches_ground reads them."""
+        depth = 0.0
+        for c in self._contacts(bodyA=self.body, bodyB=self.world.ground, physicsClientId=self.client):
+            depth = max(depth, -c[8])  # contactDistance: negative when penetrating
+        return depth
+
     def remove(self):
         if self.world.client is not None:
             pb.removeBody(self.body, physicsClientId=self.client)
