@@ -35,10 +35,10 @@ def episode(env, agent, seed):
             return steps, bool(info.get("fallen", False)), deepest
 
 
-def measure(model, rate, seeds):
-    from mimic.rebuild import load_agent, make_env
+def measure(model, agent, info, rate, seeds):
+    """The figures of ``seeds``' episodes at ``rate`` Hz (agent, info: mimic.rebuild.load_agent's)."""
+    from mimic.rebuild import make_env
 
-    agent, info = load_agent(model)
     env = make_env(model, info, agent, env_kwargs={"sim_rate": float(rate)})
     try:
         eps = [episode(env, agent, s) for s in seeds]
@@ -72,14 +72,17 @@ def main(argv=None):
     a = p.parse_args(argv)
     import torch
 
+    from mimic.rebuild import load_agent
+
     torch.set_num_threads(1)
+    agent, info = load_agent(a.model)
     seeds = a.seeds or list(range(a.seed, a.seed + a.episodes))
     rows = []
     print(f"{a.model}: {len(seeds)} test episodes per physics rate")
     head = ("sim_rate", "seconds", "full", "falls", "median mm", "max mm", "median/first")
     print(" ".join(f"{h:>{w}}" for h, w in zip(head, (8, 8, 5, 5, 10, 7, 12))))
     for rate in a.rates:
-        r = measure(a.model, rate, seeds)
+        r = measure(a.model, agent, info, rate, seeds)
         rows.append(r)
         ratio = r["penetration_mm_median"] / max(rows[0]["penetration_mm_median"], 1e-9)
         print(
