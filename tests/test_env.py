@@ -546,6 +546,28 @@ def test_step_schedule_holds_short_episodes_then_jumps_to_full_length():
     env.close()
 
 
+def test_short_episodes_cut_that_fraction_of_training_episodes_evenly():
+    kw = dict(kinematic=True, time_limit=1.0, anneal_samples=0, short_episodes=0.75, short_episode_limit=0.2)
+    train, test = make(mode="train", **kw), make(mode="test", **kw)
+    lengths = {}
+    for name, env in (("train", train), ("test", test)):
+        lengths[name] = []
+        for _ in range(8):
+            env.reset(options={"time": 0.1})
+            steps, term, trunc = count_steps_to_end(env, 40)
+            assert trunc and not term
+            lengths[name].append(steps)
+        env.close()
+    assert lengths["train"] == [30, 6, 6, 6, 30, 6, 6, 6]  # 1 s, then three of every four cut at 0.2 s
+    assert lengths["test"] == [30] * 8  # test episodes keep their full length
+
+
+@pytest.mark.parametrize("fraction", [1.0, -0.1, True, "0.5"])
+def test_short_episode_fraction_outside_0_to_1_is_refused(fraction):
+    with pytest.raises(ValueError, match="short_episodes"):
+        make(kinematic=True, short_episodes=fraction)
+
+
 @pytest.mark.parametrize("schedule", ["linear", "", None])
 def test_unknown_anneal_schedule_is_refused(schedule):
     with pytest.raises(ValueError, match="anneal_schedule"):

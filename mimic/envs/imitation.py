@@ -24,7 +24,10 @@ Episode ends:
   its reward; test episodes never end this way, so tests compare like with like);
 * ``truncated``: the time limit (20 s in test mode; in training annealed from 0.5 s to 20 s over the
   first ``anneal_samples`` samples as (samples / anneal_samples)^4, as DeepMimic does; with
-  ``anneal_schedule='step'``, 0.5 s until ``anneal_samples`` and 20 s from then on).
+  ``anneal_schedule='step'``, 0.5 s until ``anneal_samples`` and 20 s from then on). With
+  ``short_episodes=f``, a fraction f of each character's training episodes, spread evenly, is cut
+  at ``short_episode_limit`` (2 s) instead, so that more of the samples come from the first
+  seconds after a start, where the test episodes' falls happen.
 
 Looping clips: the reference root advances by the clip's per-cycle drift (vertical part dropped),
 and at each cycle wrap the reference root x, z is re-synced to the simulated root (C++
@@ -105,9 +108,12 @@ class ImitationTask:
         tracking_termination=0.0,
         assist=0.0,
         assist_anneal_samples=1e6,
+        short_episodes=0.0,
+        short_episode_limit=2.0,
     ):
-        _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule)
+        _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule, short_episodes)
         _check_positive(num=num, time_limit=time_limit, initial_time_limit=initial_time_limit)
+        _check_positive(short_episode_limit=short_episode_limit)
         self.substeps = _substeps(sim_rate, control_rate)
         self.num = K = int(num)
         motion_path = resolve_motion(motion)
@@ -120,6 +126,8 @@ class ImitationTask:
         self.initial_time_limit = float(initial_time_limit)
         self.anneal_samples = float(anneal_samples)
         self.anneal_schedule = anneal_schedule
+        self.short_episodes = float(short_episodes) if mode == "train" else 0.0
+        self.short_episode_limit = float(short_episode_limit)
         self.rsi = bool(rsi)
         self.early_termination = bool(early_termination)
         self.sync_root = bool(sync_root)
@@ -168,6 +176,7 @@ class ImitationTask:
         self.limit = np.full(K, self.time_limit)
         self.deadline = np.full(K, self.time_limit)  # start + limit, less a rounding margin
         self.cycle = np.zeros(K, dtype=np.int64)
+        self.episodes = np.zeros(K, dtype=np.int64)  # episodes started per character
         self.root_offset = np.zeros((K, 3))  # reference root shift from cycle re-syncs
         self._root_shift = np.zeros((K, 3))  # root_offset + cycles * cycle drift
         self.ref_root = np.zeros((K, 3))  # reference root position in the world
@@ -195,8 +204,18 @@ class ImitationTask:
         parts = [self.observer.norm()] + ([self.targets.norm()] if self.targets.size else [])
         return tuple(np.concatenate(p) for p in zip(*parts))
 
-    def episode_time_limit(self) -> float:
-        """The time limit of an episode starting now, from the training progress ``self.samples``."""
+    def episode_time_limit(self, k: int = 0) -> float:
+        """The time limit of character k's episode starting now: the curriculum's limit for the
+        training progress ``self.samples``, or ``short_episode_limit`` if that is shorter and this
+        is one of the ``short_episodes`` fraction of k's training episodes."""
+        limit = self._curriculum_limit()
+        f, n = self.short_episodes, self.episodes[k]
+        # evenly spread and seed-free: episode n is short when floor((n + 1) f) steps past floor(n f)
+        if f > 0.0 and np.floor((n + 1) * f) > np.floor(n * f):
+            return min(limit, self.short_episode_limit)
+        return limit
+
+    def _curriculum_limit(self) -> float:
         if self.mode == "test" or self.anneal_samples <= 0:
             return self.time_limit
         progress = min(1.0, self.samples / self.anneal_samples)
@@ -215,7 +234,8 @@ class ImitationTask:
         """Start character k's episode at clip time t0 on the reference; returns its obs."""
         one = self._ref_one
         self.time[k] = self.start[k] = t0
-        self.limit[k] = self.episode_time_limit()
+        self.limit[k] = self.episode_time_limit(k)
+        self.episodes[k] += 1
         if self.assist is not None:
             self.assist_strength[k] = self.assist.strength(self.samples)
         self.deadline[k] = t0 + self.limit[k] - 1e-9
@@ -431,7 +451,7 @@ def _tracking_termination(distance, character, mode, kinematic):
     return check if mode == "train" and not kinematic else None
 
 
-def _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule):
+def _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule, short_episodes):
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if start_sampling not in START_SAMPLING:
@@ -440,6 +460,8 @@ def _check_episode_options(mode, start_sampling, anneal_samples, anneal_schedule
         raise ValueError(f"anneal_samples must be a number >= 0, not {anneal_samples!r}")
     if anneal_schedule not in ANNEAL_SCHEDULES:
         raise ValueError(f"anneal_schedule must be one of {ANNEAL_SCHEDULES}, not {anneal_schedule!r}")
+    if isinstance(short_episodes, bool) or not isinstance(short_episodes, (int, float)) or not 0 <= short_episodes < 1:
+        raise ValueError(f"short_episodes must be a fraction in [0, 1), not {short_episodes!r}")
 
 
 def _check_positive(**values):
