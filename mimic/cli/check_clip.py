@@ -5,7 +5,9 @@ Prints frames, duration and loop mode, the largest hinge-limit violation, the lo
 range, the largest frame-to-frame jump, the loop-wrap jump and the kinematic-playback reward
 (mimic.envs.clip_check says how each is measured). Exits 1 for a broken clip (penetration over
 2 cm, a hinge past its limit, playback reward under 0.99, a glitch frame), 2 for a clip that
-cannot be read.
+cannot be read. ``--blend_jumps OUT`` also writes a copy of the clip with its pose jumps (seams
+where a joint turns far more than in the steps beside it) blended out over 4 frames each side
+(mimic.kinematics.pose_jumps).
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ def build_parser():
     )
     p.add_argument("--no_playback", action="store_true", help="skip the kinematic-playback reward (no physics engine)")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the figures as JSON")
+    p.add_argument(
+        "--blend_jumps", metavar="OUT", default=None, help="also write the clip with its pose jumps blended to OUT"
+    )
     p.add_argument("--contact_sheet", metavar="PNG", default=None, help="also render 8 frames of the clip into one PNG")
     return p
 
@@ -53,6 +58,13 @@ def main(argv=None) -> int:
     print(report.format())
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=1) + "\n")
+    if args.blend_jumps:
+        from mimic.kinematics.pose_jumps import blend_pose_jumps
+
+        blended, seams = blend_pose_jumps(clip)
+        blended.save(args.blend_jumps)
+        steps = ", ".join(f"{f}-{(f + 1) % clip.num_frames}" for f in seams) or "none"
+        print(f"wrote {args.blend_jumps}: pose jumps blended in {len(seams)} step(s) (frames {steps})")
     if args.contact_sheet:
         from mimic.viewer import contact_sheet
 

@@ -18,6 +18,8 @@
   joint position distance, with frame and joint;
 * for looping clips, the loop-wrap jump (last frame against frame 0 shifted by the cycle drift,
   where playback jumps) beside the largest neighbouring-frame difference;
+* pose jumps: steps (the loop wrap included) in which a joint turns far more than in the steps on
+  either side (mimic.kinematics.pose_jumps), such as the seams where pieces of capture were joined;
 * the kinematic-playback reward: the mean imitation reward of the environment playing the clip
   kinematically over one pass (about 1 for a clip the simulator reproduces).
 
@@ -25,7 +27,7 @@ A clip is *broken* (``report.problems`` not empty, ``check_clip.py`` exits 1) wh
 the ground by more than ``MAX_PENETRATION``, bends a hinge past its limit by more than
 ``HINGE_TOLERANCE``, plays back with a reward below ``MIN_PLAYBACK_REWARD``, or has a frame jump
 larger than ``MAX_JUMP_SPEED`` x dt (a glitch, not motion). Foot sliding, a loop-wrap jump far
-above the neighbouring differences and a floating clip are warnings.
+above the neighbouring differences, pose jumps and a floating clip are warnings.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import numpy as np
 from mimic.kinematics.character import REVOLUTE
 from mimic.kinematics.clip import MotionClip
 from mimic.kinematics.fk import forward_kinematics, link_bottoms, shape_bottoms
+from mimic.kinematics.pose_jumps import find_pose_jumps
 from mimic.kinematics.retarget import contact_runs
 
 CONTACT_HEIGHT = 0.025  # m: a foot whose shapes reach below this may be on the ground
@@ -79,6 +82,7 @@ class ClipReport:
     wrap_distance: float | None  # m
     stances: list = field(default_factory=list)
     footfalls: dict = field(default_factory=dict)  # foot -> timeline string ('#' down, '.' up)
+    pose_jumps: list = field(default_factory=list)  # PoseJump, see mimic.kinematics.pose_jumps
     playback_reward: float | None = None
     problems: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
@@ -251,6 +255,7 @@ def check_clip(clip: MotionClip, playback: bool = True) -> ClipReport:
         wrap_distance=wrap[1],
         stances=foot_stances(clip, fk, contact),
         footfalls=footfall_table(clip, contact),
+        pose_jumps=find_pose_jumps(clip),
     )
     if playback:
         rep.playback_reward = playback_reward(clip)
@@ -283,6 +288,15 @@ def judge(rep: ClipReport, clip: MotionClip, ang, dist):
             f"{len(slides)} stance(s) slide more than "
             f"{100 * SLIDE_WARNING:.0f} cm (worst {100 * s.slide:.1f} cm, "
             f"{s.foot} at {s.start:.2f}-{s.end:.2f} s)"
+        )
+    if rep.pose_jumps:
+        seams = sorted({j.frame for j in rep.pose_jumps})
+        worst = max(rep.pose_jumps, key=lambda j: j.step_deg - j.neighbour_deg)
+        rep.warnings.append(
+            f"{len(rep.pose_jumps)} pose jump(s) in {len(seams)} step(s) (after frame(s) "
+            f"{', '.join(map(str, seams))}); worst: {worst.joint} turns {worst.step_deg:.1f} deg from frame "
+            f"{worst.frame} against {worst.neighbour_deg:.1f} deg in the steps beside it "
+            f"(check_clip.py --blend_jumps OUT writes a copy with them blended)"
         )
     if rep.lowest_point > FLOAT_WARNING:
         rep.warnings.append(f"never touches the ground (lowest point {rep.lowest_point:.3f} m)")
