@@ -314,6 +314,26 @@ def test_reset_lifts_a_penetrating_pose_clear_of_the_ground():
     kin.close()
 
 
+@pytest.mark.parametrize("t, lifted", [(0.66, True), (0.03, True), (0.3, False)])
+def test_reset_keeps_the_reference_root_velocity_when_it_lifts_the_pose(t, lifted):
+    """The walk's reference sinks 3-5 mm into the ground at its heel strikes (0.63-0.69 s and
+    0.00-0.06 s): the reset lifts it there, and the root keeps the clip's velocity (pybullet's
+    resetBasePositionAndOrientation alone would zero it: the character would start with its root
+    stopped and its limbs moving, and from those starts the walk fell)."""
+    env = make("humanoid3d_walk", mode="test")
+    u = env.unwrapped
+    env.reset(options={"time": t})
+    root, _ = u.clip.pose_at(t)
+    lin_ref, ang_ref = u.clip.velocity_at(t)
+    pos, _ = pb.getBasePositionAndOrientation(u.sim.body, physicsClientId=u.sim.client)
+    assert (pos[1] > root[1] + 1e-4) == lifted
+    lin, ang = pb.getBaseVelocity(u.sim.body, physicsClientId=u.sim.client)
+    np.testing.assert_allclose(lin, lin_ref, atol=1e-9)
+    np.testing.assert_allclose(ang, ang_ref[0], atol=1e-9)
+    assert np.linalg.norm(lin_ref) > 0.8  # the walk moves forward at 0.8-1.25 m/s
+    env.close()
+
+
 @pytest.mark.parametrize("depth", [0.0005, 0.02])
 def test_ground_penetration_is_how_deep_the_lowest_shape_lies(depth):
     """SimCharacter.ground_penetration: 0 while the body is clear of the ground, then the depth

@@ -161,9 +161,14 @@ class SimCharacter:
         return self.state
 
     def shift_root(self, dy: float):
-        """Move the whole character up by dy (state arrays updated in place, no re-query)."""
-        pos, orn = pb.getBasePositionAndOrientation(self.body, physicsClientId=self.client)
-        pb.resetBasePositionAndOrientation(self.body, [pos[0], pos[1] + dy, pos[2]], orn, physicsClientId=self.client)
+        """Move the whole character up by dy, keeping every velocity (state arrays updated in
+        place, no re-query)."""
+        cid, body = self.client, self.body
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=cid)
+        lin, ang = pb.getBaseVelocity(body, physicsClientId=cid)
+        pb.resetBasePositionAndOrientation(body, [pos[0], pos[1] + dy, pos[2]], orn, physicsClientId=cid)
+        # resetBasePositionAndOrientation zeroes the base's velocity: give it back
+        pb.resetBaseVelocity(body, lin, ang, physicsClientId=cid)
         self.state[:, 1] += dy
         self.state[:, 15] += dy
 
