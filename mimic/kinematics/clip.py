@@ -226,7 +226,6 @@ def clip_from_dict(data, character: Character, name="clip", path=None) -> Motion
     """A MotionClip from a DeepMimic clip's JSON contents ``{"Loop": ..., "Frames": [...]}``."""
     arr, loop = _checked_frames(data, character, str(path) if path is not None else name)
     dts = arr[:, 0].copy()
-    J, n = character.num_joints, len(arr)
     root_pos = arr[:, 1:4].copy()
     root_pos[:, [0, 2]] -= root_pos[0, [0, 2]]
     local_rot, hinge = _frame_rotations(arr, character, character.pose_offsets() + 1)  # +1: dt
@@ -234,13 +233,7 @@ def clip_from_dict(data, character: Character, name="clip", path=None) -> Motion
     # forward differences f -> f+1 (cKinTree::CalcVel); the last row copies the one before
     dt = dts[:-1, None]
     lin = (root_pos[1:] - root_pos[:-1]) / dt
-    ang = np.zeros((n - 1, J, 3))
-    q0, q1 = local_rot[:-1], local_rot[1:]
-    ang[:, 0] = R.quat_to_rotvec(R.quat_mul(q1[:, 0], R.quat_conj(q0[:, 0]))) / dt
-    ball = character.joint_types == SPHERICAL
-    ang[:, ball] = R.quat_to_rotvec(R.quat_mul(R.quat_conj(q0[:, ball]), q1[:, ball])) / dt[..., None]
-    hj = character.joint_types == REVOLUTE
-    ang[:, hj, 2] = (hinge[1:, hj] - hinge[:-1, hj]) / dt
+    ang = rotation_steps(character, local_rot[:-1], local_rot[1:], hinge[:-1], hinge[1:]) / dt[..., None]
     lin = np.concatenate([lin, lin[-1:]])
     ang = np.concatenate([ang, ang[-1:]])
     return MotionClip(
@@ -256,6 +249,19 @@ def clip_from_dict(data, character: Character, name="clip", path=None) -> Motion
         root_lin_vel=lin,
         local_ang_vel=ang,
     )
+
+
+def rotation_steps(character: Character, rot0, rot1, hinge0, hinge1) -> np.ndarray:
+    """[..., J, 3]: each joint's rotation from pose 0 to pose 1 as a rotation vector (root: world
+    frame, q1 q0^-1; ball joints: local, q0^-1 q1; hinges: (0, 0, angle1 - angle0); fixed: 0),
+    for rotations [..., J, 4] (xyzw) and hinge angles [..., J]."""
+    steps = np.zeros(np.shape(rot0)[:-1] + (3,))
+    steps[..., 0, :] = R.quat_to_rotvec(R.quat_mul(rot1[..., 0, :], R.quat_conj(rot0[..., 0, :])))
+    ball = character.joint_types == SPHERICAL
+    steps[..., ball, :] = R.quat_to_rotvec(R.quat_mul(R.quat_conj(rot0[..., ball, :]), rot1[..., ball, :]))
+    hinge = character.joint_types == REVOLUTE
+    steps[..., hinge, 2] = hinge1[..., hinge] - hinge0[..., hinge]
+    return steps
 
 
 def _checked_frames(data, character: Character, where: str) -> tuple[np.ndarray, bool]:

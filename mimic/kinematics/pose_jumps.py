@@ -24,7 +24,7 @@ import numpy as np
 
 from mimic.kinematics import rotations as R
 from mimic.kinematics.character import REVOLUTE, SPHERICAL
-from mimic.kinematics.clip import MotionClip, clip_from_dict, pose_frames
+from mimic.kinematics.clip import MotionClip, clip_from_dict, pose_frames, rotation_steps
 
 
 @dataclass(frozen=True)
@@ -39,20 +39,12 @@ class PoseJump:
 
 
 def frame_steps(clip: MotionClip) -> np.ndarray:
-    """[S, J, 3]: each joint's rotation from frame f to f + 1 as a rotation vector (root: world
-    frame; ball joints: local, q_f^-1 q_f+1; hinges: about z). A looping clip has one more row,
-    S = N: its wrap, from the last frame to frame 0 of the next cycle, which take the same instant."""
+    """[S, J, 3]: each joint's rotation from frame f to f + 1 as a rotation vector
+    (:func:`mimic.kinematics.clip.rotation_steps`). A looping clip has one more row, S = N: its
+    wrap, from the last frame to frame 0 of the next cycle, which take the same instant."""
     rot = _wrapped(clip.local_rot, clip.loop)
-    hinge_angle = _wrapped(clip.hinge_angle, clip.loop)
-    q0, q1 = rot[:-1], rot[1:]
-    ch = clip.character
-    steps = np.zeros(q0.shape[:2] + (3,))
-    steps[:, 0] = R.quat_to_rotvec(R.quat_mul(q1[:, 0], R.quat_conj(q0[:, 0])))
-    ball = ch.joint_types == SPHERICAL
-    steps[:, ball] = R.quat_to_rotvec(R.quat_mul(R.quat_conj(q0[:, ball]), q1[:, ball]))
-    hinge = ch.joint_types == REVOLUTE
-    steps[:, hinge, 2] = np.diff(hinge_angle[:, hinge], axis=0)
-    return steps
+    hinge = _wrapped(clip.hinge_angle, clip.loop)
+    return rotation_steps(clip.character, rot[:-1], rot[1:], hinge[:-1], hinge[1:])
 
 
 def root_steps(clip: MotionClip) -> np.ndarray:
