@@ -27,7 +27,7 @@ Episode ends:
   ``anneal_schedule='step'``, 0.5 s until ``anneal_samples`` and 20 s from then on). With
   ``short_episodes=f``, a fraction f of each character's training episodes, spread evenly, is cut
   at ``short_episode_limit`` (2 s) instead, so that more of the samples come from the first
-  seconds after a start, where the test episodes' falls happen.
+  seconds after a start.
 
 Looping clips: the reference root advances by the clip's per-cycle drift (vertical part dropped),
 and at each cycle wrap the reference root x, z is re-synced to the simulated root (C++

@@ -4,8 +4,7 @@ A *pose jump* is a frame step in which a joint turns far more than in the steps 
 it: a seam where two pieces of capture were joined (DeepMimic's ``humanoid3d_walk`` is two
 mirrored half-cycles, and between frames 18 and 19 its left shoulder turns 28.8 deg against 0.5
 and 0.8 deg in the neighbouring steps). The clip's forward-difference velocities turn such a step
-into a spike (15 rad/s there), and a character started on the reference just after it starts in
-a state that its own motion through the seam never reaches.
+into a spike (15 rad/s there), and the reward asks the character to follow it.
 
 :func:`find_pose_jumps` reports the steps whose rotation is both ``min_deg`` or more and ``ratio``
 times the mean of the neighbouring steps. :func:`blend_pose_jump` removes one by offset blending,
